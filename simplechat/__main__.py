@@ -1,0 +1,5 @@
+"""`python -m simplechat` runs the command line."""
+
+from simplechat.cli import main
+
+raise SystemExit(main())
