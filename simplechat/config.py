@@ -1,0 +1,91 @@
+"""Settings, read once from the environment (and `.env`) by `get_settings()`.
+
+Nothing else in simplechat reads `os.environ`. Most names carry the `SIMPLECHAT_` prefix; the
+provider keys and the MongoDB URI also answer to the names their ecosystems use
+(`MONGODB_URI`, `OPENROUTER_API_KEY`, `DASHSCOPE_API_KEY`, ...).
+"""
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _env(name: str) -> AliasChoices:
+    """Accept both NAME and SIMPLECHAT_NAME."""
+    return AliasChoices(name, f"SIMPLECHAT_{name}")
+
+
+DEFAULT_ADVANCED_PROMPT = (
+    "You are a warm, caring companion. Listen closely, acknowledge how the person feels, "
+    "answer with kindness and patience, and offer gentle, practical help. Address the person "
+    "by name when they have told you their name."
+)
+DEFAULT_SYSTEM_PROMPT = "You are a helpful assistant. Answer clearly and concisely."
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="SIMPLECHAT_", env_file=".env", extra="ignore", populate_by_name=True
+    )
+
+    # --- storage ---
+    mongodb_uri: SecretStr | None = Field(default=None, validation_alias=_env("MONGODB_URI"))
+    mongodb_db: str = "simplechat"
+    mongodb_timeout_ms: int = 5000
+    data_dir: Path = Path(".simplechat")
+
+    # --- auth ---
+    jwt_secret: SecretStr | None = None
+    jwt_expire_minutes: int = 24 * 60
+    max_body_bytes: int = 1_000_000
+
+    # --- providers ---
+    openrouter_api_key: SecretStr | None = Field(
+        default=None, validation_alias=_env("OPENROUTER_API_KEY")
+    )
+    openrouter_base_url: str = Field(
+        default="https://openrouter.ai/api/v1", validation_alias=_env("OPENROUTER_BASE_URL")
+    )
+    openrouter_referer: str = "https://github.com/simplechat/simplechat"
+    openrouter_title: str = "simplechat"
+    dashscope_api_key: SecretStr | None = Field(
+        default=None, validation_alias=_env("DASHSCOPE_API_KEY")
+    )
+    dashscope_base_url: str = Field(
+        default="https://dashscope.aliyuncs.com/api/v1",
+        validation_alias=_env("DASHSCOPE_BASE_URL"),
+    )
+    openai_base_url: str | None = Field(default=None, validation_alias=_env("OPENAI_BASE_URL"))
+    openai_api_key: SecretStr | None = Field(default=None, validation_alias=_env("OPENAI_API_KEY"))
+    connect_timeout_seconds: float = 10.0
+    read_timeout_seconds: float = 120.0
+    upstream_max_retries: int = 2
+    upstream_backoff_seconds: float = 0.5
+    upstream_max_retry_after_seconds: float = 10.0
+
+    # --- models and prompts ---
+    models_file: Path | None = None
+    default_model: str = "mistralai/mistral-7b-instruct"
+    system_prompt: str = DEFAULT_SYSTEM_PROMPT
+    advanced_prompt: str = DEFAULT_ADVANCED_PROMPT
+    context_safety_margin: int = 64
+    history_max_entries: int = 100
+
+    # --- limits ---
+    daily_limit: int = 20
+    burst_limit: int = 3
+    burst_window_seconds: int = 30
+    timezone: str = "UTC"
+    rate_limit_status: int = 401
+    ip_limit: str = "10/minute"
+
+    # --- http edge ---
+    cors_origins: list[str] = Field(default_factory=list)
+    log_level: str = "info"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

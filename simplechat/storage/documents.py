@@ -1,0 +1,122 @@
+"""Beanie documents: the only place the database's shape is declared.
+
+Times that are only written once at insert are BSON dates. Times that are rewritten by
+`find_one_and_update` (the burst-limit slots) are integer epoch milliseconds: they compare the
+same way everywhere, and the embedded server stores a date set through `$set` as a string.
+"""
+
+from datetime import UTC, datetime
+from enum import StrEnum
+
+from beanie import Document, PydanticObjectId
+from pydantic import BaseModel, Field
+from pymongo import ASCENDING, DESCENDING, IndexModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UserRole(StrEnum):
+    USER = "user"
+    ADMIN = "admin"
+
+
+class UserDoc(Document):
+    username: str
+    password_hash: str
+    role: UserRole = UserRole.USER
+    created_at: datetime = Field(default_factory=utcnow)
+    disabled: bool = False
+
+    class Settings:
+        name = "users"
+        indexes = [IndexModel([("username", ASCENDING)], unique=True, name="username_unique")]
+
+
+class MessageStatus(StrEnum):
+    PENDING = "pending"  # a user message whose answer is not in yet
+    ANSWERED = "answered"  # a user message that got its reply
+    UNANSWERED = "unanswered"  # a user message whose provider call failed
+    COMPLETE = "complete"  # a whole reply
+    INCOMPLETE = "incomplete"  # a reply cut short (stream aborted)
+
+
+class UsageEmbedded(BaseModel):
+    prompt_tokens: int
+    completion_tokens: int
+    estimated: bool = False  # counted locally because the provider never reported usage
+
+
+class MessageDoc(Document):
+    owner_id: PydanticObjectId
+    role: str  # "user" | "assistant"
+    text: str  # always the raw text, before any middle-out
+    tokens: int  # cl100k_base count of `text`, so history is never re-tokenized
+    model: str
+    kind: str = "plain"  # "plain" | "advanced" | later "openai"
+    status: MessageStatus
+    created_at: datetime = Field(default_factory=utcnow)
+    conversation_id: PydanticObjectId | None = None
+    reply_to: PydanticObjectId | None = None
+    usage: UsageEmbedded | None = None
+    error_code: str | None = None
+
+    class Settings:
+        name = "messages"
+        indexes = [
+            IndexModel([("owner_id", ASCENDING), ("created_at", DESCENDING)], name="owner_time"),
+            IndexModel(
+                [
+                    ("owner_id", ASCENDING),
+                    ("conversation_id", ASCENDING),
+                    ("created_at", DESCENDING),
+                ],
+                name="owner_conversation_time",
+            ),
+        ]
+
+
+class DailyCounterDoc(Document):
+    """Messages admitted for one user on one local day. `_id` is "<user id>:<YYYY-MM-DD>"."""
+
+    id: str  # type: ignore[assignment]
+    admitted: int = 0
+
+    class Settings:
+        name = "daily_counters"
+
+
+class BurstSlotDoc(Document):
+    """One of a user's burst slots: busy until `until_ms` (epoch ms). N slots = N per window."""
+
+    user_id: PydanticObjectId
+    slot: int
+    until_ms: int = 0
+
+    class Settings:
+        name = "burst_slots"
+        indexes = [
+            IndexModel([("user_id", ASCENDING), ("slot", ASCENDING)], unique=True, name="user_slot")
+        ]
+
+
+class LimitRefusalDoc(Document):
+    """A request refused by a limit, kept for the behaviour report."""
+
+    user_id: PydanticObjectId
+    code: str
+    created_at: datetime = Field(default_factory=utcnow)
+
+    class Settings:
+        name = "limit_refusals"
+        indexes = [IndexModel([("user_id", ASCENDING), ("created_at", DESCENDING)])]
+
+
+DOCUMENT_MODELS: list[type[Document]] = [
+    UserDoc,
+    MessageDoc,
+    DailyCounterDoc,
+    BurstSlotDoc,
+    LimitRefusalDoc,
+]

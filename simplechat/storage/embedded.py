@@ -1,0 +1,128 @@
+"""The embedded MongoDB-wire server used when no MONGODB_URI is configured.
+
+It runs the `nx-27017` package (SQLite-backed) as a child process on a free 127.0.0.1 port, with
+its database file under the data directory, so data survives restarts. simplechat talks to it
+over the real wire protocol with the real driver.
+"""
+
+import logging
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import TracebackType
+from typing import Self
+
+from pymongo import MongoClient
+from pymongo.errors import PyMongoError
+
+log = logging.getLogger("simplechat.storage")
+
+START_TIMEOUT_SECONDS = 20.0
+STOP_TIMEOUT_SECONDS = 5.0
+DB_FILE_NAME = "simplechat.db"
+_LAUNCH = "import sys; from nx_27017.nx_27017 import main; sys.argv[0] = 'nx-27017'; main()"
+
+
+class EmbeddedServerError(RuntimeError):
+    """The embedded database could not be started."""
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class EmbeddedMongo:
+    """Start with `start()` (or `with EmbeddedMongo(dir) as server:`); `uri` says where it listens.
+
+    `db_path` may be a file path or "memory" (used by tests that need a throwaway server).
+    """
+
+    def __init__(self, data_dir: Path, *, db_path: str | None = None) -> None:
+        self.data_dir = data_dir
+        self.db_path = db_path or str(data_dir / DB_FILE_NAME)
+        self.port = 0
+        self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def uri(self) -> str:
+        return f"mongodb://127.0.0.1:{self.port}/"
+
+    def start(self) -> Self:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.port = free_port()
+        log_file = self.data_dir / "nx-27017.log"
+        command = [
+            sys.executable,
+            "-c",
+            _LAUNCH,
+            "--db",
+            self.db_path,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--log-file",
+            str(log_file),
+            "--pid-file",
+            str(self.data_dir / "nx-27017.pid"),
+        ]
+        with open(self.data_dir / "nx-27017.out", "ab") as out:
+            self._process = subprocess.Popen(
+                command, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+            )
+        self._wait_until_ready()
+        log.info("storage.embedded.started port=%s db=%s", self.port, self.db_path)
+        return self
+
+    def _wait_until_ready(self) -> None:
+        deadline = time.monotonic() + START_TIMEOUT_SECONDS
+        while time.monotonic() < deadline:
+            if self._process is not None and self._process.poll() is not None:
+                raise EmbeddedServerError(
+                    f"the embedded database exited with code {self._process.returncode}; "
+                    f"see {self.data_dir / 'nx-27017.out'}"
+                )
+            client: MongoClient[dict[str, object]] = MongoClient(
+                self.uri, serverSelectionTimeoutMS=300, connectTimeoutMS=300
+            )
+            try:
+                client.admin.command("ping")
+                return
+            except PyMongoError:
+                time.sleep(0.1)
+            finally:
+                client.close()
+        self.stop()
+        raise EmbeddedServerError("the embedded database did not answer in time")
+
+    def stop(self) -> None:
+        process, self._process = self._process, None
+        if process is None or process.poll() is not None:
+            return
+        process.terminate()
+        try:
+            process.wait(timeout=STOP_TIMEOUT_SECONDS)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.info("storage.embedded.stopped port=%s", self.port)
+
+    @property
+    def running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()

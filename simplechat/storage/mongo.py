@@ -1,0 +1,40 @@
+"""Opening the database: one AsyncMongoClient per process, Beanie initialised on it."""
+
+from beanie import init_beanie
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import PyMongoError
+
+from simplechat.errors import DatabaseUnavailable
+from simplechat.storage.documents import DOCUMENT_MODELS
+
+RawDoc = dict[str, object]
+
+
+async def open_database(
+    uri: str, db_name: str, *, timeout_ms: int
+) -> tuple[AsyncMongoClient[RawDoc], AsyncDatabase[RawDoc]]:
+    """Connect, check the server answers, and initialise Beanie (creating indexes)."""
+    client: AsyncMongoClient[RawDoc] = AsyncMongoClient(
+        uri,
+        tz_aware=True,
+        serverSelectionTimeoutMS=timeout_ms,
+        connectTimeoutMS=timeout_ms,
+        socketTimeoutMS=max(timeout_ms, 10_000),
+        appname="simplechat",
+    )
+    database = client[db_name]
+    try:
+        await init_beanie(database=database, document_models=DOCUMENT_MODELS)
+    except PyMongoError as exc:
+        await client.close()
+        raise DatabaseUnavailable(f"The database did not answer: {type(exc).__name__}") from exc
+    return client, database
+
+
+async def ping(database: AsyncDatabase[RawDoc]) -> bool:
+    try:
+        await database.command("ping")
+    except PyMongoError:
+        return False
+    return True
