@@ -8,16 +8,28 @@ from functools import partial
 
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
+from slowapi.errors import RateLimitExceeded
 
 from simplechat import __version__
 from simplechat.api.context import AppContext
 from simplechat.api.errors import add_error_handlers
+from simplechat.api.iplimit import make_limiter, on_ip_limit
 from simplechat.api.middleware import BodySizeLimit
-from simplechat.api.routes import auth, health, user
+from simplechat.api.routes import auth, health, llm, user
 from simplechat.config import Settings, get_settings
+from simplechat.domain.ratelimit import LimitPolicy
+from simplechat.domain.tokens import default_counter
+from simplechat.providers.registry import build_registry, make_http_session
 from simplechat.services.auth import AuthService
+from simplechat.services.chat import ChatService, Persona
+from simplechat.services.history import HistoryService
+from simplechat.services.limits import LimitService
+from simplechat.services.report import ReportService
 from simplechat.storage.embedded import EmbeddedMongo
+from simplechat.storage.limits import LimitRepository
+from simplechat.storage.messages import MessageRepository
 from simplechat.storage.mongo import open_database, ping
+from simplechat.storage.reports import ReportRepository
 from simplechat.storage.secret_file import load_or_create_secret
 from simplechat.storage.users import UserRepository
 
@@ -55,11 +67,50 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[dict[str, AppContext]]:
             if settings.jwt_secret
             else load_or_create_secret(settings.data_dir)
         )
-        auth_service = AuthService(
-            users=UserRepository(), secret=secret, expire_minutes=settings.jwt_expire_minutes
+        http = make_http_session(settings)
+        stack.push_async_callback(http.close)
+        registry = build_registry(settings, http)
+        stack.push_async_callback(registry.aclose)
+        if registry.using_mock:
+            log.warning(
+                "simplechat.mock_provider no provider key is configured: the built-in MOCK "
+                "model answers every message (set OPENROUTER_API_KEY or DASHSCOPE_API_KEY)"
+            )
+        counter = await asyncio.to_thread(default_counter)
+        limits = LimitService(
+            repo=LimitRepository(),
+            policy=LimitPolicy(
+                daily=settings.daily_limit,
+                burst=settings.burst_limit,
+                burst_window_seconds=settings.burst_window_seconds,
+                timezone=settings.zone,
+            ),
+            status_code=settings.rate_limit_status,
+        )
+        messages = MessageRepository()
+        chat = ChatService(
+            messages=messages,
+            limits=limits,
+            registry=registry,
+            counter=counter,
+            prompts={
+                Persona.PLAIN: settings.system_prompt,
+                Persona.ADVANCED: settings.advanced_prompt,
+            },
+            safety_margin=settings.context_safety_margin,
+            history_max_messages=settings.history_max_entries,
         )
         context = AppContext(
-            settings=settings, auth=auth_service, database_ping=partial(ping, database)
+            settings=settings,
+            auth=AuthService(
+                users=UserRepository(), secret=secret, expire_minutes=settings.jwt_expire_minutes
+            ),
+            chat=chat,
+            history=HistoryService(messages=messages, max_entries=settings.history_max_entries),
+            limits=limits,
+            reports=ReportService(repo=ReportRepository(), tz=settings.zone),
+            registry=registry,
+            database_ping=partial(ping, database),
         )
         yield {"context": context}
 
@@ -76,6 +127,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     add_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
-    for module in (auth, user, health):
+    limiter = make_limiter()
+    app.state.limiter = limiter
+    app.add_exception_handler(RateLimitExceeded, on_ip_limit)
+    app.include_router(auth.build_router(limiter, settings.ip_limit))
+    for module in (llm, user, health):
         app.include_router(module.router)
     return app

@@ -5,10 +5,11 @@ provider keys and the MongoDB URI also answer to the names their ecosystems use
 (`MONGODB_URI`, `OPENROUTER_API_KEY`, `DASHSCOPE_API_KEY`, ...).
 """
 
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -80,6 +81,28 @@ class Settings(BaseSettings):
     timezone: str = "UTC"
     rate_limit_status: int = 401
     ip_limit: str = "10/minute"
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(
+                f"unknown timezone {value!r} (use an IANA name like Europe/Paris)"
+            ) from exc
+        return value
+
+    @field_validator("rate_limit_status")
+    @classmethod
+    def _limit_status(cls, value: int) -> int:
+        if value not in (401, 429):
+            raise ValueError("SIMPLECHAT_RATE_LIMIT_STATUS must be 401 or 429")
+        return value
+
+    @cached_property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
 
     # --- http edge ---
     cors_origins: list[str] = Field(default_factory=list)

@@ -14,6 +14,7 @@ import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 from pymongo import AsyncMongoClient
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from simplechat.app import create_app
 from simplechat.config import Settings
@@ -56,6 +57,7 @@ def make_settings(mongo_uri: str, database_name: str, data_dir: Path, **override
         "dashscope_api_key": None,
         "openai_base_url": None,
         "models_file": None,
+        "ip_limit": "1000/minute",
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
@@ -72,12 +74,24 @@ async def client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
         yield http
 
 
+def _per_request_state(app: ASGIApp) -> ASGIApp:
+    """Give each request a shallow copy of the lifespan state, as uvicorn does (asgi-lifespan
+    hands every request the same dict, so per-request marks would leak between requests)."""
+
+    async def wrapped(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] in ("http", "websocket") and "state" in scope:
+            scope = {**scope, "state": dict(scope["state"])}
+        await app(scope, receive, send)
+
+    return wrapped
+
+
 class app_client:
     """The app, started with its lifespan, behind an httpx client (ASGI transport)."""
 
     def __init__(self, settings: Settings) -> None:
         self.app = create_app(settings)
-        self._manager = LifespanManager(self.app, startup_timeout=30)
+        self._manager = LifespanManager(_per_request_state(self.app), startup_timeout=30)
 
     async def __aenter__(self) -> httpx.AsyncClient:
         manager = await self._manager.__aenter__()

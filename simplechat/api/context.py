@@ -1,15 +1,24 @@
 """The per-process objects the lifespan builds and every request shares."""
 
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 from simplechat.config import Settings
+from simplechat.providers.registry import ProviderRegistry
 from simplechat.services.auth import AuthService
+from simplechat.services.chat import ChatService
+from simplechat.services.history import HistoryService
+from simplechat.services.limits import LimitService
+from simplechat.services.report import ReportService
 
 
 @dataclass
 class AppContext:
     settings: Settings
     auth: AuthService
-    database_ping: Any  # async () -> bool
-    extras: dict[str, Any] = field(default_factory=dict)
+    chat: ChatService
+    history: HistoryService
+    limits: LimitService
+    reports: ReportService
+    registry: ProviderRegistry
+    database_ping: Callable[[], Awaitable[bool]]

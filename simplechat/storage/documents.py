@@ -1,5 +1,8 @@
 """Beanie documents: the only place the database's shape is declared.
 
+References to other documents (owner, conversation, reply) are stored as hex strings: the
+embedded server cannot match ObjectId-valued fields other than `_id` by equality.
+
 Times that are only written once at insert are BSON dates. Times that are rewritten by
 `find_one_and_update` (the burst-limit slots) are integer epoch milliseconds: they compare the
 same way everywhere, and the embedded server stores a date set through `$set` as a string.
@@ -8,7 +11,7 @@ same way everywhere, and the embedded server stores a date set through `$set` as
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from beanie import Document, PydanticObjectId
+from beanie import Document
 from pydantic import BaseModel, Field
 from pymongo import ASCENDING, DESCENDING, IndexModel
 
@@ -49,16 +52,17 @@ class UsageEmbedded(BaseModel):
 
 
 class MessageDoc(Document):
-    owner_id: PydanticObjectId
+    owner_id: str  # the user's id as hex: see DEVELOPERS.md on ObjectId fields
     role: str  # "user" | "assistant"
     text: str  # always the raw text, before any middle-out
     tokens: int  # cl100k_base count of `text`, so history is never re-tokenized
+    chars: int = 0  # len(text), for the behaviour report
     model: str
     kind: str = "plain"  # "plain" | "advanced" | later "openai"
     status: MessageStatus
     created_at: datetime = Field(default_factory=utcnow)
-    conversation_id: PydanticObjectId | None = None
-    reply_to: PydanticObjectId | None = None
+    conversation_id: str | None = None
+    reply_to: str | None = None
     usage: UsageEmbedded | None = None
     error_code: str | None = None
 
@@ -90,7 +94,7 @@ class DailyCounterDoc(Document):
 class BurstSlotDoc(Document):
     """One of a user's burst slots: busy until `until_ms` (epoch ms). N slots = N per window."""
 
-    user_id: PydanticObjectId
+    user_id: str
     slot: int
     until_ms: int = 0
 
@@ -104,7 +108,7 @@ class BurstSlotDoc(Document):
 class LimitRefusalDoc(Document):
     """A request refused by a limit, kept for the behaviour report."""
 
-    user_id: PydanticObjectId
+    user_id: str
     code: str
     created_at: datetime = Field(default_factory=utcnow)
 

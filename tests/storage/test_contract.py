@@ -180,3 +180,33 @@ async def test_update_status_by_id(db: Db) -> None:
     assert doc is not None
     assert doc["status"] == "answered"
     assert doc["usage"] == {"p": 1}
+
+
+async def test_references_are_matched_as_hex_strings(db: Db) -> None:
+    """Owner and reply references are stored as hex strings and matched by equality.
+
+    (The embedded server cannot match ObjectId-valued fields other than `_id` by equality,
+    which is why simplechat never stores references as ObjectIds.)
+    """
+    await db.messages.insert_many(
+        [{"owner_id": "6b01b59ab1945f3903016ee2", "n": i} for i in range(3)]
+    )
+    await db.messages.insert_one({"owner_id": "6b01b59ab1945f3903016ee3", "n": 9})
+    assert await db.messages.count_documents({"owner_id": "6b01b59ab1945f3903016ee2"}) == 3
+    found = await db.messages.find({"owner_id": "6b01b59ab1945f3903016ee2"}).to_list()
+    assert len(found) == 3
+
+
+async def test_object_id_primary_key_lookup(db: Db) -> None:
+    result = await db.users.insert_one({"username": "eric"})
+    assert (await db.users.find_one({"_id": result.inserted_id}) or {})["username"] == "eric"
+
+
+async def test_in_filter_on_strings(db: Db) -> None:
+    await db.messages.insert_many(
+        [{"owner_id": "u", "status": s} for s in ("pending", "answered", "complete")]
+    )
+    docs = await db.messages.find(
+        {"owner_id": "u", "status": {"$in": ["answered", "complete"]}}
+    ).to_list()
+    assert len(docs) == 2

@@ -1,0 +1,129 @@
+"""MessageRepository: the chat history in the `messages` collection.
+
+Each message is stored with its raw text and its token count, so building a prompt never
+re-tokenizes history and loads only as many messages as can fit.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from beanie import PydanticObjectId, SortDirection
+from pymongo import DESCENDING
+
+from simplechat.domain.messages import ChatMessage, Role, Usage
+from simplechat.storage.documents import MessageDoc, MessageStatus, UsageEmbedded
+
+HISTORY_BATCH_SIZE = 64
+PROMPT_STATUSES = [
+    MessageStatus.ANSWERED.value,
+    MessageStatus.UNANSWERED.value,
+    MessageStatus.COMPLETE.value,
+    MessageStatus.INCOMPLETE.value,
+]
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryEntry:
+    role: str
+    text: str
+    created_at: datetime
+    status: str
+
+
+class MessageRepository:
+    async def add_user_message(
+        self, *, owner_id: str, text: str, tokens: int, model: str, kind: str
+    ) -> str:
+        doc = MessageDoc(
+            owner_id=owner_id,
+            role=Role.USER.value,
+            text=text,
+            tokens=tokens,
+            chars=len(text),
+            model=model,
+            kind=kind,
+            status=MessageStatus.PENDING,
+        )
+        await doc.insert()
+        return str(doc.id)
+
+    async def add_reply(
+        self,
+        *,
+        owner_id: str,
+        reply_to: str,
+        text: str,
+        tokens: int,
+        model: str,
+        kind: str,
+        usage: Usage | None,
+        complete: bool = True,
+        usage_estimated: bool = False,
+    ) -> str:
+        doc = MessageDoc(
+            owner_id=owner_id,
+            role=Role.ASSISTANT.value,
+            text=text,
+            tokens=tokens,
+            chars=len(text),
+            model=model,
+            kind=kind,
+            status=MessageStatus.COMPLETE if complete else MessageStatus.INCOMPLETE,
+            reply_to=reply_to,
+            usage=UsageEmbedded(
+                prompt_tokens=usage.prompt_tokens,
+                completion_tokens=usage.completion_tokens,
+                estimated=usage_estimated,
+            )
+            if usage
+            else None,
+        )
+        await doc.insert()
+        return str(doc.id)
+
+    async def mark(
+        self, message_id: str, status: MessageStatus, *, error_code: str | None = None
+    ) -> None:
+        collection = MessageDoc.get_pymongo_collection()
+        await collection.update_one(
+            {"_id": PydanticObjectId(message_id)},
+            {"$set": {"status": status.value, "error_code": error_code}},
+        )
+
+    async def prompt_history(
+        self, *, owner_id: str, token_budget: int, max_messages: int
+    ) -> list[ChatMessage]:
+        """The owner's most recent messages, oldest first, stopping once `token_budget` is
+        reached (one message past it, so middle-out has something to cut), at most `max_messages`.
+        Pending messages (requests still in flight, including the caller's own) are left out.
+        """
+        query: dict[str, object] = {"owner_id": owner_id, "status": {"$in": PROMPT_STATUSES}}
+        cursor = (
+            MessageDoc.get_pymongo_collection()
+            .find(query, projection={"role": 1, "text": 1, "tokens": 1})
+            .sort([("created_at", DESCENDING), ("_id", DESCENDING)])
+            .limit(max_messages)
+            .batch_size(HISTORY_BATCH_SIZE)
+        )
+        newest_first: list[ChatMessage] = []
+        total = 0
+        async for raw in cursor:
+            tokens = int(raw.get("tokens") or 0)
+            newest_first.append(ChatMessage(Role(raw["role"]), str(raw["text"]), tokens))
+            total += tokens
+            if total >= token_budget:
+                break
+        await cursor.close()
+        newest_first.reverse()
+        return newest_first
+
+    async def last_entries(self, *, owner_id: str, n: int) -> list[HistoryEntry]:
+        """The owner's last `n` messages, oldest first."""
+        docs = (
+            await MessageDoc.find(MessageDoc.owner_id == owner_id)
+            .sort([("created_at", SortDirection.DESCENDING), ("_id", SortDirection.DESCENDING)])
+            .limit(n)
+            .to_list()
+        )
+        docs.reverse()
+        return [HistoryEntry(d.role, d.text, d.created_at, d.status.value) for d in docs]

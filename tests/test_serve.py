@@ -1,0 +1,105 @@
+"""`simplechat serve --workers 2` as a real multi-process server: limits hold across workers."""
+
+import asyncio
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+
+from simplechat.storage.embedded import free_port
+from tests.conftest import TEST_JWT_SECRET
+
+PARALLEL = 24
+
+
+@contextmanager
+def serve(mongo_uri: str, database: str, data_dir: Path, **env: str) -> Iterator[str]:
+    port = free_port()
+    environment = {
+        k: v for k, v in os.environ.items() if not k.endswith("_API_KEY") and "BASE_URL" not in k
+    }
+    environment.update(
+        MONGODB_URI=mongo_uri,
+        SIMPLECHAT_MONGODB_DB=database,
+        SIMPLECHAT_JWT_SECRET=TEST_JWT_SECRET,
+        SIMPLECHAT_DATA_DIR=str(data_dir),
+        SIMPLECHAT_IP_LIMIT="1000/minute",
+        SIMPLECHAT_LOG_LEVEL="warning",
+        **env,
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "simplechat", "serve", "--port", str(port), "--workers", "2"],
+        env=environment,
+        cwd=data_dir,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        else:
+            pytest.fail("simplechat serve did not come up")
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
+
+
+async def burst_of_messages(base: str, username: str) -> list[httpx.Response]:
+    async with httpx.AsyncClient(base_url=base, timeout=30) as client:
+        await client.post("/user/", json={"username": username, "password": "password123"})
+        token = (
+            await client.post("/token", data={"username": username, "password": "password123"})
+        ).json()
+        headers = {"Authorization": f"Bearer {token['access_token']}"}
+        limits = httpx.Limits(max_connections=PARALLEL)
+        async with httpx.AsyncClient(base_url=base, timeout=30, limits=limits) as parallel:
+            return await asyncio.gather(
+                *(
+                    parallel.post("/llm/message", json={"message": f"hi {i}"}, headers=headers)
+                    for i in range(PARALLEL)
+                )
+            )
+
+
+def test_burst_limit_holds_across_two_workers(
+    mongo_uri: str, database_name: str, tmp_path: Path
+) -> None:
+    with serve(mongo_uri, database_name, tmp_path) as base:
+        responses = asyncio.run(burst_of_messages(base, "eric"))
+        statuses = [r.status_code for r in responses]
+        assert statuses.count(200) == 3, statuses
+        refused = [r for r in responses if r.status_code != 200]
+        assert all(r.status_code == 401 for r in refused)
+        assert {r.json()["code"] for r in refused} == {"burst_limit"}
+        assert all(r.headers["Retry-After"] for r in refused)
+        with httpx.Client(base_url=base) as client:
+            token = client.post(
+                "/token", data={"username": "eric", "password": "password123"}
+            ).json()
+            headers = {"Authorization": f"Bearer {token['access_token']}"}
+            assert client.get("/user/status", headers=headers).json()["chat_cnt"] == 3
+            assert len(client.get("/user/history/100", headers=headers).json()) == 6
+
+
+def test_daily_limit_holds_across_two_workers(
+    mongo_uri: str, database_name: str, tmp_path: Path
+) -> None:
+    env = {"SIMPLECHAT_DAILY_LIMIT": "5", "SIMPLECHAT_BURST_LIMIT": "100"}
+    with serve(mongo_uri, database_name, tmp_path, **env) as base:
+        responses = asyncio.run(burst_of_messages(base, "eric"))
+        statuses = [r.status_code for r in responses]
+        assert statuses.count(200) == 5, statuses
+        assert {r.json()["code"] for r in responses if r.status_code != 200} == {"daily_limit"}
