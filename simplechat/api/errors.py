@@ -8,7 +8,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from simplechat.errors import SimpleChatError
+from simplechat.errors import DatabaseUnavailable, SimpleChatError
+from simplechat.storage.mongo import DATABASE_ERRORS
 
 log = logging.getLogger("simplechat.api")
 
@@ -67,6 +68,13 @@ async def _on_http_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _on_database_error(request: Request, exc: Exception) -> JSONResponse:
+    log.warning("api.database_error path=%s error=%s", request.url.path, type(exc).__name__)
+    return error_response(
+        DatabaseUnavailable("The database is not answering right now; try again shortly.")
+    )
+
+
 async def _on_unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     log.exception("api.unhandled_error path=%s", request.url.path)
     body = error_body("InternalError", "internal_error", "Something went wrong on the server.")
@@ -77,4 +85,6 @@ def add_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(SimpleChatError, _on_simplechat_error)
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(StarletteHTTPException, _on_http_error)
+    for database_error in DATABASE_ERRORS:
+        app.add_exception_handler(database_error, _on_database_error)
     app.add_exception_handler(Exception, _on_unexpected_error)

@@ -9,6 +9,8 @@ from simplechat.errors import DatabaseUnavailable
 from simplechat.storage.documents import DOCUMENT_MODELS
 
 RawDoc = dict[str, object]
+# What a database outage raises anywhere in storage; the API answers these with 503.
+DATABASE_ERRORS: tuple[type[Exception], ...] = (PyMongoError,)
 
 
 async def open_database(
