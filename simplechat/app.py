@@ -12,10 +12,12 @@ from slowapi.errors import RateLimitExceeded
 
 from simplechat import __version__
 from simplechat.api.context import AppContext
+from simplechat.api.docs import install_docs
 from simplechat.api.errors import add_error_handlers
 from simplechat.api.iplimit import make_limiter, on_ip_limit
 from simplechat.api.middleware import BodySizeLimit
-from simplechat.api.routes import auth, health, llm, user
+from simplechat.api.observability import install_observability
+from simplechat.api.routes import auth, health, llm, openai, user
 from simplechat.config import Settings, get_settings
 from simplechat.domain.ratelimit import LimitPolicy
 from simplechat.domain.tokens import default_counter
@@ -51,7 +53,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[dict[str, AppContext]]:
     async with AsyncExitStack() as stack:
         if settings.mongodb_uri is None:
             embedded = EmbeddedMongo(settings.data_dir)
-            await asyncio.to_thread(embedded.start)
+            embedded.start()  # blocks startup briefly; must run on the main thread
             stack.callback(embedded.stop)
             uri = embedded.uri
             log.info("simplechat.database embedded=yes data_dir=%s", settings.data_dir)
@@ -123,6 +125,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description=DESCRIPTION,
         lifespan=_lifespan,
         generate_unique_id_function=_operation_id,
+        docs_url=None,  # served offline by install_docs
+        redoc_url=None,
     )
     app.state.settings = settings
     add_error_handlers(app)
@@ -131,6 +135,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.limiter = limiter
     app.add_exception_handler(RateLimitExceeded, on_ip_limit)
     app.include_router(auth.build_router(limiter, settings.ip_limit))
-    for module in (llm, user, health):
+    for module in (llm, openai, user, health):
         app.include_router(module.router)
+    install_docs(app)
+    install_observability(app, settings)  # last: its middleware wraps every other one
     return app

@@ -1,15 +1,38 @@
-"""The `simplechat` command: serve the API (and, later, inspect the configuration)."""
+"""The `simplechat` command: `serve` the API, or `check-config` to see what it would run with."""
 
 import argparse
+import asyncio
 import logging
+import logging.config
 import os
+import re
+import sys
 from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TextIO
 
-from simplechat.config import get_settings
-from simplechat.storage.embedded import EmbeddedMongo
-from simplechat.storage.secret_file import load_or_create_secret
+from pydantic import AliasChoices, SecretStr, ValidationError
+
+from simplechat import __version__, telemetry
+from simplechat.config import Settings, get_settings
+from simplechat.logs import logging_config, resolve_format
+from simplechat.providers.catalog import load_catalog
+from simplechat.providers.registry import build_registry, make_http_session
+from simplechat.storage.embedded import DB_FILE_NAME, EmbeddedMongo
+from simplechat.storage.secret_file import SECRET_FILE_NAME, load_or_create_secret
 
 log = logging.getLogger("simplechat")
+
+METRICS_DIR_NAME = "metrics"
+LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
+WEAK_SECRET_CHARS = 32
+SHOWN_VALUE_CHARS = 60
+NAME_COLUMN_CHARS = 44
+# OPENAI_BASE_URL and OPENAI_API_KEY work too, but other OpenAI tools use them: documented prefixed.
+PREFIXED_ALIASES = ("openai_",)
+_URL_PASSWORD = re.compile(r"(?P<head>://[^:/@\s]+:)[^@\s/]+@")
+_URL_HOSTS = re.compile(r"://(?:[^@/\s]*@)?(?P<hosts>[^/?\s]+)")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -19,6 +42,10 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8000, help="port (default 8000)")
     serve.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+    commands.add_parser(
+        "check-config",
+        help="print the effective configuration (secrets masked) and what is missing",
+    )
     return parser
 
 
@@ -26,15 +53,19 @@ def serve(host: str, port: int, workers: int) -> int:
     import uvicorn
 
     settings = get_settings()
-    logging.basicConfig(level=settings.log_level.upper(), format="%(levelname)s %(message)s")
+    log_config = logging_config(settings.log_level, settings.log_format)
+    logging.config.dictConfig(log_config)
     embedded: EmbeddedMongo | None = None
     if settings.mongodb_uri is None:
         # One embedded database for all workers: started here, handed to them as MONGODB_URI.
         embedded = EmbeddedMongo(settings.data_dir).start()
         os.environ["MONGODB_URI"] = embedded.uri
+        get_settings.cache_clear()  # with one worker, uvicorn builds the app in this process
         log.info("simplechat.embedded_database uri=%s data_dir=%s", embedded.uri, settings.data_dir)
     if settings.jwt_secret is None:
         load_or_create_secret(settings.data_dir)  # created once, before workers race for it
+    if workers > 1:
+        _share_metrics_between_workers(settings.data_dir)
     try:
         uvicorn.run(
             "simplechat.app:create_app",
@@ -43,6 +74,8 @@ def serve(host: str, port: int, workers: int) -> int:
             port=port,
             workers=workers,
             log_level=settings.log_level,
+            log_config=log_config,
+            access_log=False,  # simplechat.access logs each request, with its request id
         )
     finally:
         if embedded is not None:
@@ -50,8 +83,297 @@ def serve(host: str, port: int, workers: int) -> int:
     return 0
 
 
+def _share_metrics_between_workers(data_dir: Path) -> None:
+    """Prometheus multiprocess mode: workers (started fresh, not forked) write their counts to
+    files in one directory, and whichever worker answers /metrics adds them all up. A directory
+    the user chose is left as it is; ours is emptied, since old files would add stale counts."""
+    if os.environ.get(telemetry.MULTIPROC_DIR_ENV):
+        return
+    directory = (data_dir / METRICS_DIR_NAME).resolve()
+    directory.mkdir(parents=True, exist_ok=True)
+    for stale in directory.glob("*.db"):
+        stale.unlink()
+    os.environ[telemetry.MULTIPROC_DIR_ENV] = str(directory)
+    log.info("simplechat.metrics multiprocess_dir=%s", directory)
+
+
+# --- check-config ---
+
+
+@dataclass
+class Findings:
+    errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def env_name(field_name: str) -> str:
+    """The environment variable the docs give for a setting: the ecosystem's name where there is
+    one (MONGODB_URI, OPENROUTER_API_KEY...), else SIMPLECHAT_<NAME>."""
+    alias = Settings.model_fields[field_name].validation_alias
+    prefixed = f"SIMPLECHAT_{field_name.upper()}"
+    if isinstance(alias, AliasChoices) and not field_name.startswith(PREFIXED_ALIASES):
+        first = alias.choices[0]
+        return first if isinstance(first, str) else prefixed
+    return prefixed
+
+
+def mask_url(url: str) -> str:
+    return _URL_PASSWORD.sub(r"\g<head>****@", url)
+
+
+def mask_secret(secret: SecretStr) -> str:
+    value = secret.get_secret_value()
+    if len(value) >= 16:
+        return f"{value[:3]}…{value[-4:]}"
+    return "set (hidden)"
+
+
+def shown_value(settings: Settings, name: str) -> str:
+    value = getattr(settings, name)
+    if value is None:
+        return "unset"
+    if isinstance(value, SecretStr):
+        if name == "mongodb_uri":
+            return mask_url(value.get_secret_value())
+        return "set (hidden)" if name == "jwt_secret" else mask_secret(value)
+    if isinstance(value, list):
+        return ",".join(str(v) for v in value) or "(none)"
+    text = mask_url(str(value)).replace("\n", " ")
+    return text if len(text) <= SHOWN_VALUE_CHARS else text[: SHOWN_VALUE_CHARS - 1] + "…"
+
+
+def _writable(path: Path) -> bool:
+    probe = path.resolve()
+    while not probe.exists():
+        probe = probe.parent
+    return os.access(probe, os.W_OK)
+
+
+def _database(settings: Settings, out: list[str], findings: Findings) -> None:
+    data_dir = settings.data_dir.resolve()
+    if settings.mongodb_uri is None:
+        out.append(f"  embedded MongoDB-wire server (nx-27017), file {data_dir / DB_FILE_NAME}")
+        findings.notes.append(
+            "The embedded database suits one machine. Several instances or a serverless "
+            "platform need a shared MongoDB: set MONGODB_URI."
+        )
+    else:
+        uri = settings.mongodb_uri.get_secret_value()
+        match = _URL_HOSTS.search(uri)
+        hosts = match.group("hosts") if match else "?"
+        password = "password hidden" if _URL_PASSWORD.search(uri) else "no password in the URI"
+        out.append(f"  MongoDB at {hosts} ({password}), database {settings.mongodb_db!r}")
+    needs_dir = settings.mongodb_uri is None or settings.jwt_secret is None
+    if needs_dir and not _writable(settings.data_dir):
+        findings.errors.append(f"The data directory {data_dir} is not writable.")
+
+
+def _auth(settings: Settings, out: list[str], findings: Findings) -> None:
+    if settings.jwt_secret is None:
+        secret_file = settings.data_dir.resolve() / SECRET_FILE_NAME
+        state = "exists" if secret_file.exists() else "created at first start"
+        out.append(f"  JWT secret: generated, kept in {secret_file} ({state})")
+        if settings.mongodb_uri is not None:
+            findings.warnings.append(
+                "MONGODB_URI is set but SIMPLECHAT_JWT_SECRET is not: each instance generates "
+                "its own secret in its data directory, so with several instances (or a "
+                "serverless platform) a token from one is refused by another. Set "
+                "SIMPLECHAT_JWT_SECRET to the same strong value everywhere, e.g. "
+                "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`."
+            )
+    else:
+        out.append("  JWT secret: set (hidden)")
+        if len(settings.jwt_secret.get_secret_value()) < WEAK_SECRET_CHARS:
+            findings.warnings.append(
+                f"SIMPLECHAT_JWT_SECRET is shorter than {WEAK_SECRET_CHARS} characters."
+            )
+    out.append(f"  tokens last {settings.jwt_expire_minutes} minutes")
+
+
+def _provider_lines(settings: Settings) -> list[tuple[str, bool, str]]:
+    """(provider, configured, what it uses or what to set) for each real upstream."""
+    return [
+        (
+            "openrouter",
+            settings.openrouter_api_key is not None,
+            f"key {mask_secret(settings.openrouter_api_key)}, {settings.openrouter_base_url}"
+            if settings.openrouter_api_key
+            else "set OPENROUTER_API_KEY",
+        ),
+        (
+            "dashscope",
+            settings.dashscope_api_key is not None,
+            f"key {mask_secret(settings.dashscope_api_key)}, {settings.dashscope_base_url}"
+            if settings.dashscope_api_key
+            else "set DASHSCOPE_API_KEY",
+        ),
+        (
+            "openai",
+            bool(settings.openai_base_url),
+            mask_url(settings.openai_base_url or "")
+            if settings.openai_base_url
+            else "set SIMPLECHAT_OPENAI_BASE_URL (Ollama, vLLM, llama.cpp, LM Studio...)",
+        ),
+    ]
+
+
+async def _registry_facts(settings: Settings) -> tuple[bool, str, list[tuple[str, str]]]:
+    """Build the server's real provider registry (no request is sent) and read it."""
+    async with make_http_session(settings) as session:
+        registry = build_registry(settings, session)
+        try:
+            models = [(m.name, m.provider) for m in registry.models()]
+            return registry.using_mock, registry.default_model, models
+        finally:
+            await registry.aclose()
+
+
+def _providers(settings: Settings, out: list[str], findings: Findings) -> None:
+    lines = _provider_lines(settings)
+    for name, configured, detail in lines:
+        out.append(f"  {name:<11} {'configured' if configured else 'not configured'}: {detail}")
+    if settings.openai_api_key and not settings.openai_base_url:
+        findings.warnings.append(
+            "SIMPLECHAT_OPENAI_API_KEY is set but SIMPLECHAT_OPENAI_BASE_URL is not: it is unused."
+        )
+    try:
+        load_catalog(settings.models_file)
+        previous = logging.root.manager.disable
+        logging.disable(logging.WARNING)  # the registry's own warnings are reported below
+        try:
+            using_mock, default, models = asyncio.run(_registry_facts(settings))
+        finally:
+            logging.disable(previous)
+    except ValueError as exc:
+        findings.errors.append(str(exc))
+        return
+    if using_mock:
+        out.append("  -> no provider is configured: the built-in MOCK model answers ([mock] ...)")
+        findings.notes.append(
+            "No provider is configured, so replies come from the mock. Set OPENROUTER_API_KEY, "
+            "DASHSCOPE_API_KEY or SIMPLECHAT_OPENAI_BASE_URL for real answers."
+        )
+    out.append(f"Models ({len(models)} available)")
+    out.append(f"  default: {default}")
+    out.append("  " + ", ".join(name for name, _ in models))
+    if default != settings.default_model:
+        findings.warnings.append(
+            f"The default model {settings.default_model!r} needs a provider that is not "
+            f"configured; requests without a model get {default!r}."
+        )
+    served = {provider for _, provider in models}
+    if settings.openai_base_url and "openai" not in served:
+        findings.warnings.append(
+            "SIMPLECHAT_OPENAI_BASE_URL is set but no model uses provider 'openai': add one "
+            "in SIMPLECHAT_MODELS_FILE."
+        )
+
+
+def _limits_and_edge(settings: Settings, out: list[str], findings: Findings) -> None:
+    out.append("Limits")
+    out.append(
+        f"  {settings.daily_limit} messages per user per day ({settings.timezone}), "
+        f"{settings.burst_limit} in any {settings.burst_window_seconds} s; refusals answer "
+        f"{settings.rate_limit_status}"
+    )
+    out.append(f"  per IP: {settings.ip_limit} on POST /token and POST /user/ (per worker)")
+    out.append(f"  request bodies up to {settings.max_body_bytes} bytes")
+    try:
+        import limits
+
+        limits.parse(settings.ip_limit)
+    except ValueError:
+        findings.errors.append(
+            f"SIMPLECHAT_IP_LIMIT {settings.ip_limit!r} is not a rate like '10/minute'."
+        )
+    out.append("HTTP")
+    origins = ", ".join(settings.cors_origins) or "none (only same-origin browser pages)"
+    out.append(f"  CORS origins: {origins}")
+    out.append(f"  /metrics: {'on' if settings.metrics_enabled else 'off'}")
+    log_format = resolve_format(settings.log_format)
+    out.append(f"  logs: {settings.log_level}, {log_format} ({settings.log_format})")
+    if "*" in settings.cors_origins:
+        findings.notes.append(
+            "SIMPLECHAT_CORS_ORIGINS allows every website to call this API from a browser "
+            "(tokens are not cookies, so a site still needs the user's token)."
+        )
+    if settings.log_level.lower() not in LOG_LEVELS:
+        findings.errors.append(
+            f"SIMPLECHAT_LOG_LEVEL {settings.log_level!r} is not one of {', '.join(LOG_LEVELS)}."
+        )
+
+
+def _every_setting(settings: Settings) -> list[str]:
+    rows = []
+    for name in Settings.model_fields:
+        source = "set" if name in settings.model_fields_set else "default"
+        value = shown_value(settings, name)
+        rows.append(
+            f"  {env_name(name):<{NAME_COLUMN_CHARS}} {value:<{SHOWN_VALUE_CHARS}}  {source}"
+        )
+    return rows
+
+
+def _print_validation_error(error: ValidationError, stream: TextIO) -> None:
+    print("simplechat: the configuration is not valid:", file=stream)
+    by_alias = {
+        alias: name
+        for name, info in Settings.model_fields.items()
+        if isinstance(info.validation_alias, AliasChoices)
+        for alias in info.validation_alias.choices
+        if isinstance(alias, str)
+    }
+    for problem in error.errors():
+        loc = str(problem["loc"][0]) if problem["loc"] else ""
+        name = by_alias.get(loc, loc)
+        where = env_name(name) if name in Settings.model_fields else loc or "settings"
+        message = str(problem["msg"]).removeprefix("Value error, ")
+        print(f"  {where}: {message}", file=stream)
+
+
+def check_config(stream: TextIO | None = None) -> int:
+    """Print the effective configuration, secrets masked; 1 when the server could not start."""
+    stream = stream or sys.stdout
+    try:
+        settings = get_settings()
+    except ValidationError as exc:
+        _print_validation_error(exc, stream)
+        return 1
+    findings = Findings()
+    out = [
+        f"simplechat {__version__}: effective configuration "
+        f"(environment, then {Path('.env').resolve()}, then defaults)",
+        "Database",
+    ]
+    _database(settings, out, findings)
+    out.append("Auth")
+    _auth(settings, out, findings)
+    out.append("Providers")
+    _providers(settings, out, findings)
+    _limits_and_edge(settings, out, findings)
+    out.append("Every setting")
+    out.extend(_every_setting(settings))
+    for label, items in (
+        ("Errors", findings.errors),
+        ("Warnings", findings.warnings),
+        ("Notes", findings.notes),
+    ):
+        if items:
+            out.append(label)
+            out.extend(f"  - {item}" for item in items)
+    if findings.errors:
+        out.append("Not ready: fix the errors above, then run `simplechat check-config` again.")
+    else:
+        out.append(f"Ready: `simplechat serve` will start ({len(findings.warnings)} warning(s)).")
+    print("\n".join(out), file=stream)
+    return 1 if findings.errors else 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "serve":
         return serve(args.host, args.port, args.workers)
+    if args.command == "check-config":
+        return check_config()
     return 2

@@ -5,12 +5,14 @@ provider keys and the MongoDB URI also answer to the names their ecosystems use
 (`MONGODB_URI`, `OPENROUTER_API_KEY`, `DASHSCOPE_API_KEY`, ...).
 """
 
+import json
 from functools import cached_property, lru_cache
 from pathlib import Path
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 def _env(name: str) -> AliasChoices:
@@ -28,7 +30,11 @@ DEFAULT_SYSTEM_PROMPT = "You are a helpful assistant. Answer clearly and concise
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
-        env_prefix="SIMPLECHAT_", env_file=".env", extra="ignore", populate_by_name=True
+        env_prefix="SIMPLECHAT_",
+        env_file=".env",
+        extra="ignore",
+        populate_by_name=True,
+        env_ignore_empty=True,  # `KEY=` (a blank .env line, an empty platform preset) = unset
     )
 
     # --- storage ---
@@ -73,6 +79,8 @@ class Settings(BaseSettings):
     advanced_prompt: str = DEFAULT_ADVANCED_PROMPT
     context_safety_margin: int = 64
     history_max_entries: int = 100
+    stream_keepalive_seconds: float = 15.0
+    stream_first_chunk_wait_seconds: float = 10.0
 
     # --- limits ---
     daily_limit: int = 20
@@ -105,8 +113,21 @@ class Settings(BaseSettings):
         return ZoneInfo(self.timezone)
 
     # --- http edge ---
-    cors_origins: list[str] = Field(default_factory=list)
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     log_level: str = "info"
+    log_format: Literal["auto", "json", "text"] = "auto"
+    metrics_enabled: bool = True
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _origins(cls, value: object) -> object:
+        """Accept `https://a.example,https://b.example` as well as a JSON list."""
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [origin.strip() for origin in text.split(",") if origin.strip()]
+        return value
 
 
 @lru_cache

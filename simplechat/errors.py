@@ -13,6 +13,7 @@ Every expected failure is a `SimpleChatError`; the API turns each into the same 
     ├── UsernameTaken (409)
     ├── PayloadTooLarge (413)
     ├── DatabaseUnavailable (503)
+    ├── ClientDisconnected (499)      recorded on a stream the client left; never sent
     └── UpstreamError (502)
         ├── UpstreamRejected (502)     the server's provider key or request was refused
         ├── UpstreamBadResponse (502)  the provider answered something unreadable
@@ -117,6 +118,11 @@ class PayloadTooLarge(SimpleChatError):
 class DatabaseUnavailable(SimpleChatError):
     status_code = 503
     code = "database_unavailable"
+
+
+class ClientDisconnected(SimpleChatError):
+    status_code = 499
+    code = "client_disconnected"
 
 
 class UpstreamError(SimpleChatError):

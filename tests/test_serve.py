@@ -103,3 +103,56 @@ def test_daily_limit_holds_across_two_workers(
         statuses = [r.status_code for r in responses]
         assert statuses.count(200) == 5, statuses
         assert {r.json()["code"] for r in responses if r.status_code != 200} == {"daily_limit"}
+
+
+def test_plain_serve_on_the_embedded_default_keeps_accounts_across_restarts(tmp_path: Path) -> None:
+    """The README's `simplechat serve`: one worker, no configuration, the embedded database."""
+    port = free_port()
+    environment = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("SIMPLECHAT_", "MONGODB_")) and not k.endswith("_API_KEY")
+    }
+    environment["SIMPLECHAT_LOG_LEVEL"] = "warning"
+
+    def run() -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
+            [sys.executable, "-m", "simplechat", "serve", "--port", str(port)],
+            env=environment,
+            cwd=tmp_path,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
+    def wait_healthy() -> None:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        pytest.fail("simplechat serve did not come up")
+
+    base = f"http://127.0.0.1:{port}"
+    process = run()
+    try:
+        wait_healthy()
+        created = httpx.post(f"{base}/user/", json={"username": "eric", "password": "password123"})
+        assert created.status_code == 201
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
+    assert (tmp_path / ".simplechat" / "simplechat.db").exists()
+    process = run()
+    try:
+        wait_healthy()
+        token = httpx.post(f"{base}/token", data={"username": "eric", "password": "password123"})
+        assert token.status_code == 200
+        me = httpx.get(
+            f"{base}/user/me", headers={"Authorization": f"Bearer {token.json()['access_token']}"}
+        )
+        assert me.json()["username"] == "eric"
+    finally:
+        process.terminate()
+        process.wait(timeout=15)

@@ -1,6 +1,11 @@
-"""One JSON shape for every error: {"error": <ClassName>, "code": <code>, "detail": <message>}."""
+"""One JSON shape for every error: {"error": <ClassName>, "code": <code>, "detail": <message>}.
+
+Under /v1/ (the OpenAI-compatible API) the same errors take OpenAI's shape,
+{"error": {"message", "type", "code", "param"}}, so OpenAI clients show them properly.
+"""
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -10,6 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from simplechat.errors import DatabaseUnavailable, SimpleChatError
 from simplechat.storage.mongo import DATABASE_ERRORS
+from simplechat.telemetry import current_request_id
 
 log = logging.getLogger("simplechat.api")
 
@@ -24,13 +30,50 @@ _HTTP_CODES = {
 }
 
 
+FASTAPI_BODY_ERROR = "There was an error parsing the body"
+
+
 def error_body(name: str, code: str, detail: str, **extra: Any) -> dict[str, Any]:
-    return {"error": name, "code": code, "detail": detail, **extra}
+    request_id = {"request_id": rid} if (rid := current_request_id()) else {}
+    return {"error": name, "code": code, "detail": detail, **extra, **request_id}
 
 
-def error_response(exc: SimpleChatError) -> JSONResponse:
+OPENAI_PREFIX = "/v1/"
+
+
+def _openai_type(status: int, code: str) -> str:
+    if code.endswith("_limit") or status == 429:
+        return "rate_limit_error"
+    if status == 401:
+        return "authentication_error"
+    if status == 404:
+        return "not_found_error"
+    if status >= 500:
+        return "api_error"
+    return "invalid_request_error"
+
+
+def respond(
+    request: Request, body: dict[str, Any], status: int, headers: Mapping[str, str] | None = None
+) -> JSONResponse:
+    """The error response, in OpenAI's shape under /v1/."""
+    if request.url.path.startswith(OPENAI_PREFIX):
+        code = str(body.get("code", "error"))
+        body = {
+            "error": {
+                "message": body.get("detail", ""),
+                "type": _openai_type(status, code),
+                "code": code,
+                "param": None,
+                **({"request_id": body["request_id"]} if "request_id" in body else {}),
+            }
+        }
+    return JSONResponse(body, status_code=status, headers=headers or None)
+
+
+def error_response(request: Request, exc: SimpleChatError) -> JSONResponse:
     body = error_body(type(exc).__name__, exc.error_code, exc.message, **exc.extra)
-    return JSONResponse(body, status_code=exc.status_code, headers=exc.headers or None)
+    return respond(request, body, exc.status_code, exc.headers)
 
 
 def _describe(error: dict[str, Any]) -> str:
@@ -41,7 +84,7 @@ def _describe(error: dict[str, Any]) -> str:
 
 async def _on_simplechat_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, SimpleChatError)
-    return error_response(exc)
+    return error_response(request, exc)
 
 
 async def _on_validation_error(request: Request, exc: Exception) -> JSONResponse:
@@ -52,33 +95,39 @@ async def _on_validation_error(request: Request, exc: Exception) -> JSONResponse
         detail = "The request body is not valid JSON."
     problems = [{"loc": list(e.get("loc", ())), "msg": e.get("msg")} for e in errors]
     body = error_body("InvalidInput", "invalid_input", detail, problems=problems)
-    return JSONResponse(body, status_code=422)
+    return respond(request, body, 422)
 
 
 async def _on_http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 400 and exc.detail == FASTAPI_BODY_ERROR:
+        # A body FastAPI cannot even decode (not UTF-8, say) is invalid JSON like any other:
+        # the same documented 422 instead of an undocumented 400.
+        detail = "The request body is not valid JSON."
+        problems = [{"loc": ["body"], "msg": detail}]
+        body = error_body("InvalidInput", "invalid_input", detail, problems=problems)
+        return respond(request, body, 422)
     name, code = _HTTP_CODES.get(exc.status_code, ("HTTPError", "http_error"))
     detail = exc.detail if isinstance(exc.detail, str) else "Request failed."
     if exc.status_code == 404 and detail == "Not Found":
         detail = f"No such endpoint: {request.method} {request.url.path}"
     if exc.status_code == 405:
         detail = f"{request.method} is not allowed on {request.url.path}."
-    return JSONResponse(
-        error_body(name, code, detail), status_code=exc.status_code, headers=exc.headers
-    )
+    return respond(request, error_body(name, code, detail), exc.status_code, exc.headers)
 
 
 async def _on_database_error(request: Request, exc: Exception) -> JSONResponse:
     log.warning("api.database_error path=%s error=%s", request.url.path, type(exc).__name__)
     return error_response(
-        DatabaseUnavailable("The database is not answering right now; try again shortly.")
+        request, DatabaseUnavailable("The database is not answering right now; try again shortly.")
     )
 
 
 async def _on_unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     log.exception("api.unhandled_error path=%s", request.url.path)
     body = error_body("InternalError", "internal_error", "Something went wrong on the server.")
-    return JSONResponse(body, status_code=500)
+    rid = current_request_id()  # sent outside the request-id middleware: add its header here
+    return respond(request, body, 500, {"X-Request-ID": rid} if rid else None)
 
 
 def add_error_handlers(app: FastAPI) -> None:

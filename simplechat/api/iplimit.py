@@ -12,6 +12,7 @@ from slowapi.errors import RateLimitExceeded
 from slowapi.util import get_remote_address
 
 from simplechat.api.errors import error_body
+from simplechat.telemetry import record_limit_refusal
 
 
 def make_limiter() -> Limiter:
@@ -22,6 +23,7 @@ async def on_ip_limit(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RateLimitExceeded)
     window = exc.limit.limit if exc.limit is not None else None
     retry_after = max(1, int(window.get_expiry())) if window is not None else 60
+    record_limit_refusal("ip_limit")
     body = error_body(
         "RateLimited",
         "ip_limit",

@@ -4,6 +4,8 @@ import json
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from simplechat.api.errors import error_body
+
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
 
@@ -49,13 +51,8 @@ class BodySizeLimit:
         await self.app(scope, replay, send)
 
     async def _refuse(self, send: Send) -> None:
-        body = json.dumps(
-            {
-                "error": "PayloadTooLarge",
-                "code": "payload_too_large",
-                "detail": f"The request body is larger than {self.max_bytes} bytes.",
-            }
-        ).encode()
+        detail = f"The request body is larger than {self.max_bytes} bytes."
+        body = json.dumps(error_body("PayloadTooLarge", "payload_too_large", detail)).encode()
         headers = [
             (b"content-type", b"application/json"),
             (b"content-length", str(len(body)).encode()),

@@ -6,7 +6,7 @@ family from `simplechat.errors` at their own boundary (`raise ... from exc`), an
 API key in an error message or a log line.
 """
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -31,6 +31,6 @@ class Provider(Protocol):
 
     def stream(
         self, model: ModelSpec, messages: Sequence[ChatMessage], params: GenerationParams
-    ) -> AsyncIterator[StreamChunk]: ...
+    ) -> AsyncGenerator[StreamChunk, None]: ...
 
     async def aclose(self) -> None: ...

@@ -22,6 +22,7 @@ Streams are retried only while opening them, never after a chunk was yielded.
 import asyncio
 import logging
 import math
+import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -31,6 +32,7 @@ from typing import Any, TypeVar
 
 import aiohttp
 
+from simplechat import telemetry
 from simplechat.errors import (
     ContextTooLong,
     UpstreamBadResponse,
@@ -93,21 +95,31 @@ async def call_with_retry(
 ) -> T:
     """Await `attempt()` until it succeeds, raises a non-retryable error, or retries run out."""
     retry = 0
+    started = time.perf_counter()
+
+    def record(outcome: str) -> None:
+        telemetry.record_upstream(provider, outcome, time.perf_counter() - started)
+
     while True:
         try:
-            return await attempt()
+            result = await attempt()
+            record(telemetry.UPSTREAM_OK)
+            return result
         except RetryableError as failure:
             wait = policy.wait_before(retry, failure.retry_after)
             reason = _describe(failure)
             if wait is None:
                 log.warning("provider.%s.gave_up %s attempts=%d", provider, reason, retry + 1)
+                record(failure.error.code)
                 raise failure.error from failure.__cause__
             log.info("provider.%s.retry %s retry=%d wait_s=%.2f", provider, reason, retry + 1, wait)
+            telemetry.record_upstream_retry(provider)
             await asyncio.sleep(wait)
             retry += 1
         except UpstreamError as error:
             status = error.extra.get("upstream_status", "-")
             log.warning("provider.%s.failed status=%s error=%s", provider, status, error.code)
+            record(error.code)
             raise
 
 

@@ -1,16 +1,18 @@
-"""ChatService: one chat message from admission to stored reply.
+"""ChatService: one chat message from admission to stored reply, whole or streamed.
 
-    limits.admit -> store the user's message (pending) -> load history that can fit
+    resolve model -> limits.admit -> store the user's message (pending)
+    -> the prompt: system + as much history as fits + the message (or the client's own list)
     -> middle-out -> provider -> store the reply, mark the message answered
 
 Nothing is lost: the user's message is stored before the provider is called; when the call
-fails it stays in history marked unanswered, and the request's quota is given back.
+fails before any output, it stays in history marked unanswered and the request's quota is
+given back. Streams are finished by `services.streaming.ChatStream`.
 """
 
 import asyncio
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 
@@ -24,6 +26,7 @@ from simplechat.providers.registry import ProviderRegistry
 from simplechat.services.limits import Admission, LimitService
 from simplechat.storage.documents import MessageStatus
 from simplechat.storage.messages import MessageRepository
+from simplechat.telemetry import record_tokens
 
 log = logging.getLogger("simplechat.chat")
 
@@ -35,6 +38,35 @@ THREAD_COUNT_CHARS = 20_000  # count longer texts off the event loop
 class Persona(StrEnum):
     PLAIN = "plain"
     ADVANCED = "advanced"
+    OPENAI = "openai"  # the client brings its own messages (/v1/chat/completions)
+
+
+@dataclass(frozen=True, slots=True)
+class Sampling:
+    """What an OpenAI-style client may ask for; None means the model's defaults."""
+
+    max_tokens: int | None = None
+    temperature: float | None = None
+    top_p: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Turn:
+    """An admitted request whose user message is stored and whose prompt is built."""
+
+    user: User
+    model: ModelSpec
+    provider: Provider
+    persona: Persona
+    admission: Admission
+    message_id: str
+    candidates: tuple[ChatMessage, ...]  # the whole prompt before middle-out
+    prompt: Truncated
+    params: GenerationParams
+
+    @property
+    def mock(self) -> bool:
+        return self.provider.name == "mock"
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,11 +78,12 @@ class ChatReply:
     mock: bool
     message_id: str
     reply_id: str
+    finish_reason: str = "stop"
 
 
-def prompt_budget(model: ModelSpec, safety_margin: int) -> int:
+def prompt_budget(model: ModelSpec, max_tokens: int, safety_margin: int) -> int:
     """Tokens the prompt may use: the window minus the reserved output and a safety margin."""
-    return max(MIN_PROMPT_BUDGET, model.context_window - model.max_output_tokens - safety_margin)
+    return max(MIN_PROMPT_BUDGET, model.context_window - max_tokens - safety_margin)
 
 
 class ChatService:
@@ -80,12 +113,46 @@ class ChatService:
             return await asyncio.to_thread(self._counter.count, text)
         return self._counter.count(text)
 
-    async def send(
+    # --- starting a turn ---
+    async def start(
         self, user: User, text: str, *, model_name: str | None, persona: Persona
-    ) -> ChatReply:
+    ) -> Turn:
+        """Admit and record a message for /llm/message; its prompt carries the user's history."""
         if not text.strip():
             raise InvalidInput("The message is empty: send some text.")
+        return await self._start(user, model_name, persona, text, conversation=None)
+
+    async def start_with_messages(
+        self,
+        user: User,
+        conversation: Sequence[ChatMessage],
+        *,
+        model_name: str | None,
+        sampling: Sampling,
+    ) -> Turn:
+        """Admit and record a client-supplied conversation (OpenAI-style): its last user
+        message is stored; the whole list, trimmed by middle-out, is the prompt."""
+        last_user = next((m for m in reversed(conversation) if m.role == Role.USER), None)
+        if last_user is None or not last_user.content.strip():
+            raise InvalidInput("messages must include a non-empty user message.")
+        return await self._start(
+            user, model_name, Persona.OPENAI, last_user.content, conversation, sampling
+        )
+
+    async def _start(
+        self,
+        user: User,
+        model_name: str | None,
+        persona: Persona,
+        text: str,
+        conversation: Sequence[ChatMessage] | None,
+        sampling: Sampling = Sampling(),
+    ) -> Turn:
         model, provider = self._registry.resolve(model_name)
+        max_tokens = min(sampling.max_tokens or model.max_output_tokens, model.max_output_tokens)
+        params = GenerationParams(
+            max_tokens=max_tokens, temperature=sampling.temperature, top_p=sampling.top_p
+        )
         admission = await self._limits.admit(user.id, self._clock())
         message_id: str | None = None
         try:
@@ -93,64 +160,103 @@ class ChatService:
             message_id = await self._messages.add_user_message(
                 owner_id=user.id, text=text, tokens=tokens, model=model.name, kind=persona.value
             )
-            new_message = ChatMessage(Role.USER, text, tokens)
-            completion, prompt = await self._complete(user, model, provider, persona, new_message)
+            budget = prompt_budget(model, max_tokens, self._margin)
+            if conversation is None:
+                history = await self._messages.prompt_history(
+                    owner_id=user.id, token_budget=budget, max_messages=self._history_max
+                )
+                system = ChatMessage(Role.SYSTEM, self._prompts[persona])
+                candidates = (system, *history, ChatMessage(Role.USER, text, tokens))
+            else:
+                candidates = tuple(conversation)
+            prompt = middle_out(candidates, budget, self._counter)
         except BaseException as exc:
-            await asyncio.shield(self._fail(admission, message_id, exc))
+            await asyncio.shield(self.fail(admission, message_id, exc))
             raise
-        reply_tokens = await self.count(completion.text)
-        reply_id, _ = await asyncio.gather(
-            self._messages.add_reply(
-                owner_id=user.id,
-                reply_to=message_id,
-                text=completion.text,
-                tokens=reply_tokens,
-                model=model.name,
-                kind=persona.value,
-                usage=completion.usage,
-            ),
-            self._messages.mark(message_id, MessageStatus.ANSWERED),
+        return Turn(
+            user, model, provider, persona, admission, message_id, candidates, prompt, params
+        )
+
+    # --- finishing a turn ---
+    async def complete(self, turn: Turn) -> ChatReply:
+        """Call the provider for a whole answer and store it."""
+        try:
+            completion, turn = await self._call(turn)
+        except BaseException as exc:
+            await asyncio.shield(self.fail(turn.admission, turn.message_id, exc))
+            raise
+        reply_id = await self.record_reply(
+            turn, completion.text, completion.usage, complete=True, estimated=False
         )
         return ChatReply(
             text=completion.text,
-            model=model.name,
+            model=turn.model.name,
             usage=completion.usage,
-            prompt=prompt,
-            mock=provider.name == "mock",
-            message_id=message_id,
+            prompt=turn.prompt,
+            mock=turn.mock,
+            message_id=turn.message_id,
             reply_id=reply_id,
+            finish_reason=completion.finish_reason,
         )
 
-    async def _complete(
-        self,
-        user: User,
-        model: ModelSpec,
-        provider: Provider,
-        persona: Persona,
-        new_message: ChatMessage,
-    ) -> tuple[Completion, Truncated]:
-        budget = prompt_budget(model, self._margin)
-        history = await self._messages.prompt_history(
-            owner_id=user.id, token_budget=budget, max_messages=self._history_max
+    async def send(
+        self, user: User, text: str, *, model_name: str | None, persona: Persona
+    ) -> ChatReply:
+        return await self.complete(
+            await self.start(user, text, model_name=model_name, persona=persona)
         )
-        system = ChatMessage(Role.SYSTEM, self._prompts[persona])
-        messages: Sequence[ChatMessage] = [system, *history, new_message]
-        params = GenerationParams(max_tokens=model.max_output_tokens)
-        prompt = middle_out(messages, budget, self._counter)
+
+    async def _call(self, turn: Turn) -> tuple[Completion, Turn]:
         try:
-            return await provider.complete(model, prompt.messages, params), prompt
+            return await turn.provider.complete(turn.model, turn.prompt.messages, turn.params), turn
         except ContextTooLong:
-            # Local counts are estimates of the provider's tokenizer: retry once, tighter.
-            tighter = max(MIN_PROMPT_BUDGET, int(prompt.prompt_tokens * CONTEXT_RETRY_FACTOR))
-            log.info("chat.context_retry model=%s budget=%s", model.name, tighter)
-            prompt = middle_out(messages, tighter, self._counter)
-            return await provider.complete(model, prompt.messages, params), prompt
+            turn = self.tighter(turn)
+            completion = await turn.provider.complete(turn.model, turn.prompt.messages, turn.params)
+            return completion, turn
 
-    async def _fail(self, admission: Admission, message_id: str | None, exc: BaseException) -> None:
+    def tighter(self, turn: Turn) -> Turn:
+        """The same turn in a smaller budget, after the provider said the prompt is too long
+        (local counts only estimate the provider's tokenizer): retried once."""
+        budget = max(MIN_PROMPT_BUDGET, int(turn.prompt.prompt_tokens * CONTEXT_RETRY_FACTOR))
+        log.info("chat.context_retry model=%s budget=%s", turn.model.name, budget)
+        return replace(turn, prompt=middle_out(turn.candidates, budget, self._counter))
+
+    async def record_reply(
+        self, turn: Turn, text: str, usage: Usage | None, *, complete: bool, estimated: bool
+    ) -> str:
+        """Store the reply and mark the user's message answered (together)."""
+        if usage is not None:
+            record_tokens(turn.model.name, usage.prompt_tokens, usage.completion_tokens)
+        reply_id, _ = await asyncio.gather(
+            self._messages.add_reply(
+                owner_id=turn.user.id,
+                reply_to=turn.message_id,
+                text=text,
+                tokens=await self.count(text),
+                model=turn.model.name,
+                kind=turn.persona.value,
+                usage=usage,
+                complete=complete,
+                usage_estimated=estimated,
+            ),
+            self._messages.mark(turn.message_id, MessageStatus.ANSWERED),
+        )
+        return reply_id
+
+    async def fail(
+        self,
+        admission: Admission,
+        message_id: str | None,
+        exc: BaseException,
+        *,
+        give_back: bool = True,
+    ) -> None:
+        """A request failed before any answer: keep the message (unanswered), give quota back."""
         code = getattr(exc, "error_code", type(exc).__name__)
         try:
             if message_id is not None:
                 await self._messages.mark(message_id, MessageStatus.UNANSWERED, error_code=code)
-            await self._limits.give_back(admission)
+            if give_back:
+                await self._limits.give_back(admission)
         except Exception:  # the original error is the one the caller must see
             log.exception("chat.cleanup_failed message_id=%s", message_id)

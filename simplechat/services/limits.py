@@ -22,6 +22,7 @@ from simplechat.domain.ratelimit import (
 )
 from simplechat.errors import RateLimited
 from simplechat.storage.limits import LimitRepository, SlotClaim
+from simplechat.telemetry import record_limit_refusal
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +105,7 @@ class LimitService:
         self, user_id: str, code: str, message: str, limit: int, retry_after: int, **extra: object
     ) -> RateLimited:
         await self._repo.record_refusal(user_id=user_id, code=code)
+        record_limit_refusal(code)
         return RateLimited(
             message,
             limit_code=code,

@@ -69,6 +69,9 @@ class MessageDoc(Document):
     class Settings:
         name = "messages"
         indexes = [
+            # The embedded server only uses single-field indexes: without this one every history
+            # query scans all users' messages (MongoDB serves it from owner_time as well).
+            IndexModel([("owner_id", ASCENDING)], name="owner"),
             IndexModel([("owner_id", ASCENDING), ("created_at", DESCENDING)], name="owner_time"),
             IndexModel(
                 [

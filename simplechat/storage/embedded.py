@@ -6,6 +6,7 @@ over the real wire protocol with the real driver.
 """
 
 import logging
+import os
 import socket
 import subprocess
 import sys
@@ -22,7 +23,20 @@ log = logging.getLogger("simplechat.storage")
 START_TIMEOUT_SECONDS = 20.0
 STOP_TIMEOUT_SECONDS = 5.0
 DB_FILE_NAME = "simplechat.db"
-_LAUNCH = "import sys; from nx_27017.nx_27017 import main; sys.argv[0] = 'nx-27017'; main()"
+# The child asks the kernel to stop it when simplechat exits, however simplechat exits (uvicorn
+# re-raises SIGTERM after its shutdown, which skips `finally` blocks), and logs warnings only:
+# the server's INFO lines describe every command, which costs CPU and disk.
+_LAUNCH = """
+import ctypes, logging, os, signal, sys
+if sys.platform.startswith("linux"):
+    ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    if os.getppid() != int(os.environ["SIMPLECHAT_EMBEDDED_PARENT"]):
+        sys.exit(0)  # the parent is already gone
+logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(message)s")
+from nx_27017.nx_27017 import main
+sys.argv[0] = "nx-27017"
+main()
+"""
 
 
 class EmbeddedServerError(RuntimeError):
@@ -40,12 +54,14 @@ class EmbeddedMongo:
     """Start with `start()` (or `with EmbeddedMongo(dir) as server:`); `uri` says where it listens.
 
     `db_path` may be a file path or "memory" (used by tests that need a throwaway server).
+    `port` 0 picks a free port at each start; give one to start again where it listened before.
     """
 
-    def __init__(self, data_dir: Path, *, db_path: str | None = None) -> None:
+    def __init__(self, data_dir: Path, *, db_path: str | None = None, port: int = 0) -> None:
         self.data_dir = data_dir
         self.db_path = db_path or str(data_dir / DB_FILE_NAME)
-        self.port = 0
+        self.fixed_port = port
+        self.port = port
         self._process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -53,8 +69,10 @@ class EmbeddedMongo:
         return f"mongodb://127.0.0.1:{self.port}/"
 
     def start(self) -> Self:
+        """Start the child and wait until it answers. Call it from the main thread: the child
+        is tied to the life of the thread that starts it."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        self.port = free_port()
+        self.port = self.fixed_port or free_port()
         log_file = self.data_dir / "nx-27017.log"
         command = [
             sys.executable,
@@ -71,9 +89,10 @@ class EmbeddedMongo:
             "--pid-file",
             str(self.data_dir / "nx-27017.pid"),
         ]
+        env = {**os.environ, "SIMPLECHAT_EMBEDDED_PARENT": str(os.getpid())}
         with open(self.data_dir / "nx-27017.out", "ab") as out:
             self._process = subprocess.Popen(
-                command, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+                command, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env
             )
         self._wait_until_ready()
         log.info("storage.embedded.started port=%s db=%s", self.port, self.db_path)
@@ -111,6 +130,11 @@ class EmbeddedMongo:
             process.kill()
             process.wait()
         log.info("storage.embedded.stopped port=%s", self.port)
+
+    @property
+    def pid(self) -> int | None:
+        """The server process's id while it runs."""
+        return self._process.pid if self.running and self._process is not None else None
 
     @property
     def running(self) -> bool:

@@ -22,7 +22,7 @@ async def open_database(
         tz_aware=True,
         serverSelectionTimeoutMS=timeout_ms,
         connectTimeoutMS=timeout_ms,
-        socketTimeoutMS=max(timeout_ms, 10_000),
+        socketTimeoutMS=timeout_ms,  # a hung server must not hold a request longer than this
         appname="simplechat",
     )
     database = client[db_name]

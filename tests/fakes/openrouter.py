@@ -78,6 +78,8 @@ class FakeOpenRouter(FakeUpstream):
         super().__init__(api_key)
         self.reply = reply  # None: greet by name (see default_reply)
         self.keepalive_between_chunks = False
+        self.chunk_delay = 0.0  # seconds between delta chunks
+        self.aborted_streams = 0  # streams whose client hung up before the end
         self.models = list(DEFAULT_MODELS)
 
     def routes(self) -> list[web.RouteDef]:
@@ -187,11 +189,17 @@ class FakeOpenRouter(FakeUpstream):
         await response.write(KEEPALIVE)
         pieces = word_pieces(text)
         stop_after = int(failure.opts.get("after", 2)) if failure else len(pieces)
-        for piece in pieces[:stop_after]:
-            delta = {"role": "assistant", "content": piece}
-            await response.write(self._chunk(model, choices=[self._choice(delta, None)]))
-            if self.keepalive_between_chunks:
-                await response.write(KEEPALIVE)
+        try:
+            for piece in pieces[:stop_after]:
+                delta = {"role": "assistant", "content": piece}
+                await response.write(self._chunk(model, choices=[self._choice(delta, None)]))
+                if self.keepalive_between_chunks:
+                    await response.write(KEEPALIVE)
+                if self.chunk_delay:
+                    await asyncio.sleep(self.chunk_delay)
+        except (ConnectionResetError, asyncio.CancelledError):
+            self.aborted_streams += 1  # the client (simplechat) hung up mid-stream
+            raise
         if failure is not None:
             return await self._end_stream_early(request, response, model, failure)
         finish = self._choice({"role": "assistant", "content": ""}, "stop")

@@ -19,6 +19,7 @@ def build_router(limiter: Limiter, ip_limit: str) -> APIRouter:
         status_code=status.HTTP_201_CREATED,
         response_model=UserPublic,
         summary="Create an account",
+        response_description="The new account",
         responses=error_responses(409, 413, 422, 429),
     )
     @limiter.limit(ip_limit)
@@ -31,7 +32,14 @@ def build_router(limiter: Limiter, ip_limit: str) -> APIRouter:
         "/token",
         response_model=TokenResponse,
         summary="Log in (OAuth2 password flow)",
-        responses=error_responses(401, 422, 429),
+        response_description="A Bearer token for the Authorization header",
+        responses=error_responses(
+            401,
+            422,
+            429,
+            codes={401: ("invalid_credentials",)},
+            descriptions={401: "Wrong username or password"},
+        ),
     )
     @limiter.limit(ip_limit)
     async def log_in(
@@ -39,7 +47,10 @@ def build_router(limiter: Limiter, ip_limit: str) -> APIRouter:
         form: Annotated[OAuth2PasswordRequestForm, Depends()],
         context: ContextDep,
     ) -> TokenResponse:
-        """Exchange a username and password (form fields) for a Bearer token."""
+        """Exchange a username and password (form fields) for a Bearer token.
+
+        Swagger's **Authorize** button calls this for you and sends the token with every request.
+        """
         token = await context.auth.log_in(username=form.username, password=form.password)
         return TokenResponse(access_token=token)
 

@@ -1,14 +1,50 @@
-"""Chatting with the model."""
+"""Chatting with the model, whole or streamed (server-sent events)."""
 
-from fastapi import APIRouter
+from typing import Any
 
+from fastapi import APIRouter, Request
+from fastapi.responses import StreamingResponse
+
+from simplechat.api.context import AppContext
 from simplechat.api.deps import ContextDep, CurrentUser
 from simplechat.api.schemas import MessageRequest, MessageResponse, UsagePublic, error_responses
+from simplechat.api.sse import simple_events, sse_response
+from simplechat.domain.users import User
 from simplechat.services.chat import ChatReply, Persona
+from simplechat.services.streaming import ChatStream
 
 router = APIRouter(prefix="/llm", tags=["chat"])
 
-CHAT_ERRORS = error_responses(400, 401, 413, 422, 502, 503, 504)
+SSE_EXAMPLE = (
+    'data: {"content": "Hello", "finish_reason": null}\n\n'
+    'data: {"content": " Eric!", "finish_reason": null}\n\n'
+    'data: {"content": "", "finish_reason": "stop", "usage": {"prompt_tokens": 14, '
+    '"completion_tokens": 8, "total_tokens": 22}}\n\n'
+    "data: [DONE]\n\n"
+)
+CHAT_RESPONSES: dict[int | str, dict[str, Any]] = {
+    **error_responses(
+        400,
+        401,
+        413,
+        422,
+        429,
+        502,
+        503,
+        504,
+        codes={401: ("not_authenticated", "daily_limit", "burst_limit")},
+        descriptions={
+            401: "Missing or invalid token, or a message limit (daily_limit or burst_limit, "
+            "with Retry-After)",
+            429: "A message limit, when the server sets SIMPLECHAT_RATE_LIMIT_STATUS=429",
+        },
+    ),
+    200: {
+        "content": {"text/event-stream": {"example": SSE_EXAMPLE}},
+        "description": "The answer, or with `stream` (or Accept: text/event-stream) an event "
+        "stream of deltas ending with `data: [DONE]`",
+    },
+}
 
 
 def _to_response(reply: ChatReply) -> MessageResponse:
@@ -30,30 +66,44 @@ def _to_response(reply: ChatReply) -> MessageResponse:
     )
 
 
+def _wants_stream(body: MessageRequest, request: Request) -> bool:
+    return body.stream or "text/event-stream" in request.headers.get("accept", "")
+
+
+async def _answer(
+    body: MessageRequest, request: Request, user: User, context: AppContext, persona: Persona
+) -> MessageResponse | StreamingResponse:
+    chat = context.chat
+    turn = await chat.start(user, body.message, model_name=body.model, persona=persona)
+    if not _wants_stream(body, request):
+        return _to_response(await chat.complete(turn))
+    stream = await ChatStream.open(
+        chat,
+        turn,
+        first_chunk_wait=context.settings.stream_first_chunk_wait_seconds,
+        keepalive_seconds=context.settings.stream_keepalive_seconds,
+    )
+    return sse_response(simple_events(stream))
+
+
 @router.post(
-    "/message", response_model=MessageResponse, summary="Send a message", responses=CHAT_ERRORS
+    "/message", response_model=MessageResponse, summary="Send a message", responses=CHAT_RESPONSES
 )
 async def send_message(
-    body: MessageRequest, user: CurrentUser, context: ContextDep
-) -> MessageResponse:
+    body: MessageRequest, request: Request, user: CurrentUser, context: ContextDep
+) -> MessageResponse | StreamingResponse:
     """Answer a message, with as much of your recent history as fits the model."""
-    reply = await context.chat.send(
-        user, body.message, model_name=body.model, persona=Persona.PLAIN
-    )
-    return _to_response(reply)
+    return await _answer(body, request, user, context, Persona.PLAIN)
 
 
 @router.post(
     "/message/advanced",
     response_model=MessageResponse,
     summary="Send a message (warm, caring persona)",
-    responses=CHAT_ERRORS,
+    responses=CHAT_RESPONSES,
 )
 async def send_message_advanced(
-    body: MessageRequest, user: CurrentUser, context: ContextDep
-) -> MessageResponse:
+    body: MessageRequest, request: Request, user: CurrentUser, context: ContextDep
+) -> MessageResponse | StreamingResponse:
     """Answer a message like /llm/message, with a warmer, more caring assistant."""
-    reply = await context.chat.send(
-        user, body.message, model_name=body.model, persona=Persona.ADVANCED
-    )
-    return _to_response(reply)
+    return await _answer(body, request, user, context, Persona.ADVANCED)

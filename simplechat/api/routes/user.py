@@ -1,9 +1,9 @@
 """The caller's own account data: who they are, their history, limits and behaviour report."""
 
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 from fastapi.responses import Response
 
 from simplechat.api.deps import ContextDep, CurrentUser
@@ -33,13 +33,29 @@ async def read_me(user: CurrentUser) -> UserPublic:
     return UserPublic.from_domain(user)
 
 
+HISTORY_EXAMPLE = [
+    {"type": "user", "text": "hi, my name is Eric"},
+    {"type": "ai", "text": "Hello Eric! How can I help you today?"},
+]
+LAST_N = Path(
+    description="How many entries: 1 to the server's maximum (SIMPLECHAT_HISTORY_MAX_ENTRIES, 100)",
+    openapi_examples={"the last exchange": {"summary": "your message and its answer", "value": 2}},
+)
+
+
 @router.get(
     "/history/{last_n}",
     response_model=list[HistoryItem],
     summary="Your last messages",
-    responses=error_responses(401, 422),
+    response_description="Messages and replies, oldest first",
+    responses={
+        200: {"content": {"application/json": {"example": HISTORY_EXAMPLE}}},
+        **error_responses(401, 422, descriptions={422: "last_n is out of range"}),
+    },
 )
-async def read_history(last_n: int, user: CurrentUser, context: ContextDep) -> list[HistoryItem]:
+async def read_history(
+    last_n: Annotated[int, LAST_N], user: CurrentUser, context: ContextDep
+) -> list[HistoryItem]:
     """Your last `last_n` messages and replies, oldest first, as you wrote them (never trimmed)."""
     entries = await context.history.last(user, last_n)
     return [HistoryItem(type="user" if e.role == "user" else "ai", text=e.text) for e in entries]

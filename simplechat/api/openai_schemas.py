@@ -1,0 +1,113 @@
+"""OpenAI-compatible wire models for /v1 (field names exist only here, at the edge)."""
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from simplechat.domain.messages import ChatMessage, Role
+from simplechat.errors import InvalidInput
+
+ROLES = {
+    "system": Role.SYSTEM,
+    "developer": Role.SYSTEM,
+    "user": Role.USER,
+    "assistant": Role.ASSISTANT,
+}
+
+
+class ContentPart(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    type: str
+    text: str | None = None
+
+
+class OpenAIMessage(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    role: Literal["system", "developer", "user", "assistant", "tool"]
+    content: str | list[ContentPart] | None = None
+
+    def to_domain(self) -> ChatMessage:
+        if self.role == "tool":
+            raise InvalidInput("Tool messages are not supported.")
+        if isinstance(self.content, list):
+            if any(part.type != "text" for part in self.content):
+                raise InvalidInput("Only text content parts are supported.")
+            text = "".join(part.text or "" for part in self.content)
+        else:
+            text = self.content or ""
+        return ChatMessage(ROLES[self.role], text)
+
+
+class StreamOptions(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    include_usage: bool = False
+
+
+class ChatCompletionRequest(BaseModel):
+    """OpenAI's chat completion request; fields simplechat does not use are accepted and ignored."""
+
+    model_config = ConfigDict(extra="allow")
+    model: str | None = Field(default=None, examples=["mistralai/mistral-7b-instruct"])
+    messages: list[OpenAIMessage] = Field(
+        min_length=1, examples=[[{"role": "user", "content": "hi, my name is Eric"}]]
+    )
+    stream: bool = False
+    stream_options: StreamOptions | None = None
+    max_tokens: int | None = Field(default=None, ge=1)
+    max_completion_tokens: int | None = Field(default=None, ge=1)
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    top_p: float | None = Field(default=None, gt=0, le=1)
+
+    def to_domain(self) -> list[ChatMessage]:
+        return [message.to_domain() for message in self.messages]
+
+
+class AssistantMessage(BaseModel):
+    role: Literal["assistant"] = "assistant"
+    content: str
+
+
+class Choice(BaseModel):
+    index: int = 0
+    message: AssistantMessage
+    finish_reason: str
+
+
+class CompletionUsage(BaseModel):
+    prompt_tokens: int
+    completion_tokens: int
+    total_tokens: int
+
+
+class ChatCompletion(BaseModel):
+    id: str
+    object: Literal["chat.completion"] = "chat.completion"
+    created: int
+    model: str
+    choices: list[Choice]
+    usage: CompletionUsage | None = None
+
+
+class ModelCard(BaseModel):
+    id: str
+    object: Literal["model"] = "model"
+    created: int = 0
+    owned_by: str
+    context_window: int
+    max_output_tokens: int
+
+
+class ModelList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[ModelCard]
+
+
+class OpenAIErrorDetail(BaseModel):
+    message: str
+    type: str
+    code: str | None
+    param: Any = None
+
+
+class OpenAIError(BaseModel):
+    error: OpenAIErrorDetail

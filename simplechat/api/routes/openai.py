@@ -1,0 +1,99 @@
+"""An OpenAI-compatible API: point any OpenAI client at /v1 with your simplechat token."""
+
+import time
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.responses import StreamingResponse
+
+from simplechat.api.deps import ContextDep, CurrentUser
+from simplechat.api.openai_schemas import (
+    AssistantMessage,
+    ChatCompletion,
+    ChatCompletionRequest,
+    Choice,
+    CompletionUsage,
+    ModelCard,
+    ModelList,
+    OpenAIError,
+)
+from simplechat.api.sse import openai_events, sse_response
+from simplechat.services.chat import Sampling
+from simplechat.services.streaming import ChatStream
+
+router = APIRouter(prefix="/v1", tags=["openai-compatible"])
+
+OPENAI_ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"model": OpenAIError} for status in (400, 401, 413, 422, 502, 503, 504)
+}
+
+
+@router.post(
+    "/chat/completions",
+    response_model=ChatCompletion,
+    summary="Chat completion (OpenAI-compatible)",
+    responses=OPENAI_ERRORS,
+)
+async def create_chat_completion(
+    body: ChatCompletionRequest, user: CurrentUser, context: ContextDep
+) -> ChatCompletion | StreamingResponse:
+    """OpenAI's chat completions, JSON or streamed; middle-out, limits and history apply."""
+    sampling = Sampling(
+        max_tokens=body.max_completion_tokens or body.max_tokens,
+        temperature=body.temperature,
+        top_p=body.top_p,
+    )
+    chat = context.chat
+    turn = await chat.start_with_messages(
+        user, body.to_domain(), model_name=body.model, sampling=sampling
+    )
+    completion_id = f"chatcmpl-{turn.message_id}"
+    if body.stream:
+        stream = await ChatStream.open(
+            chat,
+            turn,
+            first_chunk_wait=context.settings.stream_first_chunk_wait_seconds,
+            keepalive_seconds=context.settings.stream_keepalive_seconds,
+        )
+        include_usage = bool(body.stream_options and body.stream_options.include_usage)
+        return sse_response(
+            openai_events(stream, completion_id=completion_id, include_usage=include_usage)
+        )
+    reply = await chat.complete(turn)
+    usage = reply.usage
+    return ChatCompletion(
+        id=completion_id,
+        created=int(time.time()),
+        model=reply.model,
+        choices=[
+            Choice(message=AssistantMessage(content=reply.text), finish_reason=reply.finish_reason)
+        ],
+        usage=CompletionUsage(
+            prompt_tokens=usage.prompt_tokens,
+            completion_tokens=usage.completion_tokens,
+            total_tokens=usage.total_tokens,
+        )
+        if usage
+        else None,
+    )
+
+
+@router.get(
+    "/models",
+    response_model=ModelList,
+    summary="Models (OpenAI-compatible)",
+    responses=OPENAI_ERRORS,
+)
+async def list_models(user: CurrentUser, context: ContextDep) -> ModelList:
+    """The models this server can answer with, in OpenAI's list format."""
+    return ModelList(
+        data=[
+            ModelCard(
+                id=spec.name,
+                owned_by=spec.provider,
+                context_window=spec.context_window,
+                max_output_tokens=spec.max_output_tokens,
+            )
+            for spec in context.registry.models()
+        ]
+    )
