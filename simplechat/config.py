@@ -83,9 +83,9 @@ class Settings(BaseSettings):
     stream_first_chunk_wait_seconds: float = 10.0
 
     # --- limits ---
-    daily_limit: int = 20
-    burst_limit: int = 3
-    burst_window_seconds: int = 30
+    daily_limit: int = Field(default=20, ge=0)
+    burst_limit: int = Field(default=3, ge=1)
+    burst_window_seconds: int = Field(default=30, ge=1)
     timezone: str = "UTC"
     rate_limit_status: int = 401
     ip_limit: str = "10/minute"

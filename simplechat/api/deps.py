@@ -29,3 +29,16 @@ async def get_current_user(
 
 
 CurrentUser = Annotated[User, Depends(get_current_user)]
+
+
+async def get_current_user_id(
+    context: ContextDep, token: Annotated[str | None, Depends(oauth2_scheme)]
+) -> str:
+    """The token's user id without a database lookup, for routes whose service checks the
+    user itself (the chat routes: admission and the user check are one round trip)."""
+    if not token:
+        raise NotAuthenticated()
+    return context.auth.user_id_from_token(token)
+
+
+CurrentUserId = Annotated[str, Depends(get_current_user_id)]

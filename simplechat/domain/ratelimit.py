@@ -4,13 +4,18 @@ Two limits apply to every chat request: at most `daily` messages per local day (
 configured timezone) and at most `burst` messages in any `burst_window_seconds` (a sliding
 window, not fixed buckets).
 
-The sliding window is kept as `burst` slots per user, each busy until one window after the
-message that claimed it. A request is admitted when some slot is free. That is exactly the
-sliding-window rule: if `burst` messages were admitted in the last window, every slot is still
-busy; if fewer were, at least one slot is free.
+The sliding window is kept as `burst` slots per user, each holding the time of the message
+that last claimed it. A request may claim a slot whose time is at least one window old. That
+is exactly the sliding-window rule: if `burst` messages were admitted in the last window,
+every slot is recent; if fewer were, at least one slot is free.
+
+`plan` decides from a snapshot of the user's state which conditional update to try; the
+database applies it only if the state still allows it (see storage/limits.py), so the
+decision and the record stay one atomic step.
 """
 
 import math
+import random
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -29,6 +34,63 @@ class LimitPolicy:
     @property
     def burst_window_ms(self) -> int:
         return self.burst_window_seconds * 1000
+
+
+@dataclass(frozen=True, slots=True)
+class LimitState:
+    """A user's counters as stored: the day of `count`, and one time (epoch ms) per slot."""
+
+    day: str
+    count: int
+    slots: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """Try to take `slot` (free since `slot_free_before` ms) and count one message on `day`."""
+
+    slot: int
+    day: str
+    same_day: bool  # count += 1 on `day`; otherwise start `day` at 1, replacing `previous_day`
+    previous_day: str
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    code: str
+    limit: int
+    retry_after: int
+
+
+_RANDOM = random.Random()
+
+
+def plan(
+    state: LimitState, now: datetime, policy: LimitPolicy, rng: random.Random = _RANDOM
+) -> Claim | Refusal:
+    """What to claim for a message at `now`, or why the limits refuse it.
+
+    Among free slots one is picked at random, so parallel requests rarely race for the same
+    one (a lost race only costs a retry). Slots missing from `state` count as free.
+    """
+    now_ms = to_ms(now)
+    slots = (*state.slots, *([0] * (policy.burst - len(state.slots))))[: policy.burst]
+    free_before = now_ms - policy.burst_window_ms
+    free = [index for index, time_ms in enumerate(slots) if time_ms <= free_before]
+    if not free:
+        retry_after = burst_retry_after(now_ms, min(slots) + policy.burst_window_ms)
+        return Refusal(BURST_LIMIT_CODE, policy.burst, retry_after)
+    day = day_key(now, policy.timezone)
+    same_day = state.day == day
+    if same_day and state.count >= policy.daily:
+        resets = next_day_start(now, policy.timezone)
+        return Refusal(DAILY_LIMIT_CODE, policy.daily, seconds_until(now, resets))
+    slot = rng.choice(free)
+    return Claim(slot=slot, day=day, same_day=same_day, previous_day=state.day)
+
+
+def used_today(state: LimitState, now: datetime, tz: ZoneInfo) -> int:
+    return state.count if state.day == day_key(now, tz) else 0
 
 
 def to_ms(moment: datetime) -> int:

@@ -1,8 +1,9 @@
 """ChatService: one chat message from admission to stored reply, whole or streamed.
 
-    resolve model -> limits.admit -> store the user's message (pending)
-    -> the prompt: system + as much history as fits + the message (or the client's own list)
-    -> middle-out -> provider -> store the reply, mark the message answered
+    resolve model -> limits.admit (also authenticates) -> store the user's message while
+    loading as much history as fits -> middle-out -> provider -> store the reply
+
+Three database steps per message (the history load runs alongside the insert).
 
 Nothing is lost: the user's message is stored before the provider is called; when the call
 fails before any output, it stays in history marked unanswered and the request's quota is
@@ -25,7 +26,7 @@ from simplechat.providers.base import GenerationParams, Provider
 from simplechat.providers.registry import ProviderRegistry
 from simplechat.services.limits import Admission, LimitService
 from simplechat.storage.documents import MessageStatus
-from simplechat.storage.messages import MessageRepository
+from simplechat.storage.messages import MessageRepository, new_message_id
 from simplechat.telemetry import record_tokens
 
 log = logging.getLogger("simplechat.chat")
@@ -115,16 +116,16 @@ class ChatService:
 
     # --- starting a turn ---
     async def start(
-        self, user: User, text: str, *, model_name: str | None, persona: Persona
+        self, user_id: str, text: str, *, model_name: str | None, persona: Persona
     ) -> Turn:
         """Admit and record a message for /llm/message; its prompt carries the user's history."""
         if not text.strip():
             raise InvalidInput("The message is empty: send some text.")
-        return await self._start(user, model_name, persona, text, conversation=None)
+        return await self._start(user_id, model_name, persona, text, conversation=None)
 
     async def start_with_messages(
         self,
-        user: User,
+        user_id: str,
         conversation: Sequence[ChatMessage],
         *,
         model_name: str | None,
@@ -136,12 +137,12 @@ class ChatService:
         if last_user is None or not last_user.content.strip():
             raise InvalidInput("messages must include a non-empty user message.")
         return await self._start(
-            user, model_name, Persona.OPENAI, last_user.content, conversation, sampling
+            user_id, model_name, Persona.OPENAI, last_user.content, conversation, sampling
         )
 
     async def _start(
         self,
-        user: User,
+        user_id: str,
         model_name: str | None,
         persona: Persona,
         text: str,
@@ -153,25 +154,45 @@ class ChatService:
         params = GenerationParams(
             max_tokens=max_tokens, temperature=sampling.temperature, top_p=sampling.top_p
         )
-        admission = await self._limits.admit(user.id, self._clock())
-        message_id: str | None = None
+        # One round trip admits the message under both limits and proves the user exists.
+        admission = await self._limits.admit(user_id, self._clock())
+        user = admission.user
+        message_id = new_message_id()
+        stored = False
         try:
             tokens = await self.count(text)
-            message_id = await self._messages.add_user_message(
-                owner_id=user.id, text=text, tokens=tokens, model=model.name, kind=persona.value
-            )
             budget = prompt_budget(model, max_tokens, self._margin)
+            store = self._messages.add_user_message(
+                message_id=message_id,
+                owner_id=user.id,
+                text=text,
+                tokens=tokens,
+                model=model.name,
+                kind=persona.value,
+            )
             if conversation is None:
-                history = await self._messages.prompt_history(
-                    owner_id=user.id, token_budget=budget, max_messages=self._history_max
+                _, history = await asyncio.gather(
+                    store,
+                    self._messages.prompt_history(
+                        owner_id=user.id,
+                        token_budget=budget,
+                        max_messages=self._history_max,
+                        exclude_id=message_id,
+                    ),
                 )
                 system = ChatMessage(Role.SYSTEM, self._prompts[persona])
-                candidates = (system, *history, ChatMessage(Role.USER, text, tokens))
+                candidates: tuple[ChatMessage, ...] = (
+                    system,
+                    *history,
+                    ChatMessage(Role.USER, text, tokens),
+                )
             else:
+                await store
                 candidates = tuple(conversation)
+            stored = True
             prompt = middle_out(candidates, budget, self._counter)
         except BaseException as exc:
-            await asyncio.shield(self.fail(admission, message_id, exc))
+            await asyncio.shield(self.fail(admission, message_id if stored else None, exc))
             raise
         return Turn(
             user, model, provider, persona, admission, message_id, candidates, prompt, params
@@ -199,13 +220,6 @@ class ChatService:
             finish_reason=completion.finish_reason,
         )
 
-    async def send(
-        self, user: User, text: str, *, model_name: str | None, persona: Persona
-    ) -> ChatReply:
-        return await self.complete(
-            await self.start(user, text, model_name=model_name, persona=persona)
-        )
-
     async def _call(self, turn: Turn) -> tuple[Completion, Turn]:
         try:
             return await turn.provider.complete(turn.model, turn.prompt.messages, turn.params), turn
@@ -224,24 +238,20 @@ class ChatService:
     async def record_reply(
         self, turn: Turn, text: str, usage: Usage | None, *, complete: bool, estimated: bool
     ) -> str:
-        """Store the reply and mark the user's message answered (together)."""
+        """Store the reply (it points back at the user's message with `reply_to`)."""
         if usage is not None:
             record_tokens(turn.model.name, usage.prompt_tokens, usage.completion_tokens)
-        reply_id, _ = await asyncio.gather(
-            self._messages.add_reply(
-                owner_id=turn.user.id,
-                reply_to=turn.message_id,
-                text=text,
-                tokens=await self.count(text),
-                model=turn.model.name,
-                kind=turn.persona.value,
-                usage=usage,
-                complete=complete,
-                usage_estimated=estimated,
-            ),
-            self._messages.mark(turn.message_id, MessageStatus.ANSWERED),
+        return await self._messages.add_reply(
+            owner_id=turn.user.id,
+            reply_to=turn.message_id,
+            text=text,
+            tokens=await self.count(text),
+            model=turn.model.name,
+            kind=turn.persona.value,
+            usage=usage,
+            complete=complete,
+            usage_estimated=estimated,
         )
-        return reply_id
 
     async def fail(
         self,

@@ -1,37 +1,48 @@
 """The per-user chat limits: admit a request (or refuse it with RateLimited), give quota back.
 
-Order matters for exactness: the burst slot is claimed first, then the daily count. When the
-daily limit refuses, the slot is given back; a parallel request could only have been refused
-by that momentarily held slot if the day was already full, so no request is wrongly refused.
+Admission is one conditional update of the user's document (see storage/limits.py): the
+pure `plan` picks what to claim from the last state this process saw, and the database
+applies it only if the stored state still allows it. When it does not (another worker or a
+parallel request got there first, or the day changed), the state is read again and planned
+again. A refusal is only ever decided on freshly read state, so it is always right; the same
+round trip that admits also proves the user still exists.
 """
 
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
 
 from simplechat.domain.ratelimit import (
     BURST_LIMIT_CODE,
-    DAILY_LIMIT_CODE,
+    Claim,
     LimitPolicy,
+    LimitState,
+    Refusal,
     burst_refusal_message,
-    burst_retry_after,
     daily_refusal_message,
-    day_key,
     next_day_start,
-    seconds_until,
+    plan,
     to_ms,
+    used_today,
 )
-from simplechat.errors import RateLimited
-from simplechat.storage.limits import LimitRepository, SlotClaim
+from simplechat.domain.users import User
+from simplechat.errors import NotAuthenticated, RateLimited, UpstreamUnavailable
+from simplechat.storage.limits import LimitRepository
 from simplechat.telemetry import record_limit_refusal
+
+MAX_ATTEMPTS = 64  # each lost race means another request was admitted
+STATE_CACHE_SIZE = 10_000  # users whose last seen state this process remembers (a guess only)
 
 
 @dataclass(frozen=True, slots=True)
 class Admission:
     """What a request took, so that a failed request can give it back."""
 
-    user_id: str
+    user: User
     day: str
-    slot: SlotClaim
+    slot: int
+    claimed_ms: int
+    previous_ms: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,49 +60,81 @@ class LimitService:
         self._repo = repo
         self._policy = policy
         self._status_code = status_code
+        self._seen: OrderedDict[str, LimitState] = OrderedDict()
 
     @property
     def policy(self) -> LimitPolicy:
         return self._policy
 
     async def admit(self, user_id: str, now: datetime) -> Admission:
+        """Admit one message for the user at `now`, or raise RateLimited (or NotAuthenticated
+        when the user no longer exists)."""
         policy = self._policy
-        now_ms = to_ms(now)
-        claim = await self._repo.claim_burst_slot(
-            user_id=user_id, slots=policy.burst, now_ms=now_ms, window_ms=policy.burst_window_ms
+        state, fresh = self._seen.get(user_id), False
+        for _ in range(MAX_ATTEMPTS):
+            if state is None:
+                state, fresh = await self._read(user_id), True
+            decision = plan(state, now, policy)
+            if isinstance(decision, Refusal):
+                if fresh:
+                    raise await self._refuse(user_id, decision, now)
+                state = None  # never refuse on a remembered state: read it first
+                continue
+            admitted = await self._try(user_id, state, decision, now)
+            if admitted is not None:
+                return admitted
+            state = None
+        raise UpstreamUnavailable("Too many parallel requests for this account; try again.")
+
+    async def _read(self, user_id: str) -> LimitState:
+        state = await self._repo.read(user_id=user_id, slots=self._policy.burst)
+        if state is None:
+            self._seen.pop(user_id, None)
+            raise NotAuthenticated("The token's user no longer exists.")
+        return state
+
+    async def _try(
+        self, user_id: str, state: LimitState, claim: Claim, now: datetime
+    ) -> Admission | None:
+        admitted = await self._repo.claim(
+            user_id=user_id,
+            seen=state,
+            claim=claim,
+            daily_limit=self._policy.daily,
+            now_ms=to_ms(now),
+            window_ms=self._policy.burst_window_ms,
         )
-        if claim is None:
-            free_ms = await self._repo.earliest_burst_free_ms(user_id=user_id, slots=policy.burst)
-            raise await self._refuse(
-                user_id,
-                BURST_LIMIT_CODE,
-                burst_refusal_message(policy),
-                policy.burst,
-                burst_retry_after(now_ms, free_ms),
-                window_seconds=policy.burst_window_seconds,
-            )
-        day = day_key(now, policy.timezone)
-        if await self._repo.take_daily(user_id=user_id, day=day, limit=policy.daily) is None:
-            await self._repo.release_burst_slot(user_id=user_id, claim=claim)
-            resets_at = next_day_start(now, policy.timezone)
-            raise await self._refuse(
-                user_id,
-                DAILY_LIMIT_CODE,
-                daily_refusal_message(policy),
-                policy.daily,
-                seconds_until(now, resets_at),
-                resets_at=resets_at.isoformat(),
-            )
-        return Admission(user_id=user_id, day=day, slot=claim)
+        if admitted is None:
+            return None
+        self._remember(user_id, admitted.state)
+        return Admission(
+            user=admitted.user,
+            day=claim.day,
+            slot=claim.slot,
+            claimed_ms=admitted.claimed_ms,
+            previous_ms=admitted.previous_ms,
+        )
+
+    def _remember(self, user_id: str, state: LimitState) -> None:
+        self._seen[user_id] = state
+        self._seen.move_to_end(user_id)
+        if len(self._seen) > STATE_CACHE_SIZE:
+            self._seen.popitem(last=False)
 
     async def give_back(self, admission: Admission) -> None:
         """Undo an admission whose request failed: it counts against neither limit."""
-        await self._repo.give_back_daily(user_id=admission.user_id, day=admission.day)
-        await self._repo.release_burst_slot(user_id=admission.user_id, claim=admission.slot)
+        self._seen.pop(admission.user.id, None)
+        await self._repo.give_back(
+            user_id=admission.user.id,
+            slot=admission.slot,
+            day=admission.day,
+            claimed_ms=admission.claimed_ms,
+            previous_ms=admission.previous_ms,
+        )
 
     async def status(self, user_id: str, now: datetime) -> LimitStatus:
         policy = self._policy
-        used = await self._repo.daily_count(user_id=user_id, day=day_key(now, policy.timezone))
+        used = used_today(await self._read(user_id), now, policy.timezone)
         return LimitStatus(
             chat_cnt=used,
             daily_limit=policy.daily,
@@ -101,15 +144,20 @@ class LimitService:
             resets_at=next_day_start(now, policy.timezone),
         )
 
-    async def _refuse(
-        self, user_id: str, code: str, message: str, limit: int, retry_after: int, **extra: object
-    ) -> RateLimited:
-        await self._repo.record_refusal(user_id=user_id, code=code)
-        record_limit_refusal(code)
+    async def _refuse(self, user_id: str, refusal: Refusal, now: datetime) -> RateLimited:
+        await self._repo.record_refusal(user_id=user_id, code=refusal.code)
+        record_limit_refusal(refusal.code)
+        policy = self._policy
+        if refusal.code == BURST_LIMIT_CODE:
+            message = burst_refusal_message(policy)
+            extra: dict[str, object] = {"window_seconds": policy.burst_window_seconds}
+        else:
+            message = daily_refusal_message(policy)
+            extra = {"resets_at": next_day_start(now, policy.timezone).isoformat()}
         return RateLimited(
             message,
-            limit_code=code,
-            retry_after=retry_after,
+            limit_code=refusal.code,
+            retry_after=refusal.retry_after,
             status_code=self._status_code,
-            extra={"limit": limit, **extra},
+            extra={"limit": refusal.limit, **extra},
         )

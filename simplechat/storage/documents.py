@@ -4,12 +4,14 @@ References to other documents (owner, conversation, reply) are stored as hex str
 embedded server cannot match ObjectId-valued fields other than `_id` by equality.
 
 Times that are only written once at insert are BSON dates. Times that are rewritten by
-`find_one_and_update` (the burst-limit slots) are integer epoch milliseconds: they compare the
-same way everywhere, and the embedded server stores a date set through `$set` as a string.
+`find_one_and_update` (the burst-limit slots in `UserDoc.lim`) are integer epoch milliseconds:
+they compare the same way everywhere, and the embedded server stores a date set through
+`$set` as a string.
 """
 
 from datetime import UTC, datetime
 from enum import StrEnum
+from typing import Any
 
 from beanie import Document
 from pydantic import BaseModel, Field
@@ -31,6 +33,8 @@ class UserDoc(Document):
     role: UserRole = UserRole.USER
     created_at: datetime = Field(default_factory=utcnow)
     disabled: bool = False
+    # The chat limits' counters, managed by storage/limits.py: {"day", "count", "s0".."sN"}
+    lim: dict[str, Any] = Field(default_factory=lambda: {"day": "", "count": 0})
 
     class Settings:
         name = "users"
@@ -38,9 +42,8 @@ class UserDoc(Document):
 
 
 class MessageStatus(StrEnum):
-    PENDING = "pending"  # a user message whose answer is not in yet
-    ANSWERED = "answered"  # a user message that got its reply
-    UNANSWERED = "unanswered"  # a user message whose provider call failed
+    SENT = "sent"  # a user message (its reply, once in, points back with `reply_to`)
+    UNANSWERED = "unanswered"  # a user message whose provider call failed or was abandoned
     COMPLETE = "complete"  # a whole reply
     INCOMPLETE = "incomplete"  # a reply cut short (stream aborted)
 
@@ -84,30 +87,6 @@ class MessageDoc(Document):
         ]
 
 
-class DailyCounterDoc(Document):
-    """Messages admitted for one user on one local day. `_id` is "<user id>:<YYYY-MM-DD>"."""
-
-    id: str  # type: ignore[assignment]
-    admitted: int = 0
-
-    class Settings:
-        name = "daily_counters"
-
-
-class BurstSlotDoc(Document):
-    """One of a user's burst slots: busy until `until_ms` (epoch ms). N slots = N per window."""
-
-    user_id: str
-    slot: int
-    until_ms: int = 0
-
-    class Settings:
-        name = "burst_slots"
-        indexes = [
-            IndexModel([("user_id", ASCENDING), ("slot", ASCENDING)], unique=True, name="user_slot")
-        ]
-
-
 class LimitRefusalDoc(Document):
     """A request refused by a limit, kept for the behaviour report."""
 
@@ -123,7 +102,5 @@ class LimitRefusalDoc(Document):
 DOCUMENT_MODELS: list[type[Document]] = [
     UserDoc,
     MessageDoc,
-    DailyCounterDoc,
-    BurstSlotDoc,
     LimitRefusalDoc,
 ]

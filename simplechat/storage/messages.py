@@ -14,12 +14,11 @@ from simplechat.domain.messages import ChatMessage, Role, Usage
 from simplechat.storage.documents import MessageDoc, MessageStatus, UsageEmbedded
 
 HISTORY_BATCH_SIZE = 64
-PROMPT_STATUSES = [
-    MessageStatus.ANSWERED.value,
-    MessageStatus.UNANSWERED.value,
-    MessageStatus.COMPLETE.value,
-    MessageStatus.INCOMPLETE.value,
-]
+
+
+def new_message_id() -> str:
+    """An id chosen before the insert, so loading history can run alongside it."""
+    return str(PydanticObjectId())
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,9 +31,10 @@ class HistoryEntry:
 
 class MessageRepository:
     async def add_user_message(
-        self, *, owner_id: str, text: str, tokens: int, model: str, kind: str
+        self, *, message_id: str, owner_id: str, text: str, tokens: int, model: str, kind: str
     ) -> str:
         doc = MessageDoc(
+            id=PydanticObjectId(message_id),
             owner_id=owner_id,
             role=Role.USER.value,
             text=text,
@@ -42,7 +42,7 @@ class MessageRepository:
             chars=len(text),
             model=model,
             kind=kind,
-            status=MessageStatus.PENDING,
+            status=MessageStatus.SENT,
         )
         await doc.insert()
         return str(doc.id)
@@ -91,27 +91,27 @@ class MessageRepository:
         )
 
     async def prompt_history(
-        self, *, owner_id: str, token_budget: int, max_messages: int
+        self, *, owner_id: str, token_budget: int, max_messages: int, exclude_id: str
     ) -> list[ChatMessage]:
         """The owner's most recent messages, oldest first, stopping once `token_budget` is
-        reached (one message past it, so middle-out has something to cut), at most `max_messages`.
-        Pending messages (requests still in flight, including the caller's own) are left out.
-        """
-        query: dict[str, object] = {"owner_id": owner_id, "status": {"$in": PROMPT_STATUSES}}
+        reached (one message past it, so middle-out has something to cut), at most
+        `max_messages`, without the message `exclude_id` (the one being answered)."""
         cursor = (
             MessageDoc.get_pymongo_collection()
-            .find(query, projection={"role": 1, "text": 1, "tokens": 1})
+            .find({"owner_id": owner_id}, projection={"role": 1, "text": 1, "tokens": 1})
             .sort([("created_at", DESCENDING), ("_id", DESCENDING)])
-            .limit(max_messages)
+            .limit(max_messages + 1)
             .batch_size(HISTORY_BATCH_SIZE)
         )
         newest_first: list[ChatMessage] = []
         total = 0
         async for raw in cursor:
+            if str(raw["_id"]) == exclude_id:
+                continue
             tokens = int(raw.get("tokens") or 0)
             newest_first.append(ChatMessage(Role(raw["role"]), str(raw["text"]), tokens))
             total += tokens
-            if total >= token_budget:
+            if total >= token_budget or len(newest_first) >= max_messages:
                 break
         await cursor.close()
         newest_first.reverse()

@@ -184,7 +184,9 @@ class TestStreamFailures:
         assert reply["status"] == "incomplete"
         assert reply["usage"]["estimated"] is True
         assert reply["usage"]["completion_tokens"] > 0
-        assert (await stored(settings, "user"))[-1]["status"] == "answered"
+        message = (await stored(settings, "user"))[-1]
+        assert message["status"] == "sent"
+        assert reply["reply_to"] == str(message["_id"])
 
 
 class TestClientDisconnect:

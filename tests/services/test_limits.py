@@ -6,10 +6,12 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from beanie import PydanticObjectId
 
-from simplechat.domain.ratelimit import LimitPolicy
-from simplechat.errors import RateLimited
+from simplechat.domain.ratelimit import LimitPolicy, to_ms
+from simplechat.errors import NotAuthenticated, RateLimited
 from simplechat.services.limits import Admission, LimitService
+from simplechat.storage.documents import UserDoc
 from simplechat.storage.limits import LimitRepository
 from simplechat.storage.mongo import open_database
 
@@ -21,6 +23,8 @@ T0 = datetime(2026, 11, 21, 12, 0, 0, tzinfo=UTC)
 @pytest.fixture
 async def database(mongo_uri: str, database_name: str) -> AsyncIterator[None]:
     client, _ = await open_database(mongo_uri, database_name, timeout_ms=5000)
+    for user_id, name in ((USER, "eric"), (OTHER, "mallory")):
+        await UserDoc(id=PydanticObjectId(user_id), username=name, password_hash="x").insert()
     try:
         yield
     finally:
@@ -88,10 +92,21 @@ class TestBurstWindow:
         results = await asyncio.gather(*(admitted(limits, T0) for _ in range(25)))
         assert sum(results) == 3
 
-    async def test_first_messages_in_parallel_create_slots_once(self) -> None:
-        limits = service(burst=10, daily=1000)
+    async def test_parallel_requests_with_a_large_burst_and_a_fresh_user(self) -> None:
+        limits = service(burst=100, daily=1000)
         results = await asyncio.gather(*(admitted(limits, T0) for _ in range(24)))
-        assert sum(results) == 10
+        assert sum(results) == 24
+        results = await asyncio.gather(*(admitted(limits, T0) for _ in range(100)))
+        assert sum(results) == 76
+
+    async def test_two_processes_sharing_one_database(self) -> None:
+        """Two services (as two workers would have) each remember their own, stale, state."""
+        first, second = service(), service()
+        assert await admitted(first, T0)
+        assert await admitted(second, T0)
+        assert await admitted(first, T0)
+        assert not await admitted(second, T0)
+        assert not await admitted(first, T0)
 
     async def test_configurable_status(self) -> None:
         limits = service(burst=1, status=429)
@@ -137,9 +152,15 @@ class TestDailyLimit:
         limits = service(daily=1, burst=2)
         assert await admitted(limits, T0)
         assert not await admitted(limits, T0)  # refused by the day
-        # the refused request gave its burst slot back, so another user-day would still fit
-        repo = LimitRepository()
-        assert await repo.earliest_burst_free_ms(user_id=USER, slots=2) == 0
+        state = await LimitRepository().read(user_id=USER, slots=2)
+        assert state is not None
+        assert sorted(state.slots) == [0, to_ms(T0)]
+
+    async def test_deleted_user_is_not_admitted(self) -> None:
+        limits = service()
+        await UserDoc.get_pymongo_collection().delete_one({"_id": PydanticObjectId(OTHER)})
+        with pytest.raises(NotAuthenticated):
+            await limits.admit(OTHER, T0)
 
 
 @pytest.mark.usefixtures("database")

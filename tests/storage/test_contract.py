@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from pymongo import DESCENDING, AsyncMongoClient, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import BulkWriteError, DuplicateKeyError
+from pymongo.errors import DuplicateKeyError
 
 Db = AsyncDatabase[dict[str, Any]]
 
@@ -35,76 +35,100 @@ async def test_unique_index_rejects_duplicates(db: Db) -> None:
         await db.users.insert_one({"username": "eric"})
 
 
-async def test_conditional_inc_admits_exactly_n_in_parallel(db: Db) -> None:
-    """Daily counter: one conditional find_one_and_update with $inc decides and records."""
-    await db.counters.insert_one({"_id": "u:2026-11-21", "admitted": 0})
-
-    async def take() -> dict[str, Any] | None:
-        return await db.counters.find_one_and_update(
-            {"_id": "u:2026-11-21", "admitted": {"$lt": 5}},
-            {"$inc": {"admitted": 1}},
-            return_document=ReturnDocument.AFTER,
-        )
-
-    results = await asyncio.gather(*(take() for _ in range(30)))
-    assert sum(r is not None for r in results) == 5
-    assert sorted(r["admitted"] for r in results if r) == [1, 2, 3, 4, 5]
-
-
-async def test_upsert_with_failing_condition_on_existing_doc_raises_duplicate(db: Db) -> None:
-    """The first message of a day upserts the counter; a full counter makes the upsert collide."""
-
-    async def take() -> dict[str, Any] | None:
-        try:
-            return await db.counters.find_one_and_update(
-                {"_id": "u:day", "admitted": {"$lt": 2}},
-                {"$inc": {"admitted": 1}},
-                upsert=True,
-                return_document=ReturnDocument.AFTER,
-            )
-        except DuplicateKeyError:
-            return None
-
-    results = await asyncio.gather(*(take() for _ in range(10)))
-    assert sum(r is not None for r in results) == 2
-    assert (await db.counters.find_one({"_id": "u:day"}) or {})["admitted"] == 2
-
-
-async def test_inc_negative_gives_back(db: Db) -> None:
-    await db.counters.insert_one({"_id": "k", "admitted": 2})
-    await db.counters.update_one({"_id": "k", "admitted": {"$gt": 0}}, {"$inc": {"admitted": -1}})
-    assert (await db.counters.find_one({"_id": "k"}) or {})["admitted"] == 1
-
-
-async def test_claiming_integer_time_slots_is_exclusive(db: Db) -> None:
-    """Burst slots: claim any slot whose integer `until_ms` has passed, one winner per slot."""
-    await db.slots.insert_many([{"user": "u", "slot": k, "until_ms": 0} for k in range(3)])
-    now_ms = 1_800_000_000_000
-
-    async def claim() -> dict[str, Any] | None:
-        return await db.slots.find_one_and_update(
-            {"user": "u", "slot": {"$lt": 3}, "until_ms": {"$lte": now_ms}},
-            {"$set": {"until_ms": now_ms + 30_000}},
-        )
-
-    results = await asyncio.gather(*(claim() for _ in range(20)))
-    claimed = [r for r in results if r]
-    assert len(claimed) == 3
-    assert sorted(r["slot"] for r in claimed) == [0, 1, 2]
-    earliest = await db.slots.find({"user": "u"}).sort("until_ms", 1).limit(1).to_list()
-    assert earliest[0]["until_ms"] == now_ms + 30_000
-
-
-async def test_conditional_set_restores_only_own_claim(db: Db) -> None:
-    await db.slots.insert_one({"user": "u", "slot": 0, "until_ms": 500})
-    result = await db.slots.update_one(
-        {"user": "u", "slot": 0, "until_ms": 400}, {"$set": {"until_ms": 0}}
+async def test_max_creates_missing_nested_fields_without_lowering(db: Db) -> None:
+    """Reading a user's limit state creates missing counters as 0 and never lowers one."""
+    await db.users.insert_one(
+        {"_id": "u", "disabled": False, "lim": {"day": "", "count": 0, "s0": 7}}
     )
+    doc = await db.users.find_one_and_update(
+        {"_id": "u", "disabled": False},
+        {"$max": {"lim.day": "", "lim.count": 0, "lim.s0": 0, "lim.s1": 0, "lim.s2": 0}},
+        return_document=ReturnDocument.AFTER,
+    )
+    assert doc is not None
+    assert doc["lim"] == {"day": "", "count": 0, "s0": 7, "s1": 0, "s2": 0}
+    missing = await db.users.find_one_and_update(
+        {"_id": "nobody", "disabled": False}, {"$max": {"lim.count": 0}}
+    )
+    assert missing is None
+
+
+def _claim_filter(slot: int, now_ms: int, daily: int) -> dict[str, Any]:
+    return {
+        "_id": "u",
+        "disabled": False,
+        f"lim.s{slot}": {"$lte": now_ms - 30_000},
+        "lim.day": "2026-11-21",
+        "lim.count": {"$lt": daily},
+    }
+
+
+async def test_conditional_claims_on_one_document_admit_exactly_the_limits(db: Db) -> None:
+    """The limit claim: a free slot and today's count, checked and recorded in one update."""
+    now_ms = 1_800_000_000_000
+    await db.users.insert_one(
+        {
+            "_id": "u",
+            "disabled": False,
+            "lim": {"day": "2026-11-21", "count": 0, "s0": 0, "s1": 0, "s2": 0},
+        }
+    )
+
+    async def claim(slot: int) -> dict[str, Any] | None:
+        return await db.users.find_one_and_update(
+            _claim_filter(slot, now_ms, daily=20),
+            {"$set": {f"lim.s{slot}": now_ms}, "$inc": {"lim.count": 1}},
+            projection={"lim": 1},
+            return_document=ReturnDocument.BEFORE,
+        )
+
+    results = await asyncio.gather(*(claim(k % 3) for k in range(30)))
+    won = [r for r in results if r is not None]
+    assert len(won) == 3
+    assert all(r["lim"]["count"] in (0, 1, 2) for r in won)  # BEFORE documents
+    doc = await db.users.find_one({"_id": "u"})
+    assert doc is not None
+    assert doc["lim"]["count"] == 3
+
+
+async def test_daily_condition_refuses_a_full_day(db: Db) -> None:
+    await db.users.insert_one(
+        {"_id": "u", "disabled": False, "lim": {"day": "2026-11-21", "count": 2, "s0": 0}}
+    )
+    refused = await db.users.find_one_and_update(
+        _claim_filter(0, 1_800_000_000_000, daily=2), {"$inc": {"lim.count": 1}}
+    )
+    assert refused is None
+
+
+async def test_new_day_claim_matches_the_day_it_saw(db: Db) -> None:
+    await db.users.insert_one(
+        {"_id": "u", "disabled": False, "lim": {"day": "2026-11-20", "count": 20}}
+    )
+    stale = await db.users.find_one_and_update(
+        {"_id": "u", "lim.day": "2026-11-19"}, {"$set": {"lim.day": "2026-11-21", "lim.count": 1}}
+    )
+    assert stale is None
+    rolled = await db.users.find_one_and_update(
+        {"_id": "u", "lim.day": "2026-11-20"},
+        {"$set": {"lim.day": "2026-11-21", "lim.count": 1}},
+        return_document=ReturnDocument.AFTER,
+    )
+    assert rolled is not None
+    assert rolled["lim"] == {"day": "2026-11-21", "count": 1}
+
+
+async def test_give_back_restores_only_its_own_claim(db: Db) -> None:
+    await db.users.insert_one({"_id": "u", "lim": {"day": "d", "count": 1, "s0": 500}})
+    result = await db.users.update_one({"_id": "u", "lim.s0": 400}, {"$set": {"lim.s0": 0}})
     assert result.modified_count == 0
-    result = await db.slots.update_one(
-        {"user": "u", "slot": 0, "until_ms": 500}, {"$set": {"until_ms": 0}}
+    result = await db.users.update_one({"_id": "u", "lim.s0": 500}, {"$set": {"lim.s0": 0}})
+    assert result.modified_count == 1
+    result = await db.users.update_one(
+        {"_id": "u", "lim.day": "d", "lim.count": {"$gt": 0}}, {"$inc": {"lim.count": -1}}
     )
     assert result.modified_count == 1
+    assert (await db.users.find_one({"_id": "u"}) or {})["lim"] == {"day": "d", "count": 0, "s0": 0}
 
 
 async def test_inserted_dates_round_trip_tz_aware_and_range_query(db: Db) -> None:
@@ -153,22 +177,6 @@ async def test_group_with_sum(db: Db) -> None:
         "plain": (2, 20),
         "advanced": (1, 10),
     }
-
-
-async def test_update_one_upsert_set_on_insert(db: Db) -> None:
-    await db.things.update_one({"_id": "a"}, {"$setOnInsert": {"slot": 1}}, upsert=True)
-    await db.things.update_one({"_id": "a"}, {"$setOnInsert": {"slot": 2}}, upsert=True)
-    assert (await db.things.find_one({"_id": "a"}) or {})["slot"] == 1
-
-
-async def test_insert_many_unordered_skips_duplicates(db: Db) -> None:
-    await db.slots.create_index([("user", 1), ("slot", 1)], unique=True)
-    await db.slots.insert_one({"user": "u", "slot": 0, "until_ms": 0})
-    with pytest.raises(BulkWriteError):
-        await db.slots.insert_many(
-            [{"user": "u", "slot": k, "until_ms": 0} for k in range(3)], ordered=False
-        )
-    assert await db.slots.count_documents({"user": "u"}) == 3
 
 
 async def test_update_status_by_id(db: Db) -> None:

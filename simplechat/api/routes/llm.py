@@ -6,10 +6,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
 from simplechat.api.context import AppContext
-from simplechat.api.deps import ContextDep, CurrentUser
+from simplechat.api.deps import ContextDep, CurrentUserId
 from simplechat.api.schemas import MessageRequest, MessageResponse, UsagePublic, error_responses
 from simplechat.api.sse import simple_events, sse_response
-from simplechat.domain.users import User
 from simplechat.services.chat import ChatReply, Persona
 from simplechat.services.streaming import ChatStream
 
@@ -71,10 +70,10 @@ def _wants_stream(body: MessageRequest, request: Request) -> bool:
 
 
 async def _answer(
-    body: MessageRequest, request: Request, user: User, context: AppContext, persona: Persona
+    body: MessageRequest, request: Request, user_id: str, context: AppContext, persona: Persona
 ) -> MessageResponse | StreamingResponse:
     chat = context.chat
-    turn = await chat.start(user, body.message, model_name=body.model, persona=persona)
+    turn = await chat.start(user_id, body.message, model_name=body.model, persona=persona)
     if not _wants_stream(body, request):
         return _to_response(await chat.complete(turn))
     stream = await ChatStream.open(
@@ -90,10 +89,10 @@ async def _answer(
     "/message", response_model=MessageResponse, summary="Send a message", responses=CHAT_RESPONSES
 )
 async def send_message(
-    body: MessageRequest, request: Request, user: CurrentUser, context: ContextDep
+    body: MessageRequest, request: Request, user_id: CurrentUserId, context: ContextDep
 ) -> MessageResponse | StreamingResponse:
     """Answer a message, with as much of your recent history as fits the model."""
-    return await _answer(body, request, user, context, Persona.PLAIN)
+    return await _answer(body, request, user_id, context, Persona.PLAIN)
 
 
 @router.post(
@@ -103,7 +102,7 @@ async def send_message(
     responses=CHAT_RESPONSES,
 )
 async def send_message_advanced(
-    body: MessageRequest, request: Request, user: CurrentUser, context: ContextDep
+    body: MessageRequest, request: Request, user_id: CurrentUserId, context: ContextDep
 ) -> MessageResponse | StreamingResponse:
     """Answer a message like /llm/message, with a warmer, more caring assistant."""
-    return await _answer(body, request, user, context, Persona.ADVANCED)
+    return await _answer(body, request, user_id, context, Persona.ADVANCED)

@@ -6,7 +6,7 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 
-from simplechat.api.deps import ContextDep, CurrentUser
+from simplechat.api.deps import ContextDep, CurrentUser, CurrentUserId
 from simplechat.api.openai_schemas import (
     AssistantMessage,
     ChatCompletion,
@@ -35,7 +35,7 @@ OPENAI_ERRORS: dict[int | str, dict[str, Any]] = {
     responses=OPENAI_ERRORS,
 )
 async def create_chat_completion(
-    body: ChatCompletionRequest, user: CurrentUser, context: ContextDep
+    body: ChatCompletionRequest, user_id: CurrentUserId, context: ContextDep
 ) -> ChatCompletion | StreamingResponse:
     """OpenAI's chat completions, JSON or streamed; middle-out, limits and history apply."""
     sampling = Sampling(
@@ -45,7 +45,7 @@ async def create_chat_completion(
     )
     chat = context.chat
     turn = await chat.start_with_messages(
-        user, body.to_domain(), model_name=body.model, sampling=sampling
+        user_id, body.to_domain(), model_name=body.model, sampling=sampling
     )
     completion_id = f"chatcmpl-{turn.message_id}"
     if body.stream:
