@@ -20,8 +20,8 @@ from simplechat.api.observability import install_observability
 from simplechat.api.routes import auth, health, llm, openai, user
 from simplechat.config import Settings, get_settings
 from simplechat.domain.ratelimit import LimitPolicy
-from simplechat.domain.tokens import default_counter
-from simplechat.providers.registry import build_registry, make_http_session
+from simplechat.domain.tokens import TokenCounter, default_counter
+from simplechat.providers.registry import ProviderRegistry, build_registry, make_http_session
 from simplechat.services.auth import AuthService
 from simplechat.services.chat import ChatService, Persona
 from simplechat.services.history import HistoryService
@@ -47,21 +47,58 @@ def _operation_id(route: APIRoute) -> str:
     return route.name
 
 
+def _database_uri(stack: AsyncExitStack, settings: Settings) -> str:
+    """MONGODB_URI, or the embedded server (started here, stopped with the stack)."""
+    if settings.mongodb_uri is not None:
+        log.info("simplechat.database embedded=no")
+        return settings.mongodb_uri.get_secret_value()
+    embedded = EmbeddedMongo(settings.data_dir)
+    embedded.start()  # blocks startup briefly; must run on the main thread
+    stack.callback(embedded.stop)
+    log.info("simplechat.database embedded=yes data_dir=%s", settings.data_dir)
+    return embedded.uri
+
+
+def _services(
+    settings: Settings, registry: ProviderRegistry, counter: TokenCounter, secret: str
+) -> tuple[AuthService, ChatService, HistoryService, LimitService, ReportService]:
+    """The services, wired to their repositories (plain objects: Beanie is initialised)."""
+    limits = LimitService(
+        repo=LimitRepository(),
+        policy=LimitPolicy(
+            daily=settings.daily_limit,
+            burst=settings.burst_limit,
+            burst_window_seconds=settings.burst_window_seconds,
+            timezone=settings.zone,
+        ),
+        status_code=settings.rate_limit_status,
+    )
+    messages = MessageRepository()
+    chat = ChatService(
+        messages=messages,
+        limits=limits,
+        registry=registry,
+        counter=counter,
+        prompts={Persona.PLAIN: settings.system_prompt, Persona.ADVANCED: settings.advanced_prompt},
+        safety_margin=settings.context_safety_margin,
+        history_max_messages=settings.history_max_entries,
+    )
+    auth_service = AuthService(
+        users=UserRepository(), secret=secret, expire_minutes=settings.jwt_expire_minutes
+    )
+    history = HistoryService(messages=messages, max_entries=settings.history_max_entries)
+    reports = ReportService(repo=ReportRepository(), tz=settings.zone)
+    return auth_service, chat, history, limits, reports
+
+
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[dict[str, AppContext]]:
     settings: Settings = app.state.settings
     async with AsyncExitStack() as stack:
-        if settings.mongodb_uri is None:
-            embedded = EmbeddedMongo(settings.data_dir)
-            embedded.start()  # blocks startup briefly; must run on the main thread
-            stack.callback(embedded.stop)
-            uri = embedded.uri
-            log.info("simplechat.database embedded=yes data_dir=%s", settings.data_dir)
-        else:
-            uri = settings.mongodb_uri.get_secret_value()
-            log.info("simplechat.database embedded=no")
         client, database = await open_database(
-            uri, settings.mongodb_db, timeout_ms=settings.mongodb_timeout_ms
+            _database_uri(stack, settings),
+            settings.mongodb_db,
+            timeout_ms=settings.mongodb_timeout_ms,
         )
         stack.push_async_callback(client.close)
         secret = (
@@ -79,42 +116,21 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[dict[str, AppContext]]:
                 "model answers every message (set OPENROUTER_API_KEY or DASHSCOPE_API_KEY)"
             )
         counter = await asyncio.to_thread(default_counter)
-        limits = LimitService(
-            repo=LimitRepository(),
-            policy=LimitPolicy(
-                daily=settings.daily_limit,
-                burst=settings.burst_limit,
-                burst_window_seconds=settings.burst_window_seconds,
-                timezone=settings.zone,
-            ),
-            status_code=settings.rate_limit_status,
+        auth_service, chat, history, limits, reports = _services(
+            settings, registry, counter, secret
         )
-        messages = MessageRepository()
-        chat = ChatService(
-            messages=messages,
-            limits=limits,
-            registry=registry,
-            counter=counter,
-            prompts={
-                Persona.PLAIN: settings.system_prompt,
-                Persona.ADVANCED: settings.advanced_prompt,
-            },
-            safety_margin=settings.context_safety_margin,
-            history_max_messages=settings.history_max_entries,
-        )
-        context = AppContext(
-            settings=settings,
-            auth=AuthService(
-                users=UserRepository(), secret=secret, expire_minutes=settings.jwt_expire_minutes
-            ),
-            chat=chat,
-            history=HistoryService(messages=messages, max_entries=settings.history_max_entries),
-            limits=limits,
-            reports=ReportService(repo=ReportRepository(), tz=settings.zone),
-            registry=registry,
-            database_ping=partial(ping, database),
-        )
-        yield {"context": context}
+        yield {
+            "context": AppContext(
+                settings=settings,
+                auth=auth_service,
+                chat=chat,
+                history=history,
+                limits=limits,
+                reports=reports,
+                registry=registry,
+                database_ping=partial(ping, database),
+            )
+        }
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
