@@ -84,7 +84,7 @@ class Settings(BaseSettings):
 
     # --- limits ---
     daily_limit: int = Field(default=20, ge=0)
-    burst_limit: int = Field(default=3, ge=1)
+    burst_limit: int = Field(default=3, ge=1, le=100)  # one counter field per allowed message
     burst_window_seconds: int = Field(default=30, ge=1)
     timezone: str = "UTC"
     rate_limit_status: int = 401

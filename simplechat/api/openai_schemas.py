@@ -5,7 +5,6 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from simplechat.domain.messages import ChatMessage, Role
-from simplechat.errors import InvalidInput
 
 ROLES = {
     "system": Role.SYSTEM,
@@ -16,23 +15,21 @@ ROLES = {
 
 
 class ContentPart(BaseModel):
+    """A text part (image and audio parts are not supported yet)."""
+
     model_config = ConfigDict(extra="allow")
-    type: str
-    text: str | None = None
+    type: Literal["text"]
+    text: str = ""
 
 
 class OpenAIMessage(BaseModel):
     model_config = ConfigDict(extra="allow")
-    role: Literal["system", "developer", "user", "assistant", "tool"]
+    role: Literal["system", "developer", "user", "assistant"]
     content: str | list[ContentPart] | None = None
 
     def to_domain(self) -> ChatMessage:
-        if self.role == "tool":
-            raise InvalidInput("Tool messages are not supported.")
         if isinstance(self.content, list):
-            if any(part.type != "text" for part in self.content):
-                raise InvalidInput("Only text content parts are supported.")
-            text = "".join(part.text or "" for part in self.content)
+            text = "".join(part.text for part in self.content)
         else:
             text = self.content or ""
         return ChatMessage(ROLES[self.role], text)

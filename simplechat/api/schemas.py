@@ -5,7 +5,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from simplechat.domain.users import User
+from simplechat.domain.users import (
+    PASSWORD_MAX_LENGTH,
+    PASSWORD_MIN_LENGTH,
+    USERNAME_PATTERN,
+    User,
+)
 
 EXAMPLE_REQUEST_ID = "4f0c2a9d8e7b4c1a9f3e2d1c0b9a8f7e"
 
@@ -15,8 +20,17 @@ class RequestModel(BaseModel):
 
 
 class UserCreate(RequestModel):
-    username: str = Field(examples=["eric"], description="3-32 letters, digits, '_', '-', '.'")
-    password: str = Field(examples=["correct horse battery"], description="At least 8 characters")
+    # The rules are checked by the service (with clear messages) and documented here.
+    username: str = Field(
+        examples=["eric"],
+        description="3-32 letters, digits, '_', '-', '.'",
+        json_schema_extra={"pattern": USERNAME_PATTERN.pattern},
+    )
+    password: str = Field(
+        examples=["correct horse battery"],
+        description=f"At least {PASSWORD_MIN_LENGTH} characters",
+        json_schema_extra={"minLength": PASSWORD_MIN_LENGTH, "maxLength": PASSWORD_MAX_LENGTH},
+    )
 
 
 class UserPublic(BaseModel):
@@ -40,7 +54,10 @@ class TokenResponse(BaseModel):
 
 class MessageRequest(RequestModel):
     message: str = Field(
-        min_length=1, examples=["hi, my name is Eric"], description="What you say to the assistant"
+        min_length=1,
+        examples=["hi, my name is Eric"],
+        description="What you say to the assistant (not only white space)",
+        json_schema_extra={"pattern": r"\S"},
     )
     model: str | None = Field(
         default=None,

@@ -253,6 +253,13 @@ class ChatService:
             usage_estimated=estimated,
         )
 
+    async def give_back(self, admission: Admission) -> None:
+        """A call failed after part of its answer was stored: it still counts for nothing."""
+        try:
+            await self._limits.give_back(admission)
+        except Exception:
+            log.exception("chat.give_back_failed user=%s", admission.user.id)
+
     async def fail(
         self,
         admission: Admission,

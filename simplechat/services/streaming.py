@@ -7,7 +7,8 @@
 - When the stream ends, the reply is stored: complete when the upstream finished, incomplete
   when the client disconnected or the upstream broke or sent an error mid-stream. The usage
   is the provider's when it sent one, else counted locally (marked estimated).
-- A provider failure with no output at all gives the quota back, like a failed whole call.
+- A provider failure gives the quota back, like a failed whole call (the partial reply and
+  its usage are still stored). A client that leaves keeps its message counted.
 - On client disconnect the upstream request is cancelled (its generator is closed).
 """
 
@@ -206,6 +207,9 @@ class ChatStream:
             turn, progress.text, usage, complete=complete, estimated=estimated
         )
         if error is not None:
+            # The upstream failed: the partial reply and its usage are kept, and like any
+            # failed call the message does not count against the limits.
             log.info("chat.stream_broken code=%s chars=%s", error.error_code, len(progress.text))
+            await self._service.give_back(turn.admission)
             return Failed(error)
         return Finished(progress.finish_reason or "stop", usage, estimated)

@@ -24,7 +24,21 @@ from simplechat.services.streaming import ChatStream
 router = APIRouter(prefix="/v1", tags=["openai-compatible"])
 
 OPENAI_ERRORS: dict[int | str, dict[str, Any]] = {
-    status: {"model": OpenAIError} for status in (400, 401, 413, 422, 502, 503, 504)
+    status: {"model": OpenAIError} for status in (400, 401, 413, 422, 429, 502, 503, 504)
+}
+STREAM_EXAMPLE = (
+    'data: {"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1795276446, '
+    '"model": "mistralai/mistral-7b-instruct", "choices": [{"index": 0, "delta": '
+    '{"content": "Hello Eric!"}, "finish_reason": null}]}\n\n'
+    "data: [DONE]\n\n"
+)
+COMPLETION_RESPONSES: dict[int | str, dict[str, Any]] = {
+    **OPENAI_ERRORS,
+    200: {
+        "content": {"text/event-stream": {"example": STREAM_EXAMPLE}},
+        "description": "A chat completion, or with `stream: true` chat.completion.chunk events "
+        "ending with `data: [DONE]`",
+    },
 }
 
 
@@ -32,7 +46,7 @@ OPENAI_ERRORS: dict[int | str, dict[str, Any]] = {
     "/chat/completions",
     response_model=ChatCompletion,
     summary="Chat completion (OpenAI-compatible)",
-    responses=OPENAI_ERRORS,
+    responses=COMPLETION_RESPONSES,
 )
 async def create_chat_completion(
     body: ChatCompletionRequest, user_id: CurrentUserId, context: ContextDep

@@ -38,6 +38,7 @@ HISTORY_EXAMPLE = [
     {"type": "ai", "text": "Hello Eric! How can I help you today?"},
 ]
 LAST_N = Path(
+    json_schema_extra={"minimum": 1},
     description="How many entries: 1 to the server's maximum (SIMPLECHAT_HISTORY_MAX_ENTRIES, 100)",
     openapi_examples={"the last exchange": {"summary": "your message and its answer", "value": 2}},
 )

@@ -1,0 +1,1 @@
+"""simplechat's benchmark suite: run it with `scripts/bench` (see docs/benchmarks.md)."""

@@ -1,0 +1,175 @@
+"""A fast fake OpenAI-compatible upstream: `python -m bench_suite.upstream --port N`.
+
+`POST /v1/chat/completions` answers at once with a fixed completion: JSON, or Server-Sent
+Events when the body asks for `"stream": true` (the first chunk is written immediately, the
+rest `--chunk-gap-ms` apart, so a gateway that buffered the stream would show in its time to
+first byte). Written on asyncio + httptools (and uvloop) with HTTP/1.1 keep-alive, so it costs
+far less CPU per request than any of the targets it stands behind.
+"""
+
+import argparse
+import asyncio
+import json
+import time
+from typing import Any, cast
+
+import httptools
+import uvloop
+
+REPLY_WORDS = ["Hello!", " How", " can", " I", " help", " you", " today?"]
+REPLY = "".join(REPLY_WORDS)
+COMPLETION_PATH = b"/v1/chat/completions"
+STREAM_HEAD = (
+    b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n"
+)
+
+
+def completion_body(model: str, prompt_tokens: int) -> bytes:
+    return json.dumps(
+        {
+            "id": "chatcmpl-bench",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": model,
+            "choices": [
+                {
+                    "index": 0,
+                    "finish_reason": "stop",
+                    "message": {"role": "assistant", "content": REPLY},
+                }
+            ],
+            "usage": {
+                "prompt_tokens": prompt_tokens,
+                "completion_tokens": len(REPLY_WORDS),
+                "total_tokens": prompt_tokens + len(REPLY_WORDS),
+            },
+        }
+    ).encode()
+
+
+def sse_events(model: str, prompt_tokens: int) -> list[bytes]:
+    """The stream: one event per word, a finish event, a usage event, then [DONE]."""
+
+    def event(choices: list[dict[str, Any]], **extra: Any) -> bytes:
+        chunk = {"id": "chatcmpl-bench", "object": "chat.completion.chunk", "model": model}
+        return b"data: " + json.dumps({**chunk, "choices": choices, **extra}).encode() + b"\n\n"
+
+    events = [
+        event([{"index": 0, "delta": {"content": word}, "finish_reason": None}])
+        for word in REPLY_WORDS
+    ]
+    events.append(event([{"index": 0, "delta": {}, "finish_reason": "stop"}]))
+    usage = {"prompt_tokens": prompt_tokens, "completion_tokens": len(REPLY_WORDS)}
+    usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
+    events.append(event([], usage=usage))
+    events.append(b"data: [DONE]\n\n")
+    return events
+
+
+def chunk(data: bytes) -> bytes:
+    return f"{len(data):x}\r\n".encode() + data + b"\r\n"
+
+
+class UpstreamProtocol(asyncio.Protocol):
+    """One keep-alive HTTP/1.1 connection; requests on it are answered in order."""
+
+    def __init__(self, chunk_gap: float) -> None:
+        self._parser = httptools.HttpRequestParser(self)
+        self._transport: asyncio.Transport | None = None
+        self._url = b""
+        self._body: list[bytes] = []
+        self._chunk_gap = chunk_gap
+        self._streaming: asyncio.Task[None] | None = None
+
+    # --- asyncio.Protocol ---
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            self._parser.feed_data(data)
+        except httptools.HttpParserError:
+            self._reply(400, b"application/json", b'{"error": {"message": "bad request"}}')
+            self._close()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._streaming is not None:
+            self._streaming.cancel()
+        self._transport = None
+
+    # --- httptools callbacks ---
+    def on_message_begin(self) -> None:
+        self._url = b""
+        self._body = []
+
+    def on_url(self, url: bytes) -> None:
+        self._url += url
+
+    def on_body(self, body: bytes) -> None:
+        self._body.append(body)
+
+    def on_message_complete(self) -> None:
+        if self._parser.get_method() != b"POST" or self._url.split(b"?")[0] != COMPLETION_PATH:
+            self._reply(404, b"application/json", b'{"error": {"message": "not found"}}')
+            return
+        try:
+            request = json.loads(b"".join(self._body))
+        except ValueError:
+            self._reply(400, b"application/json", b'{"error": {"message": "not JSON"}}')
+            return
+        model = str(request.get("model", "bench"))
+        prompt_tokens = sum(len(str(m.get("content", "")).split()) for m in request["messages"])
+        if request.get("stream"):
+            self._streaming = asyncio.ensure_future(self._stream(model, prompt_tokens))
+        else:
+            self._reply(200, b"application/json", completion_body(model, prompt_tokens))
+
+    # --- replies ---
+    def _reply(self, status: int, content_type: bytes, body: bytes) -> None:
+        if self._transport is None:
+            return
+        head = (
+            f"HTTP/1.1 {status} {'OK' if status == 200 else 'Error'}\r\n".encode()
+            + b"content-type: "
+            + content_type
+            + f"\r\ncontent-length: {len(body)}\r\n\r\n".encode()
+        )
+        self._transport.write(head + body)
+
+    async def _stream(self, model: str, prompt_tokens: int) -> None:
+        transport = self._transport
+        if transport is None:
+            return
+        events = sse_events(model, prompt_tokens)
+        transport.write(STREAM_HEAD + chunk(events[0]))
+        for event in events[1:]:
+            if self._chunk_gap:
+                await asyncio.sleep(self._chunk_gap)
+            if transport.is_closing():
+                return
+            transport.write(chunk(event))
+        transport.write(b"0\r\n\r\n")
+
+    def _close(self) -> None:
+        if self._transport is not None:
+            self._transport.close()
+
+
+async def serve(host: str, port: int, chunk_gap: float) -> None:
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(lambda: UpstreamProtocol(chunk_gap), host, port, backlog=1024)
+    async with server:
+        await server.serve_forever()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--chunk-gap-ms", type=float, default=5.0)
+    args = parser.parse_args()
+    uvloop.run(serve(args.host, args.port, args.chunk_gap_ms / 1000))
+
+
+if __name__ == "__main__":
+    main()

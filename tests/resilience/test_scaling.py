@@ -1,0 +1,37 @@
+"""Every per-request query is served by an index on both servers, so a request's cost does not
+grow with other users' data. The embedded server only uses single-field indexes (a compound
+index is not used even for its prefix), which is why `messages` has one on `owner_id`."""
+
+from typing import Any
+
+from pymongo import DESCENDING, AsyncMongoClient
+
+from simplechat.config import Settings
+from tests.conftest import app_client, sign_up
+
+
+def uses_index(plan: Any) -> bool:
+    """MongoDB names an IXSCAN stage; the embedded server's SQLite plan says USING INDEX."""
+    text = str(plan)
+    return "IXSCAN" in text or "USING INDEX" in text or "USING COVERING INDEX" in text
+
+
+async def test_history_queries_use_an_index(settings: Settings) -> None:
+    async with app_client(settings) as client:  # creates the indexes
+        headers = await sign_up(client, "eric")
+        await client.post("/llm/message", json={"message": "hello"}, headers=headers)
+        owner = (await client.get("/user/me", headers=headers)).json()["id"]
+    assert settings.mongodb_uri is not None
+    mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
+        settings.mongodb_uri.get_secret_value()
+    )
+    try:
+        messages = mongo[settings.mongodb_db].messages
+        newest_first = [("created_at", DESCENDING), ("_id", DESCENDING)]
+        prompt = messages.find({"owner_id": owner}, {"text": 1, "tokens": 1}).sort(newest_first)
+        history = messages.find({"owner_id": owner}).sort([("created_at", DESCENDING)])
+        for cursor in (prompt.limit(100), history.limit(10)):
+            plan = (await cursor.explain())["queryPlanner"]["winningPlan"]
+            assert uses_index(plan), plan
+    finally:
+        await mongo.close()
