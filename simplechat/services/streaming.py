@@ -69,6 +69,13 @@ class _Progress:
 
 
 _END = object()  # the upstream finished
+CONSUMER_GONE_SECONDS = 120.0  # a response that stops reading this long was abandoned
+
+
+class _ConsumerGone(Exception):
+    """The response stopped reading the stream (never started, or its client vanished)."""
+
+
 Item = StreamChunk | BaseException | object
 
 
@@ -98,9 +105,12 @@ class ChatStream:
             stream._first = await asyncio.wait_for(stream._queue.get(), first_chunk_wait)
         except TimeoutError:
             pass  # slow upstream: start the response, keep-alives will flow
-        except BaseException:
+        except BaseException:  # the client left while we waited for the first chunk
             await stream._stop_producer()
-            await asyncio.shield(service.fail(turn.admission, turn.message_id, RuntimeError()))
+            gone = ClientDisconnected("The client disconnected before the answer began.")
+            await asyncio.shield(
+                service.fail(turn.admission, turn.message_id, gone, give_back=False)
+            )
             raise
         if isinstance(stream._first, BaseException):
             error = stream._first
@@ -120,18 +130,28 @@ class ChatStream:
                 async with aclosing(upstream):
                     async for chunk in upstream:
                         produced = True
-                        await self._queue.put(chunk)
-                await self._queue.put(_END)
+                        await self._put(chunk)
+                await self._put(_END)
                 return
+            except _ConsumerGone:
+                log.warning("chat.stream_abandoned model=%s", turn.model.name)
+                return  # nobody reads any more: the upstream request is closed above
             except ContextTooLong as exc:
                 if produced or retried:
-                    await self._queue.put(exc)
+                    await self._put(exc)
                     return
                 retried = True
                 self.turn = self._service.tighter(turn)
             except Exception as exc:  # handed to the consumer, which decides what it means
-                await self._queue.put(exc)
+                await self._put(exc)
                 return
+
+    async def _put(self, item: Item) -> None:
+        """Hand an item over; a consumer that stops reading for long is gone."""
+        try:
+            await asyncio.wait_for(self._queue.put(item), CONSUMER_GONE_SECONDS)
+        except TimeoutError as exc:
+            raise _ConsumerGone from exc
 
     async def _stop_producer(self) -> None:
         if self._producer is not None and not self._producer.done():
