@@ -139,8 +139,12 @@ async def drop_connection(request: web.Request) -> web.StreamResponse:
 
 
 async def cut_connection(response: web.StreamResponse, request: web.Request) -> web.StreamResponse:
-    """End a streamed reply abruptly: the chunked body never gets its terminator."""
+    """End a streamed reply abruptly: the chunked body never gets its terminator.
+
+    It first gives the client a moment to read what was sent: aiohttp drops received but
+    unread data once the connection breaks, which would make the partial answer a race."""
     assert request.transport is not None
+    await asyncio.sleep(0.1)
     request.transport.close()
     await asyncio.sleep(0)
     return response
