@@ -115,7 +115,8 @@ def _report_response(report: Report) -> ReportResponse:
 def _svg(report: ReportResponse) -> Response:
     summary = (
         f"{report.totals.messages} messages ({report.totals.advanced} advanced) on "
-        f"{report.active_days} day{'' if report.active_days == 1 else 's'} · {report.tokens.total} tokens · "
+        f"{report.active_days} day{'' if report.active_days == 1 else 's'} · "
+        f"{report.tokens.total} tokens · "
         f"{sum(report.limit_refusals.values())} refused by limits"
     )
     svg = render_activity_svg(
