@@ -68,14 +68,16 @@ class MessageDoc(Document):
     reply_to: str | None = None
     usage: UsageEmbedded | None = None
     error_code: str | None = None
+    # "<owner_id>:<created_at as 13-digit epoch ms>:<_id>": one owner's messages in time order,
+    # as a range of one single-field index (the embedded server uses no compound index, and
+    # would otherwise sort all of a user's messages to read the newest few).
+    history_key: str = ""
 
     class Settings:
         name = "messages"
         indexes = [
-            # The embedded server only uses single-field indexes: without this one every history
-            # query scans all users' messages (MongoDB serves it from owner_time as well).
+            IndexModel([("history_key", ASCENDING)], name="history_key"),
             IndexModel([("owner_id", ASCENDING)], name="owner"),
-            IndexModel([("owner_id", ASCENDING), ("created_at", DESCENDING)], name="owner_time"),
             IndexModel(
                 [
                     ("owner_id", ASCENDING),

@@ -8,11 +8,19 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from beanie import PydanticObjectId, SortDirection
+from beanie import PydanticObjectId
 from pymongo import DESCENDING
 
 from simplechat.domain.messages import ChatMessage, Role, Usage
 from simplechat.storage.documents import MessageDoc, MessageStatus, UsageEmbedded, utcnow
+
+TOKENS_PER_MESSAGE_GUESS = 128  # sizes the first batch: most prompts need one round trip
+
+
+def first_batch(token_budget: int, limit: int) -> int:
+    """How many messages to ask for at first: enough for the budget, so the cost of reading
+    history grows with the budget, not with the history (more arrive with getMore)."""
+    return max(8, min(limit, token_budget // TOKENS_PER_MESSAGE_GUESS))
 
 
 def new_message_id() -> str:
@@ -28,8 +36,18 @@ class HistoryEntry:
     status: str
 
 
+def history_key(owner_id: str, created_at: datetime, message_id: str) -> str:
+    return f"{owner_id}:{int(created_at.timestamp() * 1000):013d}:{message_id}"
+
+
+def _owner_range(owner_id: str) -> dict[str, Any]:
+    """All of one owner's history keys (':' sorts just before ';')."""
+    return {"history_key": {"$gte": f"{owner_id}:", "$lt": f"{owner_id};"}}
+
+
 def _message(
     *,
+    message_id: str,
     owner_id: str,
     role: Role,
     text: str,
@@ -40,7 +58,10 @@ def _message(
 ) -> dict[str, Any]:
     """A `messages` document as MessageDoc declares it. Written with the driver directly:
     validating a MessageDoc for every insert cost about 1 ms of CPU per message."""
+    created_at = utcnow()
     return {
+        "_id": PydanticObjectId(message_id),
+        "history_key": history_key(owner_id, created_at, message_id),
         "owner_id": owner_id,
         "role": role.value,
         "text": text,
@@ -49,7 +70,7 @@ def _message(
         "model": model,
         "kind": kind,
         "status": status.value,
-        "created_at": utcnow(),
+        "created_at": created_at,
         "conversation_id": None,
         "reply_to": None,
         "usage": None,
@@ -62,6 +83,7 @@ class MessageRepository:
         self, *, message_id: str, owner_id: str, text: str, tokens: int, model: str, kind: str
     ) -> str:
         doc = _message(
+            message_id=message_id,
             owner_id=owner_id,
             role=Role.USER,
             text=text,
@@ -70,7 +92,6 @@ class MessageRepository:
             kind=kind,
             status=MessageStatus.SENT,
         )
-        doc["_id"] = PydanticObjectId(message_id)
         await MessageDoc.get_pymongo_collection().insert_one(doc)
         return message_id
 
@@ -88,6 +109,7 @@ class MessageRepository:
         usage_estimated: bool = False,
     ) -> str:
         doc = _message(
+            message_id=new_message_id(),
             owner_id=owner_id,
             role=Role.ASSISTANT,
             text=text,
@@ -123,10 +145,10 @@ class MessageRepository:
         `max_messages`, without the message `exclude_id` (the one being answered)."""
         cursor = (
             MessageDoc.get_pymongo_collection()
-            .find({"owner_id": owner_id}, projection={"role": 1, "text": 1, "tokens": 1})
-            .sort([("created_at", DESCENDING), ("_id", DESCENDING)])
+            .find(_owner_range(owner_id), projection={"role": 1, "text": 1, "tokens": 1})
+            .sort("history_key", DESCENDING)
             .limit(max_messages + 1)
-            .batch_size(max_messages + 1)  # one round trip, no getMore
+            .batch_size(first_batch(token_budget, max_messages + 1))
         )
         newest_first: list[ChatMessage] = []
         total = 0
@@ -144,11 +166,13 @@ class MessageRepository:
 
     async def last_entries(self, *, owner_id: str, n: int) -> list[HistoryEntry]:
         """The owner's last `n` messages, oldest first."""
-        docs = (
-            await MessageDoc.find(MessageDoc.owner_id == owner_id)
-            .sort([("created_at", SortDirection.DESCENDING), ("_id", SortDirection.DESCENDING)])
+        cursor = (
+            MessageDoc.get_pymongo_collection()
+            .find(_owner_range(owner_id), projection={"history_key": 0})
+            .sort("history_key", DESCENDING)
             .limit(n)
-            .to_list()
+            .batch_size(n)
         )
+        docs = [doc async for doc in cursor]
         docs.reverse()
-        return [HistoryEntry(d.role, d.text, d.created_at, d.status.value) for d in docs]
+        return [HistoryEntry(d["role"], d["text"], d["created_at"], d["status"]) for d in docs]

@@ -161,6 +161,23 @@ async def test_sort_descending_with_limit(db: Db) -> None:
     assert [d["n"] for d in newest] == [9, 8, 7]
 
 
+async def test_history_is_a_descending_range_of_one_string_key(db: Db) -> None:
+    """A user's newest messages: a range of `history_key` ("<owner>:<13-digit ms>:<id>"),
+    sorted descending with a limit, read in batches."""
+    await db.messages.create_index("history_key")
+    for owner in ("a", "ab", "b"):
+        await db.messages.insert_many(
+            [{"history_key": f"{owner}:{1_800_000_000_000 + i:013d}:x", "n": i} for i in range(30)]
+        )
+    cursor = (
+        db.messages.find({"history_key": {"$gte": "a:", "$lt": "a;"}})
+        .sort("history_key", DESCENDING)
+        .limit(12)
+        .batch_size(5)
+    )
+    assert [doc["n"] async for doc in cursor] == list(range(29, 17, -1))
+
+
 async def test_group_with_sum(db: Db) -> None:
     await db.messages.insert_many(
         [{"owner": "u", "kind": k, "tokens": 10} for k in ("plain", "plain", "advanced")]
