@@ -14,14 +14,6 @@ from pymongo import DESCENDING
 from simplechat.domain.messages import ChatMessage, Role, Usage
 from simplechat.storage.documents import MessageDoc, MessageStatus, UsageEmbedded, utcnow
 
-TOKENS_PER_MESSAGE_GUESS = 128  # sizes the first batch: most prompts need one round trip
-
-
-def first_batch(token_budget: int, limit: int) -> int:
-    """How many messages to ask for at first: enough for the budget, so the cost of reading
-    history grows with the budget, not with the history (more arrive with getMore)."""
-    return max(8, min(limit, token_budget // TOKENS_PER_MESSAGE_GUESS))
-
 
 def new_message_id() -> str:
     """An id chosen before the insert, so loading history can run alongside it."""
@@ -148,7 +140,7 @@ class MessageRepository:
             .find(_owner_range(owner_id), projection={"role": 1, "text": 1, "tokens": 1})
             .sort("history_key", DESCENDING)
             .limit(max_messages + 1)
-            .batch_size(first_batch(token_budget, max_messages + 1))
+            .batch_size(max_messages + 1)  # one round trip; the range read stops at the limit
         )
         newest_first: list[ChatMessage] = []
         total = 0
