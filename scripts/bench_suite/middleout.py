@@ -17,12 +17,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from beanie import PydanticObjectId
+
 from bench_suite.procstat import cpu_seconds
 from simplechat.domain.messages import ChatMessage, Role
 from simplechat.domain.tokens import TokenCounter, default_counter
 from simplechat.domain.truncation import middle_out
 from simplechat.storage.documents import MessageDoc, MessageStatus
-from simplechat.storage.messages import MessageRepository
+from simplechat.storage.messages import MessageRepository, history_key, new_message_id
 from simplechat.storage.mongo import open_database
 
 HISTORY_TOKENS = (10_000, 100_000, 1_000_000)
@@ -138,19 +140,24 @@ async def _seed(histories: dict[int, list[Turn]]) -> dict[int, str]:
         owner = f"middleout-{total}"
         owners[total] = owner
         await MessageDoc.get_pymongo_collection().delete_many({"owner_id": owner})
-        docs = [
-            MessageDoc(
-                owner_id=owner,
-                role=turn.role.value,
-                text=turn.text,
-                tokens=turn.tokens,
-                chars=len(turn.text),
-                model="bench-model",
-                status=_stored_status(turn.role),
-                created_at=start + timedelta(milliseconds=i),
+        docs = []
+        for i, turn in enumerate(turns):
+            message_id = new_message_id()
+            created_at = start + timedelta(milliseconds=i)
+            docs.append(
+                MessageDoc(
+                    id=PydanticObjectId(message_id),
+                    history_key=history_key(owner, created_at, message_id),
+                    owner_id=owner,
+                    role=turn.role.value,
+                    text=turn.text,
+                    tokens=turn.tokens,
+                    chars=len(turn.text),
+                    model="bench-model",
+                    status=_stored_status(turn.role),
+                    created_at=created_at,
+                )
             )
-            for i, turn in enumerate(turns)
-        ]
         for first in range(0, len(docs), SEED_BATCH):
             await MessageDoc.insert_many(docs[first : first + SEED_BATCH])
     return owners
