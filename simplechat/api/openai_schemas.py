@@ -4,6 +4,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from simplechat.api.schemas import UsagePublic
 from simplechat.domain.messages import ChatMessage, Role
 
 ROLES = {
@@ -70,19 +71,13 @@ class Choice(BaseModel):
     finish_reason: str
 
 
-class CompletionUsage(BaseModel):
-    prompt_tokens: int
-    completion_tokens: int
-    total_tokens: int
-
-
 class ChatCompletion(BaseModel):
     id: str
     object: Literal["chat.completion"] = "chat.completion"
     created: int
     model: str
     choices: list[Choice]
-    usage: CompletionUsage | None = None
+    usage: UsagePublic | None = None
 
 
 class ModelCard(BaseModel):

@@ -5,6 +5,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from simplechat.domain.messages import Usage
 from simplechat.domain.users import (
     PASSWORD_MAX_LENGTH,
     PASSWORD_MIN_LENGTH,
@@ -71,9 +72,21 @@ class MessageRequest(RequestModel):
 
 
 class UsagePublic(BaseModel):
+    """Token usage, in OpenAI's field names (the /llm routes, /v1 and the streams share it)."""
+
     prompt_tokens: int = Field(examples=[24])
     completion_tokens: int = Field(examples=[10])
     total_tokens: int = Field(examples=[34])
+
+    @classmethod
+    def from_domain(cls, usage: Usage | None) -> "UsagePublic | None":
+        if usage is None:
+            return None
+        return cls(
+            prompt_tokens=usage.prompt_tokens,
+            completion_tokens=usage.completion_tokens,
+            total_tokens=usage.total_tokens,
+        )
 
 
 class MessageResponse(BaseModel):

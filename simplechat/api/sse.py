@@ -7,8 +7,11 @@ from typing import Any
 
 from fastapi.responses import StreamingResponse
 
+from simplechat.api.context import AppContext
 from simplechat.api.errors import error_body
+from simplechat.api.schemas import UsagePublic
 from simplechat.domain.messages import Usage
+from simplechat.services.chat import Turn
 from simplechat.services.streaming import ChatStream, Delta, Failed, Finished, KeepAlive
 
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
@@ -20,12 +23,19 @@ def _data(payload: dict[str, Any]) -> bytes:
     return f"data: {json.dumps(payload, ensure_ascii=False)}\n\n".encode()
 
 
-def usage_dict(usage: Usage) -> dict[str, int]:
-    return {
-        "prompt_tokens": usage.prompt_tokens,
-        "completion_tokens": usage.completion_tokens,
-        "total_tokens": usage.total_tokens,
-    }
+def usage_dict(usage: Usage) -> dict[str, Any]:
+    public = UsagePublic.from_domain(usage)
+    return public.model_dump() if public else {}
+
+
+async def open_stream(context: AppContext, turn: Turn) -> ChatStream:
+    """Start answering `turn` as a stream, with the server's keep-alive settings."""
+    return await ChatStream.open(
+        context.chat,
+        turn,
+        first_chunk_wait=context.settings.stream_first_chunk_wait_seconds,
+        keepalive_seconds=context.settings.stream_keepalive_seconds,
+    )
 
 
 def sse_response(events: AsyncIterator[bytes]) -> StreamingResponse:

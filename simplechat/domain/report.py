@@ -33,8 +33,8 @@ def summarize_activity(
         messages_per_day=[(day, by_day.get(day, 0)) for day in window],
         hour_histogram=hours,
         active_days=len(by_day),
-        first_activity=min(times_list) if (times_list := list(local)) else None,
-        last_activity=max(times_list) if times_list else None,
+        first_activity=min(local, default=None),
+        last_activity=max(local, default=None),
     )
 
 

@@ -236,7 +236,14 @@ class ChatService:
         return replace(turn, prompt=middle_out(turn.candidates, budget, self._counter))
 
     async def record_reply(
-        self, turn: Turn, text: str, usage: Usage | None, *, complete: bool, estimated: bool
+        self,
+        turn: Turn,
+        text: str,
+        usage: Usage | None,
+        *,
+        complete: bool,
+        estimated: bool,
+        tokens: int | None = None,
     ) -> str:
         """Store the reply (it points back at the user's message with `reply_to`)."""
         if usage is not None:
@@ -245,7 +252,7 @@ class ChatService:
             owner_id=turn.user.id,
             reply_to=turn.message_id,
             text=text,
-            tokens=await self.count(text),
+            tokens=tokens if tokens is not None else await self.count(text),
             model=turn.model.name,
             kind=turn.persona.value,
             usage=usage,

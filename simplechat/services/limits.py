@@ -62,10 +62,6 @@ class LimitService:
         self._status_code = status_code
         self._seen: OrderedDict[str, LimitState] = OrderedDict()
 
-    @property
-    def policy(self) -> LimitPolicy:
-        return self._policy
-
     async def admit(self, user_id: str, now: datetime) -> Admission:
         """Admit one message for the user at `now`, or raise RateLimited (or NotAuthenticated
         when the user no longer exists)."""

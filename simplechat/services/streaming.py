@@ -218,13 +218,13 @@ class ChatStream:
         if error is not None and not progress.parts:
             await self._service.fail(turn.admission, turn.message_id, error)
             return Failed(error)
+        tokens = await self._service.count(progress.text)
         estimated = progress.usage is None
         usage = progress.usage or Usage(
-            prompt_tokens=turn.prompt.prompt_tokens,
-            completion_tokens=await self._service.count(progress.text),
+            prompt_tokens=turn.prompt.prompt_tokens, completion_tokens=tokens
         )
         await self._service.record_reply(
-            turn, progress.text, usage, complete=complete, estimated=estimated
+            turn, progress.text, usage, complete=complete, estimated=estimated, tokens=tokens
         )
         if error is not None:
             # The upstream failed: the partial reply and its usage are kept, and like any

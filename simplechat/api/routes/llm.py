@@ -8,9 +8,8 @@ from fastapi.responses import StreamingResponse
 from simplechat.api.context import AppContext
 from simplechat.api.deps import ContextDep, CurrentUserId
 from simplechat.api.schemas import MessageRequest, MessageResponse, UsagePublic, error_responses
-from simplechat.api.sse import simple_events, sse_response
+from simplechat.api.sse import open_stream, simple_events, sse_response
 from simplechat.services.chat import ChatReply, Persona
-from simplechat.services.streaming import ChatStream
 
 router = APIRouter(prefix="/llm", tags=["chat"])
 
@@ -47,17 +46,10 @@ CHAT_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 
 def _to_response(reply: ChatReply) -> MessageResponse:
-    usage = reply.usage
     return MessageResponse(
         response=reply.text,
         model=reply.model,
-        usage=UsagePublic(
-            prompt_tokens=usage.prompt_tokens,
-            completion_tokens=usage.completion_tokens,
-            total_tokens=usage.total_tokens,
-        )
-        if usage
-        else None,
+        usage=UsagePublic.from_domain(reply.usage),
         truncated=reply.prompt.truncated,
         dropped_tokens=reply.prompt.dropped_tokens,
         prompt_tokens=reply.prompt.prompt_tokens,
@@ -76,13 +68,7 @@ async def _answer(
     turn = await chat.start(user_id, body.message, model_name=body.model, persona=persona)
     if not _wants_stream(body, request):
         return _to_response(await chat.complete(turn))
-    stream = await ChatStream.open(
-        chat,
-        turn,
-        first_chunk_wait=context.settings.stream_first_chunk_wait_seconds,
-        keepalive_seconds=context.settings.stream_keepalive_seconds,
-    )
-    return sse_response(simple_events(stream))
+    return sse_response(simple_events(await open_stream(context, turn)))
 
 
 @router.post(

@@ -12,14 +12,13 @@ from simplechat.api.openai_schemas import (
     ChatCompletion,
     ChatCompletionRequest,
     Choice,
-    CompletionUsage,
     ModelCard,
     ModelList,
     OpenAIError,
 )
-from simplechat.api.sse import openai_events, sse_response
+from simplechat.api.schemas import UsagePublic
+from simplechat.api.sse import open_stream, openai_events, sse_response
 from simplechat.services.chat import Sampling
-from simplechat.services.streaming import ChatStream
 
 router = APIRouter(prefix="/v1", tags=["openai-compatible"])
 
@@ -63,18 +62,12 @@ async def create_chat_completion(
     )
     completion_id = f"chatcmpl-{turn.message_id}"
     if body.stream:
-        stream = await ChatStream.open(
-            chat,
-            turn,
-            first_chunk_wait=context.settings.stream_first_chunk_wait_seconds,
-            keepalive_seconds=context.settings.stream_keepalive_seconds,
-        )
+        stream = await open_stream(context, turn)
         include_usage = bool(body.stream_options and body.stream_options.include_usage)
         return sse_response(
             openai_events(stream, completion_id=completion_id, include_usage=include_usage)
         )
     reply = await chat.complete(turn)
-    usage = reply.usage
     return ChatCompletion(
         id=completion_id,
         created=int(time.time()),
@@ -82,13 +75,7 @@ async def create_chat_completion(
         choices=[
             Choice(message=AssistantMessage(content=reply.text), finish_reason=reply.finish_reason)
         ],
-        usage=CompletionUsage(
-            prompt_tokens=usage.prompt_tokens,
-            completion_tokens=usage.completion_tokens,
-            total_tokens=usage.total_tokens,
-        )
-        if usage
-        else None,
+        usage=UsagePublic.from_domain(reply.usage),
     )
 
 

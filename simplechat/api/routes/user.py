@@ -6,6 +6,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import Response
 
+from simplechat.api.context import AppContext
 from simplechat.api.deps import ContextDep, CurrentUser
 from simplechat.api.schemas import (
     DayCount,
@@ -18,6 +19,7 @@ from simplechat.api.schemas import (
     error_responses,
 )
 from simplechat.domain.charts import render_activity_svg
+from simplechat.domain.users import User
 from simplechat.services.report import Report
 
 router = APIRouter(prefix="/user", tags=["user"])
@@ -112,6 +114,10 @@ def _report_response(report: Report) -> ReportResponse:
     )
 
 
+async def _build_report(user: User, context: AppContext) -> ReportResponse:
+    return _report_response(await context.reports.build(user, datetime.now(UTC)))
+
+
 def _svg(report: ReportResponse) -> Response:
     summary = (
         f"{report.totals.messages} messages ({report.totals.advanced} advanced) on "
@@ -140,7 +146,7 @@ async def read_report(
     format: Literal["json", "svg"] = Query("json", description="json, or svg for a chart"),
 ) -> ReportResponse | Response:
     """Totals, active days, messages per day and per hour, tokens, and limit refusals."""
-    report = _report_response(await context.reports.build(user, datetime.now(UTC)))
+    report = await _build_report(user, context)
     return _svg(report) if format == "svg" else report
 
 
@@ -152,4 +158,4 @@ async def read_report(
 )
 async def read_report_svg(user: CurrentUser, context: ContextDep) -> Response:
     """The behaviour report drawn as an SVG chart."""
-    return _svg(_report_response(await context.reports.build(user, datetime.now(UTC))))
+    return _svg(await _build_report(user, context))
