@@ -14,13 +14,14 @@ from typing import TextIO
 
 from pydantic import AliasChoices, SecretStr, ValidationError
 
-from simplechat import __version__, telemetry
+from simplechat import __version__
 from simplechat.config import Settings, get_settings
-from simplechat.logs import logging_config, resolve_format
-from simplechat.providers.catalog import load_catalog
-from simplechat.providers.registry import build_registry, make_http_session
-from simplechat.storage.embedded import DB_FILE_NAME, EmbeddedMongo
-from simplechat.storage.secret_file import SECRET_FILE_NAME, load_or_create_secret
+from simplechat.kit import telemetry
+from simplechat.kit.embedded import DB_FILE_NAME, EmbeddedMongo, attach_or_start, stop_started
+from simplechat.kit.logs import logging_config, resolve_format
+from simplechat.kit.secrets import SECRET_FILE_NAME, load_or_create_secret
+from simplechat.llm.catalog import load_catalog
+from simplechat.llm.registry import build_registry, make_http_session
 
 log = logging.getLogger("simplechat")
 
@@ -57,11 +58,8 @@ def serve(host: str, port: int, workers: int) -> int:
     logging.config.dictConfig(log_config)
     embedded: EmbeddedMongo | None = None
     if settings.mongodb_uri is None:
-        # One embedded database for all workers: started here, handed to them as MONGODB_URI.
-        embedded = EmbeddedMongo(settings.data_dir).start()
-        os.environ["MONGODB_URI"] = embedded.uri
-        get_settings.cache_clear()  # with one worker, uvicorn builds the app in this process
-        log.info("simplechat.embedded_database uri=%s data_dir=%s", embedded.uri, settings.data_dir)
+        # One embedded database for every worker: started here, the workers attach to it.
+        _, embedded = attach_or_start(settings.data_dir)
     if settings.jwt_secret is None:
         load_or_create_secret(settings.data_dir)  # created once, before workers race for it
     if workers > 1:
@@ -79,7 +77,7 @@ def serve(host: str, port: int, workers: int) -> int:
         )
     finally:
         if embedded is not None:
-            embedded.stop()
+            stop_started(embedded)
     return 0
 
 

@@ -7,9 +7,10 @@ from pathlib import Path
 import pytest
 from pydantic import AliasChoices
 
-from simplechat import cli, telemetry
+from simplechat import cli
 from simplechat.cli import env_name, main
 from simplechat.config import Settings, get_settings
+from simplechat.kit import telemetry
 
 OPENROUTER_KEY = "sk-or-v1-0123456789abcdef0123456789abcdef9f3a"
 MONGO_PASSWORD = "pa55-w0rd-not-shown"

@@ -12,8 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from simplechat.storage.embedded import free_port
-from tests.conftest import TEST_JWT_SECRET
+from tests.factories import TEST_JWT_SECRET, free_port
 
 PARALLEL = 24
 

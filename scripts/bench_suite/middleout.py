@@ -20,12 +20,12 @@ from typing import Any
 from beanie import PydanticObjectId
 
 from bench_suite.procstat import cpu_seconds
-from simplechat.domain.messages import ChatMessage, Role
-from simplechat.domain.tokens import TokenCounter, default_counter
-from simplechat.domain.truncation import middle_out
-from simplechat.storage.documents import MessageDoc, MessageStatus
-from simplechat.storage.messages import MessageRepository, history_key, new_message_id
-from simplechat.storage.mongo import open_database
+from simplechat.chat.repository import MessageRepository, history_key
+from simplechat.documents.messages import MessageDoc, MessageStatus
+from simplechat.kit.db import open_database
+from simplechat.llm.tokens import TokenCounter, default_counter
+from simplechat.llm.truncation import middle_out
+from simplechat.llm.types import ChatMessage, Role
 
 HISTORY_TOKENS = (10_000, 100_000, 1_000_000)
 BUDGETS = (8_192, 131_072)
@@ -142,12 +142,12 @@ async def _seed(histories: dict[int, list[Turn]]) -> dict[int, str]:
         await MessageDoc.get_pymongo_collection().delete_many({"owner_id": owner})
         docs = []
         for i, turn in enumerate(turns):
-            message_id = new_message_id()
+            message_id = MessageRepository.new_id()
             created_at = start + timedelta(milliseconds=i)
             docs.append(
                 MessageDoc(
                     id=PydanticObjectId(message_id),
-                    history_key=history_key(owner, created_at, message_id),
+                    history_key=history_key(owner, int(created_at.timestamp() * 1000), message_id),
                     owner_id=owner,
                     role=turn.role.value,
                     text=turn.text,

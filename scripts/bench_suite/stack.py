@@ -3,6 +3,7 @@ proxies and `simplechat serve`, each started here, watched by pid, and stopped h
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -11,13 +12,20 @@ from pathlib import Path
 
 import httpx
 
-from simplechat.storage.embedded import EmbeddedMongo, free_port
+from simplechat.kit.embedded import EmbeddedMongo
 
 SCRIPTS_DIR = Path(__file__).resolve().parent.parent
 BENCH_MODEL = "bench-model"
 JWT_SECRET = "bench-secret-" + "b" * 40
 PASSWORD = "bench-password-123"
 START_TIMEOUT_SECONDS = 30.0
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
 
 
 @dataclass

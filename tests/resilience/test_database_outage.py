@@ -12,8 +12,8 @@ from typing import Any
 import httpx
 from pymongo import AsyncMongoClient
 
-from simplechat.storage.embedded import EmbeddedMongo
-from tests.conftest import app_client, make_settings, sign_up
+from simplechat.kit.embedded import EmbeddedMongo
+from tests.factories import app_client, make_settings, sign_up
 
 TIMEOUT_MS = 500  # the app's database timeout: server selection gives up after this
 FAIL_FAST_SECONDS = 3.0  # each request during the outage must be answered within this

@@ -25,7 +25,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from simplechat.app import create_app
-from tests.conftest import make_settings
+from tests.factories import make_settings
 
 EXAMPLES = {GenerationMode.POSITIVE: 12, GenerationMode.NEGATIVE: 8}
 CHECKS = [

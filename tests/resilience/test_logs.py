@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from simplechat.config import Settings
-from simplechat.logs import logging_config
-from tests.conftest import app_client
+from simplechat.kit.logs import logging_config
+from tests.factories import app_client
 from tests.fakes.openrouter import FakeOpenRouter
 from tests.fakes.upstream import TEST_API_KEY
 

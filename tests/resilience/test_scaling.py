@@ -8,7 +8,7 @@ from typing import Any
 from pymongo import DESCENDING, AsyncMongoClient
 
 from simplechat.config import Settings
-from tests.conftest import app_client, sign_up
+from tests.factories import app_client, sign_up
 
 
 def uses_index(plan: Any) -> bool:

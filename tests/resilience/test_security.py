@@ -14,7 +14,7 @@ from bson import ObjectId
 from pymongo import AsyncMongoClient
 
 from simplechat.config import Settings
-from tests.conftest import TEST_JWT_SECRET, app_client, sign_up
+from tests.factories import TEST_JWT_SECRET, app_client, sign_up
 from tests.fakes.openrouter import FakeOpenRouter
 from tests.fakes.upstream import TEST_API_KEY
 

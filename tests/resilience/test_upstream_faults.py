@@ -7,8 +7,7 @@ from typing import Any
 import pytest
 
 from simplechat.config import Settings
-from simplechat.storage.embedded import free_port
-from tests.conftest import app_client, sign_up
+from tests.factories import app_client, free_port, sign_up
 from tests.resilience.conftest import (
     SEED,
     Upstream,

@@ -1,0 +1,41 @@
+"""Who is calling: the accounts service and the current user, as Annotated aliases."""
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import OAuth2PasswordBearer
+
+from simplechat.accounts.service import AccountService
+from simplechat.accounts.types import User
+from simplechat.kit.errors import NotAuthenticated
+
+oauth2_scheme = OAuth2PasswordBearer(tokenUrl="token", auto_error=False)
+
+
+async def get_account_service(request: Request) -> AccountService:
+    service: AccountService = request.state.accounts
+    return service
+
+
+AccountServiceDep = Annotated[AccountService, Depends(get_account_service)]
+BearerToken = Annotated[str | None, Depends(oauth2_scheme)]
+
+
+async def get_current_user(accounts: AccountServiceDep, token: BearerToken) -> User:
+    if not token:
+        raise NotAuthenticated()
+    return await accounts.user_from_token(token)
+
+
+CurrentUser = Annotated[User, Depends(get_current_user)]
+
+
+async def get_current_user_id(accounts: AccountServiceDep, token: BearerToken) -> str:
+    """The token's user id without a database lookup, for routes whose service checks the
+    user itself (the chat routes: admission and the user check are one round trip)."""
+    if not token:
+        raise NotAuthenticated()
+    return accounts.user_id_from_token(token)
+
+
+CurrentUserId = Annotated[str, Depends(get_current_user_id)]

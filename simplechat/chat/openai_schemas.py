@@ -1,0 +1,105 @@
+"""OpenAI-compatible wire models for /v1 (field names exist only here, at the edge)."""
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from simplechat.chat.schemas import UsagePublic
+from simplechat.llm.types import ChatMessage, Role
+
+ROLES = {
+    "system": Role.SYSTEM,
+    "developer": Role.SYSTEM,
+    "user": Role.USER,
+    "assistant": Role.ASSISTANT,
+}
+
+
+class ContentPart(BaseModel):
+    """A text part (image and audio parts are not supported yet)."""
+
+    model_config = ConfigDict(extra="allow")
+    type: Literal["text"]
+    text: str = ""
+
+
+class OpenAIMessage(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    role: Literal["system", "developer", "user", "assistant"]
+    content: str | list[ContentPart] | None = None
+
+    def to_domain(self) -> ChatMessage:
+        if isinstance(self.content, list):
+            text = "".join(part.text for part in self.content)
+        else:
+            text = self.content or ""
+        return ChatMessage(ROLES[self.role], text)
+
+
+class StreamOptions(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    include_usage: bool = False
+
+
+class ChatCompletionRequest(BaseModel):
+    """OpenAI's chat completion request; fields simplechat does not use are accepted and ignored."""
+
+    model_config = ConfigDict(extra="allow")
+    model: str | None = Field(default=None, examples=["mistralai/mistral-7b-instruct"])
+    messages: list[OpenAIMessage] = Field(
+        min_length=1, examples=[[{"role": "user", "content": "hi, my name is Eric"}]]
+    )
+    stream: bool = False
+    stream_options: StreamOptions | None = None
+    max_tokens: int | None = Field(default=None, ge=1)
+    max_completion_tokens: int | None = Field(default=None, ge=1)
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    top_p: float | None = Field(default=None, gt=0, le=1)
+
+    def to_domain(self) -> list[ChatMessage]:
+        return [message.to_domain() for message in self.messages]
+
+
+class AssistantMessage(BaseModel):
+    role: Literal["assistant"] = "assistant"
+    content: str
+
+
+class Choice(BaseModel):
+    index: int = 0
+    message: AssistantMessage
+    finish_reason: str
+
+
+class ChatCompletion(BaseModel):
+    id: str
+    object: Literal["chat.completion"] = "chat.completion"
+    created: int
+    model: str
+    choices: list[Choice]
+    usage: UsagePublic | None = None
+
+
+class ModelCard(BaseModel):
+    id: str
+    object: Literal["model"] = "model"
+    created: int = 0
+    owned_by: str
+    context_window: int
+    max_output_tokens: int
+
+
+class ModelList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[ModelCard]
+
+
+class OpenAIErrorDetail(BaseModel):
+    message: str
+    type: str
+    code: str | None
+    param: Any = None
+
+
+class OpenAIError(BaseModel):
+    error: OpenAIErrorDetail

@@ -1,0 +1,128 @@
+"""Chatting with the model, whole or streamed (server-sent events), and the raw history."""
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Request
+from fastapi.responses import StreamingResponse
+
+from simplechat.accounts.dependencies import CurrentUser, CurrentUserId
+from simplechat.chat.dependencies import ChatServiceDep
+from simplechat.chat.events import simple_events
+from simplechat.chat.schemas import HistoryItem, MessageRequest, MessageResponse, UsagePublic
+from simplechat.chat.types import ChatReply, ChatRequest, Persona
+from simplechat.kit.errors import NotAuthenticated
+from simplechat.kit.http import error_responses
+from simplechat.kit.sse import sse_response
+from simplechat.limits.service import example_refusals
+
+router = APIRouter()
+
+SSE_EXAMPLE = (
+    'data: {"content": "Hello", "finish_reason": null}\n\n'
+    'data: {"content": " Eric!", "finish_reason": null}\n\n'
+    'data: {"content": "", "finish_reason": "stop", "usage": {"prompt_tokens": 14, '
+    '"completion_tokens": 8, "total_tokens": 22}}\n\n'
+    "data: [DONE]\n\n"
+)
+CHAT_RESPONSES: dict[int | str, dict[str, Any]] = {
+    **error_responses(
+        400,
+        401,
+        413,
+        422,
+        429,
+        502,
+        503,
+        504,
+        examples={401: [NotAuthenticated(), *example_refusals()]},
+        descriptions={
+            401: "Missing or invalid token, or a message limit (daily_limit or burst_limit, "
+            "with Retry-After)",
+            429: "A message limit, when the server sets SIMPLECHAT_RATE_LIMIT_STATUS=429",
+        },
+    ),
+    200: {
+        "content": {"text/event-stream": {"example": SSE_EXAMPLE}},
+        "description": "The answer, or with `stream` (or Accept: text/event-stream) an event "
+        "stream of deltas ending with `data: [DONE]`",
+    },
+}
+
+
+def _to_response(reply: ChatReply) -> MessageResponse:
+    return MessageResponse(
+        response=reply.text,
+        model=reply.model,
+        usage=UsagePublic.from_domain(reply.usage),
+        truncated=reply.prompt.truncated,
+        dropped_tokens=reply.prompt.dropped_tokens,
+        prompt_tokens=reply.prompt.prompt_tokens,
+        mock=reply.mock,
+    )
+
+
+async def _answer(
+    body: MessageRequest, request: Request, user_id: str, chat: ChatServiceDep, persona: Persona
+) -> MessageResponse | StreamingResponse:
+    wanted = ChatRequest(persona=persona, text=body.message, model=body.model)
+    if body.stream or "text/event-stream" in request.headers.get("accept", ""):
+        return sse_response(simple_events(await chat.stream(user_id, wanted)))
+    return _to_response(await chat.send(user_id, wanted))
+
+
+@router.post(
+    "/llm/message",
+    response_model=MessageResponse,
+    summary="Send a message",
+    tags=["chat"],
+    responses=CHAT_RESPONSES,
+)
+async def send_message(
+    body: MessageRequest, request: Request, user_id: CurrentUserId, chat: ChatServiceDep
+) -> MessageResponse | StreamingResponse:
+    """Answer a message, with as much of your recent history as fits the model."""
+    return await _answer(body, request, user_id, chat, Persona.PLAIN)
+
+
+@router.post(
+    "/llm/message/advanced",
+    response_model=MessageResponse,
+    summary="Send a message (warm, caring persona)",
+    tags=["chat"],
+    responses=CHAT_RESPONSES,
+)
+async def send_message_advanced(
+    body: MessageRequest, request: Request, user_id: CurrentUserId, chat: ChatServiceDep
+) -> MessageResponse | StreamingResponse:
+    """Answer a message like /llm/message, with a warmer, more caring assistant."""
+    return await _answer(body, request, user_id, chat, Persona.ADVANCED)
+
+
+HISTORY_EXAMPLE = [
+    {"type": "user", "text": "hi, my name is Eric"},
+    {"type": "ai", "text": "Hello Eric! How can I help you today?"},
+]
+LAST_N = Path(
+    json_schema_extra={"minimum": 1},
+    description="How many entries: 1 to the server's maximum (SIMPLECHAT_HISTORY_MAX_ENTRIES, 100)",
+    openapi_examples={"the last exchange": {"summary": "your message and its answer", "value": 2}},
+)
+
+
+@router.get(
+    "/user/history/{last_n}",
+    response_model=list[HistoryItem],
+    summary="Your last messages",
+    response_description="Messages and replies, oldest first",
+    tags=["user"],
+    responses={
+        200: {"content": {"application/json": {"example": HISTORY_EXAMPLE}}},
+        **error_responses(401, 422, descriptions={422: "last_n is out of range"}),
+    },
+)
+async def read_history(
+    last_n: Annotated[int, LAST_N], user: CurrentUser, chat: ChatServiceDep
+) -> list[HistoryItem]:
+    """Your last `last_n` messages and replies, oldest first, as you wrote them (never trimmed)."""
+    entries = await chat.history(user.id, last_n)
+    return [HistoryItem(type="user" if e.role == "user" else "ai", text=e.text) for e in entries]

@@ -1,0 +1,69 @@
+"""The lifespan owns every long-lived resource: the database (MONGODB_URI, or the embedded
+server), the outbound HTTP session, the provider registry and the token counter. It builds
+the services (`wiring`) and hands them to requests as the lifespan state."""
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from functools import partial
+
+from fastapi import FastAPI
+
+from simplechat.config import Settings
+from simplechat.kit.db import open_database, ping
+from simplechat.kit.embedded import attach_or_start, stop_started
+from simplechat.kit.secrets import load_or_create_secret
+from simplechat.llm.registry import build_registry, make_http_session
+from simplechat.llm.tokens import default_counter
+from simplechat.wiring import build_services
+
+log = logging.getLogger("simplechat")
+
+
+def _database_uri(stack: AsyncExitStack, settings: Settings) -> str:
+    """MONGODB_URI, or the embedded server (stopped with the stack if started here)."""
+    if settings.mongodb_uri is not None:
+        log.info("simplechat.database embedded=no")
+        return settings.mongodb_uri.get_secret_value()
+    uri, started = attach_or_start(settings.data_dir)  # on the main thread: see EmbeddedMongo
+    if started is not None:
+        stack.callback(stop_started, started)
+    log.info("simplechat.database embedded=yes data_dir=%s", settings.data_dir)
+    return uri
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, object]]:
+    settings: Settings = app.state.settings
+    async with AsyncExitStack() as stack:
+        client, database = await open_database(
+            _database_uri(stack, settings),
+            settings.mongodb_db,
+            timeout_ms=settings.mongodb_timeout_ms,
+        )
+        stack.push_async_callback(client.close)
+        secret = (
+            settings.jwt_secret.get_secret_value()
+            if settings.jwt_secret
+            else load_or_create_secret(settings.data_dir)
+        )
+        http = make_http_session(settings)
+        stack.push_async_callback(http.close)
+        registry = build_registry(settings, http)
+        stack.push_async_callback(registry.aclose)
+        if registry.using_mock:
+            log.warning(
+                "simplechat.mock_provider no provider is configured: the built-in MOCK model "
+                "answers every message (set OPENROUTER_API_KEY, DASHSCOPE_API_KEY or "
+                "SIMPLECHAT_OPENAI_BASE_URL)"
+            )
+        counter = await asyncio.to_thread(default_counter)
+        services = build_services(
+            settings,
+            registry=registry,
+            counter=counter,
+            jwt_secret=secret,
+            database_ping=partial(ping, database),
+        )
+        yield services.state()

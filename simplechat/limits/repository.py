@@ -1,0 +1,133 @@
+"""LimitRepository: the per-user limit counters, kept in the user's own document.
+
+    users.lim = {"day": "2026-11-21", "count": 5, "s0": <epoch ms>, "s1": ..., "s2": ...}
+
+A message is admitted by one conditional `find_one_and_update` on that document: its filter
+holds the limits (the chosen slot is at least one window old; today's count is below the
+limit, or the stored day is the one the caller saw) and the user's existence, so deciding and
+recording are one atomic step on every server, and the same round trip authenticates the
+caller. Slot times are integer epoch milliseconds (the embedded server stores dates written
+by `$set` as strings).
+"""
+
+from dataclasses import dataclass
+from typing import Any
+
+from beanie import PydanticObjectId
+from bson.errors import InvalidId
+from pymongo import ReturnDocument
+
+from simplechat.accounts.types import User
+from simplechat.documents.limit_refusals import LimitRefusalDoc
+from simplechat.documents.users import UserDoc
+from simplechat.limits.rules import Claim, LimitState
+
+_USER_FIELDS = {"username": 1, "role": 1, "created_at": 1, "lim": 1}
+MAX_FIELDS_PER_UPDATE = 40
+
+
+@dataclass(frozen=True, slots=True)
+class Admitted:
+    user: User
+    state: LimitState
+    claimed_ms: int
+    previous_ms: int
+
+
+def _oid(user_id: str) -> PydanticObjectId | None:
+    try:
+        return PydanticObjectId(user_id)
+    except (InvalidId, TypeError):
+        return None
+
+
+def _state(doc: dict[str, Any], slots: int) -> LimitState:
+    lim = doc.get("lim") or {}
+    return LimitState(
+        day=str(lim.get("day", "")),
+        count=int(lim.get("count", 0)),
+        slots=tuple(int(lim.get(f"s{k}", 0)) for k in range(slots)),
+    )
+
+
+def _user(doc: dict[str, Any]) -> User:
+    return User(
+        id=str(doc["_id"]), username=doc["username"], role=doc["role"], created_at=doc["created_at"]
+    )
+
+
+class LimitRepository:
+    async def read(self, *, user_id: str, slots: int) -> LimitState | None:
+        """The user's counters (None when the user does not exist or is disabled). Missing
+        fields (a new user, a raised burst limit) are created as free."""
+        oid = _oid(user_id)
+        if oid is None:
+            return None
+        fields: list[tuple[str, Any]] = [("lim.day", ""), ("lim.count", 0)]
+        fields += [(f"lim.s{k}", 0) for k in range(slots)]
+        doc: dict[str, Any] | None = None
+        # The embedded server silently ignores an update with too many fields (over ~60):
+        # create them in batches (only a raised burst limit ever needs more than one).
+        for start in range(0, len(fields), MAX_FIELDS_PER_UPDATE):
+            doc = await UserDoc.get_pymongo_collection().find_one_and_update(
+                {"_id": oid, "disabled": False},
+                {"$max": dict(fields[start : start + MAX_FIELDS_PER_UPDATE])},
+                projection={"lim": 1},
+                return_document=ReturnDocument.AFTER,
+            )
+            if doc is None:
+                return None
+        return _state(doc, slots) if doc else None
+
+    async def claim(
+        self,
+        *,
+        user_id: str,
+        seen: LimitState,
+        claim: Claim,
+        daily_limit: int,
+        now_ms: int,
+        window_ms: int,
+    ) -> Admitted | None:
+        """Apply `claim` if the stored state still allows it; None when it does not (anymore)."""
+        oid = _oid(user_id)
+        if oid is None:
+            return None
+        slot = f"lim.s{claim.slot}"
+        query: dict[str, Any] = {"_id": oid, "disabled": False, slot: {"$lte": now_ms - window_ms}}
+        update: dict[str, Any] = {"$set": {slot: now_ms}}
+        if claim.same_day:
+            query.update({"lim.day": claim.day, "lim.count": {"$lt": daily_limit}})
+            update["$inc"] = {"lim.count": 1}
+        else:
+            query["lim.day"] = claim.previous_day
+            update["$set"].update({"lim.day": claim.day, "lim.count": 1})
+        before = await UserDoc.get_pymongo_collection().find_one_and_update(
+            query, update, projection=_USER_FIELDS, return_document=ReturnDocument.BEFORE
+        )
+        if before is None:
+            return None
+        previous = _state(before, len(seen.slots))
+        after = LimitState(
+            day=claim.day,
+            count=(previous.count + 1) if claim.same_day else 1,
+            slots=tuple(now_ms if k == claim.slot else t for k, t in enumerate(previous.slots)),
+        )
+        return Admitted(_user(before), after, now_ms, previous.slots[claim.slot])
+
+    async def give_back(
+        self, *, user_id: str, slot: int, day: str, claimed_ms: int, previous_ms: int
+    ) -> None:
+        """Undo an admission: free its slot (unless claimed again since) and uncount it."""
+        collection = UserDoc.get_pymongo_collection()
+        oid = PydanticObjectId(user_id)
+        slot_field = f"lim.s{slot}"
+        await collection.update_one(
+            {"_id": oid, slot_field: claimed_ms}, {"$set": {slot_field: previous_ms}}
+        )
+        await collection.update_one(
+            {"_id": oid, "lim.day": day, "lim.count": {"$gt": 0}}, {"$inc": {"lim.count": -1}}
+        )
+
+    async def record_refusal(self, *, user_id: str, code: str) -> None:
+        await LimitRefusalDoc(user_id=user_id, code=code).insert()

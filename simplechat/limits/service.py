@@ -1,0 +1,173 @@
+"""The per-user chat limits: admit a request (or refuse it with RateLimited), give quota back.
+
+Admission is one conditional update of the user's document (see storage/limits.py): the
+pure `plan` picks what to claim from the last state this process saw, and the database
+applies it only if the stored state still allows it. When it does not (another worker or a
+parallel request got there first, or the day changed), the state is read again and planned
+again. A refusal is only ever decided on freshly read state, so it is always right; the same
+round trip that admits also proves the user still exists.
+"""
+
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+from simplechat.accounts.types import User
+from simplechat.kit.errors import NotAuthenticated, RateLimited, ServerBusy
+from simplechat.kit.telemetry import record_limit_refusal
+from simplechat.limits.repository import LimitRepository
+from simplechat.limits.rules import (
+    BURST_LIMIT_CODE,
+    DAILY_LIMIT_CODE,
+    Claim,
+    LimitPolicy,
+    LimitState,
+    Refusal,
+    burst_refusal_message,
+    daily_refusal_message,
+    next_day_start,
+    plan,
+    to_ms,
+    used_today,
+)
+
+MAX_ATTEMPTS = 64  # each lost race means another request was admitted
+STATE_CACHE_SIZE = 10_000  # users whose last seen state this process remembers (a guess only)
+
+
+@dataclass(frozen=True, slots=True)
+class Admission:
+    """What a request took, so that a failed request can give it back."""
+
+    user: User
+    day: str
+    slot: int
+    claimed_ms: int
+    previous_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class LimitStatus:
+    chat_cnt: int
+    daily_limit: int
+    remaining: int
+    burst_limit: int
+    burst_window_seconds: int
+    resets_at: datetime
+
+
+class LimitService:
+    def __init__(self, *, repo: LimitRepository, policy: LimitPolicy) -> None:
+        self._repo = repo
+        self._policy = policy
+        self._seen: OrderedDict[str, LimitState] = OrderedDict()
+
+    async def admit(self, user_id: str, now: datetime) -> Admission:
+        """Admit one message for the user at `now`, or raise RateLimited (or NotAuthenticated
+        when the user no longer exists)."""
+        policy = self._policy
+        state, fresh = self._seen.get(user_id), False
+        for _ in range(MAX_ATTEMPTS):
+            if state is None:
+                state, fresh = await self._read(user_id), True
+            decision = plan(state, now, policy)
+            if isinstance(decision, Refusal):
+                if fresh:
+                    raise await self._refuse(user_id, decision, now)
+                state = None  # never refuse on a remembered state: read it first
+                continue
+            admitted = await self._try(user_id, state, decision, now)
+            if admitted is not None:
+                return admitted
+            state = None
+        raise ServerBusy("Too many parallel requests for this account; try again.")
+
+    async def _read(self, user_id: str) -> LimitState:
+        state = await self._repo.read(user_id=user_id, slots=self._policy.burst)
+        if state is None:
+            self._seen.pop(user_id, None)
+            raise NotAuthenticated("The token's user no longer exists.")
+        return state
+
+    async def _try(
+        self, user_id: str, state: LimitState, claim: Claim, now: datetime
+    ) -> Admission | None:
+        admitted = await self._repo.claim(
+            user_id=user_id,
+            seen=state,
+            claim=claim,
+            daily_limit=self._policy.daily,
+            now_ms=to_ms(now),
+            window_ms=self._policy.burst_window_ms,
+        )
+        if admitted is None:
+            return None
+        self._remember(user_id, admitted.state)
+        return Admission(
+            user=admitted.user,
+            day=claim.day,
+            slot=claim.slot,
+            claimed_ms=admitted.claimed_ms,
+            previous_ms=admitted.previous_ms,
+        )
+
+    def _remember(self, user_id: str, state: LimitState) -> None:
+        self._seen[user_id] = state
+        self._seen.move_to_end(user_id)
+        if len(self._seen) > STATE_CACHE_SIZE:
+            self._seen.popitem(last=False)
+
+    async def give_back(self, admission: Admission) -> None:
+        """Undo an admission whose request failed: it counts against neither limit."""
+        self._seen.pop(admission.user.id, None)
+        await self._repo.give_back(
+            user_id=admission.user.id,
+            slot=admission.slot,
+            day=admission.day,
+            claimed_ms=admission.claimed_ms,
+            previous_ms=admission.previous_ms,
+        )
+
+    async def status(self, user_id: str, now: datetime) -> LimitStatus:
+        policy = self._policy
+        used = used_today(await self._read(user_id), now, policy.timezone)
+        return LimitStatus(
+            chat_cnt=used,
+            daily_limit=policy.daily,
+            remaining=max(0, policy.daily - used),
+            burst_limit=policy.burst,
+            burst_window_seconds=policy.burst_window_seconds,
+            resets_at=next_day_start(now, policy.timezone),
+        )
+
+    async def _refuse(self, user_id: str, refusal: Refusal, now: datetime) -> RateLimited:
+        await self._repo.record_refusal(user_id=user_id, code=refusal.code)
+        record_limit_refusal(refusal.code)
+        return refusal_error(refusal, self._policy, now)
+
+
+def refusal_error(refusal: Refusal, policy: LimitPolicy, now: datetime) -> RateLimited:
+    """The error a refused message gets: which limit, its size, and when to try again."""
+    if refusal.code == BURST_LIMIT_CODE:
+        message = burst_refusal_message(policy)
+        extra: dict[str, object] = {"window_seconds": policy.burst_window_seconds}
+    else:
+        message = daily_refusal_message(policy)
+        extra = {"resets_at": next_day_start(now, policy.timezone).isoformat()}
+    return RateLimited(
+        message,
+        limit_code=refusal.code,
+        retry_after=refusal.retry_after,
+        extra={"limit": refusal.limit, **extra},
+    )
+
+
+def example_refusals() -> list[RateLimited]:
+    """A daily and a burst refusal under the default limits, for the API docs."""
+    policy = LimitPolicy(daily=20, burst=3, burst_window_seconds=30, timezone=ZoneInfo("UTC"))
+    now = datetime(2026, 11, 21, 15, 14, 32, tzinfo=UTC)
+    return [
+        refusal_error(Refusal(DAILY_LIMIT_CODE, 20, 31528), policy, now),
+        refusal_error(Refusal(BURST_LIMIT_CODE, 3, 12), policy, now),
+    ]

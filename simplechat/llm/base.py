@@ -1,0 +1,36 @@
+"""The Provider interface every upstream adapter implements.
+
+A provider turns a prompt (already trimmed to fit) into a `Completion`, or streams it as
+`StreamChunk`s. Adapters translate their transport and vendor errors into the `UpstreamError`
+family from `simplechat.kit.errors` at their own boundary (`raise ... from exc`), and never put an
+API key in an error message or a log line.
+"""
+
+from collections.abc import AsyncGenerator, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from simplechat.llm.types import ChatMessage, Completion, ModelSpec, StreamChunk
+
+
+@dataclass(frozen=True, slots=True)
+class GenerationParams:
+    max_tokens: int
+    temperature: float | None = None
+    top_p: float | None = None
+
+
+class Provider(Protocol):
+    """What the chat service needs from an upstream."""
+
+    name: str
+
+    async def complete(
+        self, model: ModelSpec, messages: Sequence[ChatMessage], params: GenerationParams
+    ) -> Completion: ...
+
+    def stream(
+        self, model: ModelSpec, messages: Sequence[ChatMessage], params: GenerationParams
+    ) -> AsyncGenerator[StreamChunk, None]: ...
+
+    async def aclose(self) -> None: ...

@@ -1,0 +1,80 @@
+"""The mock provider: answers without any network, so a new server can chat at once and
+benchmarks measure simplechat rather than an upstream.
+
+Every reply starts with "[mock] ", echoes the user's last message and says why the mock answered.
+Usage is a word count (`len(text.split())`), so it is deterministic. The answer is cut to
+`params.max_tokens` words, with finish reason "length" when that happens.
+"""
+
+import asyncio
+import re
+from collections.abc import AsyncGenerator, Sequence
+
+from simplechat.llm.base import GenerationParams
+from simplechat.llm.types import ChatMessage, Completion, ModelSpec, Role, StreamChunk, Usage
+
+MOCK_NAME = "mock"
+MOCK_PREFIX = "[mock] "
+ECHO_MAX_CHARS = 200
+NO_KEY_NOTE = (
+    "No provider key is configured on this server, so the mock answered instead of {model}; "
+    "set OPENROUTER_API_KEY or DASHSCOPE_API_KEY for real answers."
+)
+MOCK_MODEL_NOTE = "This is the built-in mock model; choose another model for real answers."
+WORD_PIECE = re.compile(r"\S+\s*")
+
+
+class MockProvider:
+    """A deterministic, free, instant provider. `note` explains why the mock answered
+    (it may use `{model}`); `delay` is the pause between streamed words, in seconds."""
+
+    def __init__(self, *, note: str = NO_KEY_NOTE, delay: float = 0.0) -> None:
+        self.name = MOCK_NAME
+        self._note = note
+        self._delay = delay
+
+    async def complete(
+        self, model: ModelSpec, messages: Sequence[ChatMessage], params: GenerationParams
+    ) -> Completion:
+        text, finish = self._answer(model, messages, params)
+        return Completion(
+            text=text,
+            model=model.name,
+            finish_reason=finish,
+            usage=self._usage(messages, text),
+            provider_labels={"provider": MOCK_NAME},
+        )
+
+    async def stream(
+        self, model: ModelSpec, messages: Sequence[ChatMessage], params: GenerationParams
+    ) -> AsyncGenerator[StreamChunk, None]:
+        """The same answer as `complete`, one word (with its trailing space) per chunk."""
+        text, finish = self._answer(model, messages, params)
+        for piece in WORD_PIECE.findall(text):
+            if self._delay:
+                await asyncio.sleep(self._delay)
+            yield StreamChunk(delta=piece)
+        yield StreamChunk(finish_reason=finish, usage=self._usage(messages, text))
+
+    async def aclose(self) -> None:
+        """Nothing to release."""
+
+    def _answer(
+        self, model: ModelSpec, messages: Sequence[ChatMessage], params: GenerationParams
+    ) -> tuple[str, str]:
+        last_user = next((m.content for m in reversed(messages) if m.role is Role.USER), "")
+        echo = " ".join(last_user.split())
+        if len(echo) > ECHO_MAX_CHARS:
+            echo = echo[:ECHO_MAX_CHARS].rstrip() + "..."
+        note = self._note.format(model=model.name)
+        text = f'{MOCK_PREFIX}You said: "{echo}". ({note})'
+        pieces = WORD_PIECE.findall(text)
+        limit = max(1, params.max_tokens)
+        if len(pieces) <= limit:
+            return text, "stop"
+        return "".join(pieces[:limit]).rstrip(), "length"
+
+    @staticmethod
+    def _usage(messages: Sequence[ChatMessage], text: str) -> Usage:
+        prompt = sum(len(m.content.split()) for m in messages)
+        return Usage(prompt_tokens=prompt, completion_tokens=len(text.split()))

@@ -1,0 +1,254 @@
+"""A provider for any OpenAI-compatible `POST {base_url}/chat/completions` (OpenRouter, vLLM,
+llama.cpp, Ollama, OpenAI itself), over the application's shared aiohttp session.
+
+Streaming reads Server-Sent Events: comment lines (`: OPENROUTER PROCESSING` keep-alives) are
+skipped, `data:` lines are JSON chunks, and `data: [DONE]` ends the stream. The last chunk this
+provider yields carries the finish reason and the usage from the upstream's usage chunk (the one
+with empty `choices`; `stream_options.include_usage` asks generic servers to send it). A chunk
+with a top-level `error` raises the mapped error after the chunks already yielded; so does an end
+of stream before any finish reason (a cut connection). See `retry` for the error mapping.
+"""
+
+import json
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
+from contextlib import aclosing
+from typing import Any, NoReturn
+
+import aiohttp
+
+from simplechat.llm.base import GenerationParams
+from simplechat.llm.retry import (
+    RetryPolicy,
+    bad_response,
+    call_with_retry,
+    error_for_status,
+    failure_for_status,
+    parse_retry_after,
+    stream_cut,
+    stream_failures,
+    transport_failures,
+)
+from simplechat.llm.types import ChatMessage, Completion, ModelSpec, StreamChunk, Usage
+
+CHAT_PATH = "/chat/completions"
+SSE_DONE = "[DONE]"
+SSE_DATA = "data:"
+DEFAULT_FINISH_REASON = "stop"
+MIDSTREAM_DEFAULT_STATUS = 502
+
+
+class OpenAICompatProvider:
+    """Chat completions against an OpenAI-compatible server.
+
+    `label` names the upstream in error messages ("The server's OpenRouter API key was refused").
+    `timeout` overrides the session's timeouts for this provider's requests.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        session: aiohttp.ClientSession,
+        base_url: str,
+        api_key: str | None,
+        *,
+        label: str | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        retry: RetryPolicy | None = None,
+        timeout: aiohttp.ClientTimeout | None = None,
+    ) -> None:
+        self.name = name
+        self.label = label or name
+        self._session = session
+        self._url = base_url.rstrip("/") + CHAT_PATH
+        self._headers = dict(extra_headers or {})
+        if api_key:
+            self._headers["Authorization"] = f"Bearer {api_key}"
+        self._retry = retry or RetryPolicy()
+        self._request_options: dict[str, Any] = {"timeout": timeout} if timeout is not None else {}
+
+    async def complete(
+        self, model: ModelSpec, messages: Sequence[ChatMessage], params: GenerationParams
+    ) -> Completion:
+        """One whole answer. Retries 429/5xx/transport failures per the retry policy."""
+        payload = to_payload(model, messages, params, stream=False)
+        body = await call_with_retry(self._retry, self.name, lambda: self._post(payload))
+        return self._parse_completion(body, model)
+
+    async def stream(
+        self, model: ModelSpec, messages: Sequence[ChatMessage], params: GenerationParams
+    ) -> AsyncGenerator[StreamChunk, None]:
+        """Text deltas, then one last chunk with the finish reason and usage (if sent).
+
+        Retries happen only while opening the stream; once a chunk was yielded, a failure raises.
+        """
+        payload = to_payload(model, messages, params, stream=True)
+        response = await call_with_retry(self._retry, self.name, lambda: self._open(payload))
+        async with response, aclosing(self._read_chunks(response)) as chunks:
+            with stream_failures(self.name, self.label):
+                async for chunk in chunks:
+                    yield chunk
+
+    async def aclose(self) -> None:
+        """Nothing to release: the shared session belongs to the application."""
+
+    # --- transport ---
+    async def _post(self, payload: dict[str, Any]) -> dict[str, Any]:
+        with transport_failures(self.name, self.label):
+            async with self._session.post(
+                self._url, json=payload, headers=self._headers, **self._request_options
+            ) as response:
+                text = await response.text()
+                if response.status != 200:
+                    self._raise_status(response.status, text, response.headers)
+        body = self._decode(text)
+        if "error" in body:  # a 200 carrying an error: the model failed after it was chosen
+            self._raise_error_object(body["error"], retryable=True)
+        return body
+
+    async def _open(self, payload: dict[str, Any]) -> aiohttp.ClientResponse:
+        with transport_failures(self.name, self.label):
+            response = await self._session.post(
+                self._url, json=payload, headers=self._headers, **self._request_options
+            )
+            if response.status != 200:
+                async with response:
+                    text = await response.text()
+                self._raise_status(response.status, text, response.headers)
+        return response
+
+    async def _read_chunks(
+        self, response: aiohttp.ClientResponse
+    ) -> AsyncGenerator[StreamChunk, None]:
+        finish: str | None = None
+        usage: Usage | None = None
+        done = False
+        async for data in sse_data(response.content):
+            if data == SSE_DONE:
+                done = True
+                break
+            chunk = self._decode(data)
+            if "error" in chunk:
+                self._raise_error_object(chunk["error"], retryable=False)
+            usage = parse_usage(chunk.get("usage")) or usage
+            choice = first_choice(chunk)
+            delta = (choice.get("delta") or {}).get("content")
+            if delta:
+                yield StreamChunk(delta=str(delta))
+            finish = choice.get("finish_reason") or finish
+        if finish is None and not done:
+            raise stream_cut(self.name, self.label)
+        yield StreamChunk(finish_reason=finish or DEFAULT_FINISH_REASON, usage=usage)
+
+    # --- vendor JSON ---
+    def _decode(self, text: str) -> dict[str, Any]:
+        try:
+            body = json.loads(text)
+        except ValueError:
+            raise bad_response(self.name, self.label, "not valid JSON") from None
+        if not isinstance(body, dict):
+            raise bad_response(self.name, self.label, "not a JSON object")
+        return body
+
+    def _parse_completion(self, body: dict[str, Any], model: ModelSpec) -> Completion:
+        choice = first_choice(body)
+        message = choice.get("message")
+        if not isinstance(message, dict):
+            raise bad_response(self.name, self.label, "no message in the first choice")
+        labels = {"provider": self.name}
+        if body.get("provider"):
+            labels["upstream_provider"] = str(body["provider"])
+        if body.get("id"):
+            labels["generation_id"] = str(body["id"])
+        return Completion(
+            text=str(message.get("content") or ""),
+            model=str(body.get("model") or model.upstream_id),
+            finish_reason=str(choice.get("finish_reason") or DEFAULT_FINISH_REASON),
+            usage=parse_usage(body.get("usage")),
+            provider_labels=labels,
+        )
+
+    def _raise_status(self, status: int, text: str, headers: Mapping[str, str]) -> NoReturn:
+        message, error_type = error_details(text)
+        retry_after = parse_retry_after(headers.get("Retry-After"))
+        raise failure_for_status(
+            self.name, self.label, status, message, error_type=error_type, retry_after=retry_after
+        )
+
+    def _raise_error_object(self, error: Any, *, retryable: bool) -> NoReturn:
+        """An `error` object inside a 200 body or an SSE chunk; `code` may be an int or a string."""
+        message, error_type = describe_error(error)
+        code = error.get("code") if isinstance(error, dict) else None
+        status = code if isinstance(code, int) and 400 <= code < 600 else MIDSTREAM_DEFAULT_STATUS
+        if retryable:
+            raise failure_for_status(self.name, self.label, status, message, error_type=error_type)
+        raise error_for_status(self.name, self.label, status, message, error_type=error_type)
+
+
+def to_payload(
+    model: ModelSpec, messages: Sequence[ChatMessage], params: GenerationParams, *, stream: bool
+) -> dict[str, Any]:
+    payload: dict[str, Any] = {
+        "model": model.upstream_id,
+        "messages": [{"role": m.role.value, "content": m.content} for m in messages],
+        "max_tokens": params.max_tokens,
+    }
+    if params.temperature is not None:
+        payload["temperature"] = params.temperature
+    if params.top_p is not None:
+        payload["top_p"] = params.top_p
+    if stream:
+        payload["stream"] = True
+        payload["stream_options"] = {"include_usage": True}
+    return payload
+
+
+def first_choice(body: dict[str, Any]) -> dict[str, Any]:
+    choices = body.get("choices")
+    if isinstance(choices, list) and choices and isinstance(choices[0], dict):
+        return choices[0]
+    return {}
+
+
+def parse_usage(raw: Any) -> Usage | None:
+    if not isinstance(raw, dict) or "prompt_tokens" not in raw:
+        return None
+    return Usage(int(raw.get("prompt_tokens") or 0), int(raw.get("completion_tokens") or 0))
+
+
+def error_details(text: str) -> tuple[str, str | None]:
+    """(message, error type) from an OpenAI/OpenRouter error body; the raw text if not JSON."""
+    try:
+        body = json.loads(text)
+    except ValueError:
+        body = None
+    if isinstance(body, dict) and "error" in body:
+        return describe_error(body["error"])
+    return text.strip() or "no details", None
+
+
+def describe_error(error: Any) -> tuple[str, str | None]:
+    """(message, type) of an `error` object; the type is `metadata.error_type`, `type` or a
+    string `code` (an int `code` is an HTTP status)."""
+    if not isinstance(error, dict):
+        return str(error), None
+    metadata = error.get("metadata")
+    if not isinstance(metadata, dict):
+        metadata = {}
+    code = error.get("code") if isinstance(error.get("code"), str) else None
+    error_type = metadata.get("error_type") or error.get("type") or code
+    return str(error.get("message") or "no details"), str(error_type) if error_type else None
+
+
+async def sse_data(content: aiohttp.StreamReader) -> AsyncIterator[str]:
+    """The `data` of each Server-Sent Event; comment lines and other fields are skipped."""
+    lines: list[str] = []
+    async for raw in content:
+        line = raw.decode("utf-8", "replace").rstrip("\r\n")
+        if not line:
+            if lines:
+                yield "\n".join(lines)
+                lines = []
+        elif line.startswith(SSE_DATA):
+            lines.append(line[len(SSE_DATA) :].removeprefix(" "))
+    if lines:
+        yield "\n".join(lines)

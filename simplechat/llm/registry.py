@@ -1,0 +1,198 @@
+"""Which provider answers which model, decided once at startup.
+
+`build_registry(settings, session)` creates a provider for each configured upstream (OpenRouter
+and DashScope when their key is set, the OpenAI-compatible server when its base URL is set) and
+always the mock. `registry.resolve(name)` then gives the model's spec and its provider.
+
+When no real provider is configured at all, every model is answered by the mock (`using_mock`),
+so a new server can chat at once; the replies say so. Otherwise a model whose provider is not
+configured is refused with `InvalidInput`, and so is an unknown model name.
+
+The application owns the aiohttp session: create it with `make_http_session(settings)` inside
+the running loop, close it after `registry.aclose()`.
+"""
+
+import logging
+from collections.abc import Callable, Mapping
+
+import aiohttp
+
+from simplechat.config import Settings
+from simplechat.kit.errors import InvalidInput
+from simplechat.llm.base import Provider
+from simplechat.llm.catalog import load_catalog
+from simplechat.llm.dashscope import DashScopeProvider
+from simplechat.llm.mock import MOCK_MODEL_NOTE, MOCK_NAME, NO_KEY_NOTE, MockProvider
+from simplechat.llm.openai_compat import OpenAICompatProvider
+from simplechat.llm.openrouter import OpenRouterProvider
+from simplechat.llm.retry import RetryPolicy
+from simplechat.llm.types import ModelSpec
+
+CONNECTOR_LIMIT = 100
+CONNECTOR_LIMIT_PER_HOST = 50
+DNS_CACHE_SECONDS = 300
+OPENAI_NAME = "openai"
+OPENAI_LABEL = "OpenAI-compatible server"
+
+log = logging.getLogger("simplechat.providers")
+
+ProviderFactory = Callable[[Settings, aiohttp.ClientSession, RetryPolicy], Provider | None]
+
+
+class ProviderRegistry:
+    """Model name -> (ModelSpec, Provider). `providers` is keyed by provider name and must
+    include the mock. Raises ValueError if `default_model` is not in the catalog."""
+
+    def __init__(
+        self,
+        catalog: Mapping[str, ModelSpec],
+        providers: Mapping[str, Provider],
+        default_model: str,
+    ) -> None:
+        if default_model not in catalog:
+            raise ValueError(f"The default model {default_model!r} is not in the model catalog")
+        self._catalog = dict(catalog)
+        self._providers = dict(providers)
+        self.using_mock = set(self._providers) <= {MOCK_NAME}
+        self.default_model = self._usable_default(default_model)
+
+    def resolve(self, model_name: str | None) -> tuple[ModelSpec, Provider]:
+        """The spec and provider for `model_name` (None: the default model).
+
+        Raises InvalidInput for an unknown name, or for a model whose provider is not
+        configured while some real provider is (with none configured, the mock answers).
+        """
+        name = model_name or self.default_model
+        spec = self._catalog.get(name)
+        if spec is None:
+            raise InvalidInput(
+                f"Unknown model {name!r}. Available models: {self._names()}.",
+                extra={"available_models": [m.name for m in self.models()]},
+            )
+        provider = self._providers.get(spec.provider)
+        if provider is not None:
+            return spec, provider
+        if self.using_mock:
+            return spec, self._providers[MOCK_NAME]
+        raise InvalidInput(
+            f"Model {name!r} needs the {spec.provider} provider, which is not configured on "
+            f"this server. Available models: {self._names()}.",
+            extra={"available_models": [m.name for m in self.models()]},
+        )
+
+    def models(self) -> list[ModelSpec]:
+        """The models this server can answer, in catalog order."""
+        return [m for m in self._catalog.values() if self._answerable(m)]
+
+    async def aclose(self) -> None:
+        for provider in self._providers.values():
+            await provider.aclose()
+
+    def _answerable(self, spec: ModelSpec) -> bool:
+        return self.using_mock or spec.provider in self._providers
+
+    def _names(self) -> str:
+        return ", ".join(m.name for m in self.models())
+
+    def _usable_default(self, default_model: str) -> str:
+        """The configured default, or else the first model a configured real provider serves."""
+        if self._answerable(self._catalog[default_model]):
+            return default_model
+        real = [m.name for m in self.models() if m.provider != MOCK_NAME]
+        if not real:  # resolve(None) will then say which provider is missing
+            return default_model
+        fallback = real[0]
+        log.warning("provider.registry.default_model_unavailable configured=%s using=%s",
+                    default_model, fallback)  # fmt: skip
+        return fallback
+
+
+def build_registry(settings: Settings, session: aiohttp.ClientSession) -> ProviderRegistry:
+    """Providers for every configured upstream plus the mock, over the shared `session`.
+
+    Raises ValueError when the models file or the default model is invalid.
+    """
+    retry = RetryPolicy(
+        max_retries=settings.upstream_max_retries,
+        backoff_seconds=settings.upstream_backoff_seconds,
+        max_retry_after_seconds=settings.upstream_max_retry_after_seconds,
+    )
+    providers: dict[str, Provider] = {}
+    for name, factory in PROVIDER_FACTORIES.items():
+        provider = factory(settings, session, retry)
+        if provider is not None:
+            providers[name] = provider
+    note = MOCK_MODEL_NOTE if providers else NO_KEY_NOTE
+    providers[MOCK_NAME] = MockProvider(note=note)
+    registry = ProviderRegistry(
+        load_catalog(settings.models_file), providers, settings.default_model
+    )
+    log.info("provider.registry.built providers=%s using_mock=%s",
+             ",".join(providers), registry.using_mock)  # fmt: skip
+    return registry
+
+
+def make_http_session(settings: Settings) -> aiohttp.ClientSession:
+    """The one outbound HTTP session, with explicit connect/read timeouts and pool limits.
+
+    Call it inside the running event loop; the caller closes it.
+    """
+    timeout = aiohttp.ClientTimeout(
+        total=None,
+        sock_connect=settings.connect_timeout_seconds,
+        sock_read=settings.read_timeout_seconds,
+    )
+    connector = aiohttp.TCPConnector(
+        limit=CONNECTOR_LIMIT,
+        limit_per_host=CONNECTOR_LIMIT_PER_HOST,
+        ttl_dns_cache=DNS_CACHE_SECONDS,
+    )
+    return aiohttp.ClientSession(timeout=timeout, connector=connector)
+
+
+def _openrouter(
+    settings: Settings, session: aiohttp.ClientSession, retry: RetryPolicy
+) -> Provider | None:
+    if settings.openrouter_api_key is None:
+        return None
+    return OpenRouterProvider(
+        session,
+        base_url=settings.openrouter_base_url,
+        api_key=settings.openrouter_api_key.get_secret_value(),
+        referer=settings.openrouter_referer,
+        title=settings.openrouter_title,
+        retry=retry,
+    )
+
+
+def _dashscope(
+    settings: Settings, session: aiohttp.ClientSession, retry: RetryPolicy
+) -> Provider | None:
+    if settings.dashscope_api_key is None:
+        return None
+    return DashScopeProvider(
+        session,
+        api_key=settings.dashscope_api_key.get_secret_value(),
+        base_url=settings.dashscope_base_url,
+        retry=retry,
+        request_timeout=settings.read_timeout_seconds,
+    )
+
+
+def _openai(
+    settings: Settings, session: aiohttp.ClientSession, retry: RetryPolicy
+) -> Provider | None:
+    if not settings.openai_base_url:
+        return None
+    key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
+    return OpenAICompatProvider(
+        OPENAI_NAME, session, settings.openai_base_url, key, label=OPENAI_LABEL, retry=retry
+    )
+
+
+# One entry per upstream; adding a vendor means a module and a line here.
+PROVIDER_FACTORIES: dict[str, ProviderFactory] = {
+    "openrouter": _openrouter,
+    "dashscope": _dashscope,
+    OPENAI_NAME: _openai,
+}

@@ -1,0 +1,131 @@
+"""load_catalog: built-in models, and models files that extend or override them."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from simplechat.config import Settings
+from simplechat.llm.catalog import BUILTIN_MODELS, load_catalog
+from simplechat.llm.types import ModelSpec
+
+LOCAL_MODEL = {
+    "name": "llama-local",
+    "provider": "openai",
+    "upstream_id": "llama3.1:8b",
+    "context_window": 8192,
+    "max_output_tokens": 1024,
+}
+
+
+def write(tmp_path: Path, name: str, text: str) -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_builtins() -> None:
+    catalog = load_catalog(None)
+
+    assert list(catalog) == [
+        "mistralai/mistral-7b-instruct",
+        "openchat/openchat-7b",
+        "qwen-turbo",
+        "qwen-plus",
+        "qwen-max",
+        "mock",
+    ]
+    assert catalog["mistralai/mistral-7b-instruct"] == ModelSpec(
+        "mistralai/mistral-7b-instruct",
+        "openrouter",
+        "mistralai/mistral-7b-instruct",
+        32768,
+        4096,
+        catalog["mistralai/mistral-7b-instruct"].description,
+    )
+    limits = {n: (m.provider, m.context_window, m.max_output_tokens) for n, m in catalog.items()}
+    assert limits["openchat/openchat-7b"] == ("openrouter", 8192, 1024)
+    assert limits["qwen-turbo"] == ("dashscope", 1_000_000, 16384)
+    assert limits["qwen-plus"] == ("dashscope", 131072, 16384)
+    assert limits["qwen-max"] == ("dashscope", 32768, 8192)
+    assert limits["mock"] == ("mock", 8192, 1024)
+    assert all(m.description for m in BUILTIN_MODELS)
+
+
+def test_default_model_is_built_in() -> None:
+    assert Settings.model_fields["default_model"].default in load_catalog(None)
+
+
+def test_json_file_adds_and_overrides(tmp_path: Path) -> None:
+    override = {"name": "qwen-plus", "context_window": 65536}
+    path = write(tmp_path, "models.json", json.dumps([LOCAL_MODEL, override]))
+
+    catalog = load_catalog(path)
+
+    assert catalog["llama-local"] == ModelSpec(**LOCAL_MODEL)  # type: ignore[arg-type]
+    assert catalog["qwen-plus"].context_window == 65536
+    assert catalog["qwen-plus"].upstream_id == "qwen-plus"  # the rest stays built-in
+    assert list(catalog)[-1] == "llama-local"
+
+
+def test_json_object_with_models_list(tmp_path: Path) -> None:
+    path = write(tmp_path, "models.json", json.dumps({"models": [LOCAL_MODEL]}))
+
+    assert "llama-local" in load_catalog(path)
+
+
+def test_toml_file(tmp_path: Path) -> None:
+    text = """
+[[models]]
+name = "llama-local"
+provider = "openai"
+upstream_id = "llama3.1:8b"
+context_window = 8192
+max_output_tokens = 1024
+description = "Ollama here"
+
+[[models]]
+name = "mock"
+max_output_tokens = 64
+"""
+    catalog = load_catalog(write(tmp_path, "models.toml", text))
+
+    assert catalog["llama-local"].description == "Ollama here"
+    assert catalog["mock"].max_output_tokens == 64
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "problem"),
+    [
+        ("models.json", "[{", "is not valid json"),
+        ("models.toml", "[[models]\n", "is not valid toml"),
+        ("models.yaml", "[]", "must end in .json or .toml"),
+        ("models.json", '{"model": []}', "must hold a list of models"),
+        ("models.json", '["qwen"]', "expected an object"),
+        ("models.json", '[{"name": ""}]', "'name' must be a non-empty string"),
+        ("models.json", '[{"name": "x", "provider": "openai"}]', "missing field(s) upstream_id"),
+        ("models.json", '[{"name": "mock", "tokens": 5}]', "unknown field(s) tokens"),
+        ("models.json", '[{"name": "mock", "context_window": "8k"}]', "'context_window' must be"),
+        ("models.json", '[{"name": "mock", "context_window": true}]', "must be int"),
+        ("models.json", '[{"name": "mock", "provider": "acme"}]', "unknown provider 'acme'"),
+        ("models.json", '[{"name": "mock", "context_window": 0}]', "must be positive"),
+        ("models.json", '[{"name": "mock", "max_output_tokens": 9000}]', "exceeds context_window"),
+    ],
+)
+def test_invalid_files_name_the_file_and_the_problem(
+    tmp_path: Path, name: str, text: str, problem: str
+) -> None:
+    path = write(tmp_path, name, text)
+    with pytest.raises(ValueError, match="models") as caught:
+        load_catalog(path)
+
+    assert str(path) in str(caught.value)
+    assert problem in str(caught.value)
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    path = tmp_path / "absent.json"
+    with pytest.raises(ValueError, match="Cannot read models file") as caught:
+        load_catalog(path)
+
+    assert str(path) in str(caught.value)
