@@ -7,7 +7,7 @@ from fastapi.security import OAuth2PasswordBearer
 
 from simplechat.accounts.service import AccountService
 from simplechat.accounts.types import User
-from simplechat.kit.errors import NotAuthenticated
+from simplechat.kit.errors import Forbidden, NotAuthenticated
 
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="token", auto_error=False)
 
@@ -39,3 +39,13 @@ async def get_current_user_id(accounts: AccountServiceDep, token: BearerToken) -
 
 
 CurrentUserId = Annotated[str, Depends(get_current_user_id)]
+
+
+async def get_admin_user(user: CurrentUser) -> User:
+    """The current user, who must be an admin (403 otherwise)."""
+    if user.role != "admin":
+        raise Forbidden("This needs an admin account.")
+    return user
+
+
+AdminUser = Annotated[User, Depends(get_admin_user)]
