@@ -26,6 +26,8 @@ DEFAULT_ADVANCED_PROMPT = (
     "by name when they have told you their name."
 )
 DEFAULT_SYSTEM_PROMPT = "You are a helpful assistant. Answer clearly and concisely."
+LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
+MIN_SECRET_CHARS = 32
 
 
 class Settings(BaseSettings):
@@ -101,11 +103,32 @@ class Settings(BaseSettings):
             ) from exc
         return value
 
+    @field_validator("ip_limit")
+    @classmethod
+    def _ip_rate(cls, value: str) -> str:
+        import limits  # slowapi's rate parser
+
+        try:
+            limits.parse(value)
+        except ValueError:
+            raise ValueError(f"{value!r} is not a rate like '10/minute' or '100/hour'") from None
+        return value
+
+    @field_validator("jwt_secret")
+    @classmethod
+    def _strong_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < MIN_SECRET_CHARS:
+            raise ValueError(
+                f"must be at least {MIN_SECRET_CHARS} characters (e.g. the output of "
+                "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`)"
+            )
+        return value
+
     @field_validator("rate_limit_status")
     @classmethod
     def _limit_status(cls, value: int) -> int:
         if value not in (401, 429):
-            raise ValueError("SIMPLECHAT_RATE_LIMIT_STATUS must be 401 or 429")
+            raise ValueError("must be 401 or 429")
         return value
 
     @cached_property
@@ -117,6 +140,13 @@ class Settings(BaseSettings):
     log_level: str = "info"
     log_format: Literal["auto", "json", "text"] = "auto"
     metrics_enabled: bool = True
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        if value.lower() not in LOG_LEVELS:
+            raise ValueError(f"{value!r} is not one of {', '.join(LOG_LEVELS)}")
+        return value.lower()
 
     @field_validator("cors_origins", mode="before")
     @classmethod

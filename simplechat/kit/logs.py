@@ -107,10 +107,6 @@ def logging_config(
     }
 
 
-def configure_logging(level: str, log_format: LogFormat = "auto") -> None:
-    logging.config.dictConfig(logging_config(level, log_format))
-
-
 def ensure_logging(level: str, log_format: LogFormat = "auto") -> None:
     """Configure logging unless something already did (the CLI, uvicorn's --log-config, pytest)."""
     if not logging.getLogger().handlers:

@@ -1,8 +1,15 @@
-"""The JWT signing secret kept in the data directory when none is configured."""
+"""Secrets: the JWT signing secret kept in the data directory when none is configured, and
+how a secret or a URL with a password is shown (check-config, logs)."""
 
 import os
+import re
 import secrets
 from pathlib import Path
+
+from pydantic import SecretStr
+
+_URL_PASSWORD = re.compile(r"(?P<head>://[^:/@\s]+:)[^@\s/]+@")
+MASK_MIN_CHARS = 16
 
 SECRET_FILE_NAME = "jwt_secret"
 SECRET_BYTES = 48
@@ -29,3 +36,22 @@ def load_or_create_secret(data_dir: Path) -> str:
     finally:
         tmp.unlink()
     return path.read_text().strip()
+
+
+def mask_url(url: str) -> str:
+    """`url` with any password replaced by ****."""
+    return _URL_PASSWORD.sub(r"\g<head>****@", url)
+
+
+def url_has_password(url: str) -> bool:
+    return _URL_PASSWORD.search(url) is not None
+
+
+def mask_secret(secret: SecretStr | None) -> str:
+    """A long secret as its first 3 and last 4 characters; a short one not at all."""
+    if secret is None:
+        return "unset"
+    value = secret.get_secret_value()
+    if len(value) >= MASK_MIN_CHARS:
+        return f"{value[:3]}…{value[-4:]}"
+    return "set (hidden)"

@@ -6,10 +6,14 @@ family from `simplechat.kit.errors` at their own boundary (`raise ... from exc`)
 API key in an error message or a log line.
 """
 
-from collections.abc import AsyncGenerator, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+import aiohttp
+
+from simplechat.config import Settings
+from simplechat.llm.retry import RetryPolicy
 from simplechat.llm.types import ChatMessage, Completion, ModelSpec, StreamChunk
 
 
@@ -34,3 +38,15 @@ class Provider(Protocol):
     ) -> AsyncGenerator[StreamChunk, None]: ...
 
     async def aclose(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Vendor:
+    """Everything simplechat knows of one upstream, in one place: its name (the models file's
+    `provider`), how it is configured and described (check-config), and how it is built."""
+
+    name: str
+    label: str
+    configured: Callable[[Settings], bool]
+    describe: Callable[[Settings], str]  # what it uses, or what to set
+    build: Callable[[Settings, aiohttp.ClientSession, RetryPolicy], Provider]

@@ -14,28 +14,25 @@ TOML (`.toml`): an array of tables named `models`::
     name = "qwen-plus"          # a built-in name: only the fields given here change
     context_window = 65536
 
-Fields are those of `ModelSpec`: `name`, `provider` (one of PROVIDERS), `upstream_id` (the id
-sent to the provider), `context_window` and `max_output_tokens` (positive integers, the output no
-larger than the window) and an optional `description`. A new model needs every field but the
-description; an entry for a built-in name needs only the fields it changes. Unknown fields,
-wrong types and a missing or unreadable file raise `ValueError` naming the file and the problem.
+Fields are those of `ModelSpec`: `name`, `provider` (a vendor's name from `llm.vendors`, or
+"mock"), `upstream_id` (the id sent to the provider), `context_window` and `max_output_tokens`
+(positive integers, the output no larger than the window) and an optional `description`. A new
+model needs every field but the description; an entry for a built-in name needs only the fields
+it changes. Unknown fields, wrong types and a missing or unreadable file raise `ValueError`
+naming the file and the problem (pydantic's words, with where: `models.2.context_window`).
 Models of provider "openai" go to the OpenAI-compatible server at OPENAI_BASE_URL.
 """
 
 import json
 import tomllib
-from dataclasses import asdict, fields
+from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from simplechat.llm.types import ModelSpec
-
-PROVIDERS = frozenset({"openrouter", "dashscope", "openai", "mock"})
-REQUIRED_FIELDS = ("name", "provider", "upstream_id", "context_window", "max_output_tokens")
-FIELD_TYPES: dict[str, type] = {f.name: str for f in fields(ModelSpec)} | {
-    "context_window": int,
-    "max_output_tokens": int,
-}
+from simplechat.llm.vendors import PROVIDER_NAMES
 
 BUILTIN_MODELS: tuple[ModelSpec, ...] = (
     ModelSpec(
@@ -65,6 +62,53 @@ BUILTIN_MODELS: tuple[ModelSpec, ...] = (
 )  # fmt: skip
 
 
+class ModelEntry(BaseModel):
+    """One entry of the models file: a new model (every field but the description), or the
+    fields that change for a built-in one."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    name: str = Field(min_length=1)
+    provider: str | None = None
+    upstream_id: str | None = None
+    context_window: int | None = Field(default=None, gt=0)
+    max_output_tokens: int | None = Field(default=None, gt=0)
+    description: str | None = None
+
+    @field_validator("provider")
+    @classmethod
+    def _known_provider(cls, value: str | None) -> str | None:
+        if value is not None and value not in PROVIDER_NAMES:
+            known = ", ".join(sorted(PROVIDER_NAMES))
+            raise ValueError(f"unknown provider {value!r} (known: {known})")
+        return value
+
+
+class ModelSpecEntry(BaseModel):
+    """A whole model, after an entry is merged with the built-in of the same name."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    name: str
+    provider: str
+    upstream_id: str
+    context_window: int
+    max_output_tokens: int
+    description: str = ""
+
+    @model_validator(mode="after")
+    def _output_fits(self) -> Self:
+        if self.max_output_tokens > self.context_window:
+            raise ValueError("max_output_tokens exceeds context_window")
+        return self
+
+
+class ModelsFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    models: list[ModelEntry]
+
+
 def load_catalog(models_file: Path | None) -> dict[str, ModelSpec]:
     """Built-in models, extended or overridden by `models_file` (None: built-ins only).
 
@@ -74,63 +118,44 @@ def load_catalog(models_file: Path | None) -> dict[str, ModelSpec]:
     catalog = {spec.name: spec for spec in BUILTIN_MODELS}
     if models_file is None:
         return catalog
-    for index, entry in enumerate(_read_entries(models_file)):
-        where = f"models file {models_file}, entry {index + 1}"
-        spec = _to_spec(entry, catalog, where)
-        catalog[spec.name] = spec
+    data = _read(models_file)
+    try:
+        entries = ModelsFile.model_validate({"models": data} if isinstance(data, list) else data)
+    except ValidationError as exc:
+        raise ValueError(f"Invalid models file {models_file}: {_problems(exc)}") from None
+    for index, entry in enumerate(entries.models):
+        given = entry.model_dump(exclude_none=True)
+        base = asdict(catalog[entry.name]) if entry.name in catalog else {}
+        try:
+            spec = ModelSpecEntry.model_validate({**base, **given})
+        except ValidationError as exc:
+            where = f"models file {models_file}, entry {index + 1} ({entry.name})"
+            raise ValueError(f"Invalid {where}: {_problems(exc)}") from None
+        catalog[spec.name] = ModelSpec(**spec.model_dump())
     return catalog
 
 
-def _read_entries(path: Path) -> list[Any]:
+def _read(path: Path) -> Any:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ValueError(f"Cannot read models file {path}: {exc.strerror or exc}") from exc
     try:
         if path.suffix.lower() == ".toml":
-            data: Any = tomllib.loads(text)
-        elif path.suffix.lower() == ".json":
-            data = json.loads(text)
-        else:
-            raise ValueError(f"Models file {path} must end in .json or .toml")
+            return tomllib.loads(text)
+        if path.suffix.lower() == ".json":
+            return json.loads(text)
     except (json.JSONDecodeError, tomllib.TOMLDecodeError) as exc:
         raise ValueError(f"Models file {path} is not valid {path.suffix[1:]}: {exc}") from exc
-    if isinstance(data, dict):
-        data = data.get("models")
-    if not isinstance(data, list):
-        raise ValueError(f'Models file {path} must hold a list of models (or a "models" list)')
-    return data
+    raise ValueError(f"Models file {path} must end in .json or .toml")
 
 
-def _to_spec(entry: Any, catalog: dict[str, ModelSpec], where: str) -> ModelSpec:
-    if not isinstance(entry, dict):
-        raise ValueError(f"{where}: expected an object with model fields, got {entry!r}")
-    unknown = sorted(set(entry) - set(FIELD_TYPES))
-    if unknown:
-        raise ValueError(f"{where}: unknown field(s) {', '.join(unknown)}")
-    name = entry.get("name")
-    if not isinstance(name, str) or not name.strip():
-        raise ValueError(f"{where}: 'name' must be a non-empty string")
-    base = asdict(catalog[name]) if name in catalog else {}
-    merged = {**base, **entry}
-    missing = [f for f in REQUIRED_FIELDS if f not in merged]
-    if missing:
-        raise ValueError(f"{where} ({name}): missing field(s) {', '.join(missing)}")
-    for key, value in merged.items():
-        expected = FIELD_TYPES[key]
-        if not isinstance(value, expected) or isinstance(value, bool):
-            raise ValueError(
-                f"{where} ({name}): '{key}' must be {expected.__name__}, got {value!r}"
-            )
-    _check_values(merged, f"{where} ({name})")
-    return ModelSpec(**merged)
-
-
-def _check_values(spec: dict[str, Any], where: str) -> None:
-    if spec["provider"] not in PROVIDERS:
-        known = ", ".join(sorted(PROVIDERS))
-        raise ValueError(f"{where}: unknown provider {spec['provider']!r} (known: {known})")
-    if spec["context_window"] <= 0 or spec["max_output_tokens"] <= 0:
-        raise ValueError(f"{where}: context_window and max_output_tokens must be positive")
-    if spec["max_output_tokens"] > spec["context_window"]:
-        raise ValueError(f"{where}: max_output_tokens exceeds context_window")
+def _problems(error: ValidationError) -> str:
+    """pydantic's errors as `models.1.context_window: Input should be ...; ...` (entries
+    counted from 1, as a person counts them)."""
+    described = []
+    for problem in error.errors():
+        loc = [str(p + 1) if isinstance(p, int) else str(p) for p in problem["loc"]]
+        message = str(problem["msg"]).removeprefix("Value error, ")
+        described.append(f"{'.'.join(loc) or 'file'}: {message}")
+    return "; ".join(described)

@@ -29,7 +29,9 @@ from typing import Any
 
 import aiohttp
 
-from simplechat.llm.base import GenerationParams
+from simplechat.config import Settings
+from simplechat.kit.secrets import mask_secret
+from simplechat.llm.base import GenerationParams, Vendor
 from simplechat.llm.retry import (
     RetryPolicy,
     bad_response,
@@ -87,7 +89,6 @@ class DashScopeProvider:
             model=model.upstream_id,
             finish_reason=finish or "stop",
             usage=parse_usage(response),
-            provider_labels={"provider": self.name, "request_id": str(response.request_id or "")},
         )
 
     async def stream(
@@ -232,3 +233,31 @@ def _finish(value: Any) -> str | None:
 def _header(response: Any, name: str) -> str | None:
     headers: Mapping[str, str] = getattr(response, "headers", None) or {}
     return next((v for k, v in headers.items() if k.lower() == name.lower()), None)
+
+
+def _build(
+    settings: Settings, session: aiohttp.ClientSession, retry: RetryPolicy
+) -> DashScopeProvider:
+    assert settings.dashscope_api_key is not None
+    return DashScopeProvider(
+        session,
+        api_key=settings.dashscope_api_key.get_secret_value(),
+        base_url=settings.dashscope_base_url,
+        retry=retry,
+        request_timeout=settings.read_timeout_seconds,
+    )
+
+
+def _describe(settings: Settings) -> str:
+    if settings.dashscope_api_key is None:
+        return "set DASHSCOPE_API_KEY"
+    return f"key {mask_secret(settings.dashscope_api_key)}, {settings.dashscope_base_url}"
+
+
+VENDOR = Vendor(
+    name=DASHSCOPE_NAME,
+    label=DASHSCOPE_LABEL,
+    configured=lambda settings: settings.dashscope_api_key is not None,
+    describe=_describe,
+    build=_build,
+)

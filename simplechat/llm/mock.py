@@ -42,7 +42,6 @@ class MockProvider:
             model=model.name,
             finish_reason=finish,
             usage=self._usage(messages, text),
-            provider_labels={"provider": MOCK_NAME},
         )
 
     async def stream(

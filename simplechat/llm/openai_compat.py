@@ -16,7 +16,9 @@ from typing import Any, NoReturn
 
 import aiohttp
 
-from simplechat.llm.base import GenerationParams
+from simplechat.config import Settings
+from simplechat.kit.secrets import mask_url
+from simplechat.llm.base import GenerationParams, Vendor
 from simplechat.llm.retry import (
     RetryPolicy,
     bad_response,
@@ -35,6 +37,8 @@ SSE_DONE = "[DONE]"
 SSE_DATA = "data:"
 DEFAULT_FINISH_REASON = "stop"
 MIDSTREAM_DEFAULT_STATUS = 502
+OPENAI_NAME = "openai"
+OPENAI_LABEL = "OpenAI-compatible server"
 
 
 class OpenAICompatProvider:
@@ -154,17 +158,11 @@ class OpenAICompatProvider:
         message = choice.get("message")
         if not isinstance(message, dict):
             raise bad_response(self.name, self.label, "no message in the first choice")
-        labels = {"provider": self.name}
-        if body.get("provider"):
-            labels["upstream_provider"] = str(body["provider"])
-        if body.get("id"):
-            labels["generation_id"] = str(body["id"])
         return Completion(
             text=str(message.get("content") or ""),
             model=str(body.get("model") or model.upstream_id),
             finish_reason=str(choice.get("finish_reason") or DEFAULT_FINISH_REASON),
             usage=parse_usage(body.get("usage")),
-            provider_labels=labels,
         )
 
     def _raise_status(self, status: int, text: str, headers: Mapping[str, str]) -> NoReturn:
@@ -252,3 +250,29 @@ async def sse_data(content: aiohttp.StreamReader) -> AsyncIterator[str]:
             lines.append(line[len(SSE_DATA) :].removeprefix(" "))
     if lines:
         yield "\n".join(lines)
+
+
+def _build(
+    settings: Settings, session: aiohttp.ClientSession, retry: RetryPolicy
+) -> OpenAICompatProvider:
+    assert settings.openai_base_url
+    key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
+    return OpenAICompatProvider(
+        OPENAI_NAME, session, settings.openai_base_url, key, label=OPENAI_LABEL, retry=retry
+    )
+
+
+def _describe(settings: Settings) -> str:
+    if not settings.openai_base_url:
+        return "set SIMPLECHAT_OPENAI_BASE_URL (Ollama, vLLM, llama.cpp, LM Studio...)"
+    return mask_url(settings.openai_base_url)
+
+
+# Any OpenAI-compatible server at SIMPLECHAT_OPENAI_BASE_URL (models with provider "openai").
+VENDOR = Vendor(
+    name=OPENAI_NAME,
+    label=OPENAI_LABEL,
+    configured=lambda settings: bool(settings.openai_base_url),
+    describe=_describe,
+    build=_build,
+)

@@ -6,6 +6,9 @@ still sent for backward compatibility). OpenRouter ignores the title without the
 
 import aiohttp
 
+from simplechat.config import Settings
+from simplechat.kit.secrets import mask_secret
+from simplechat.llm.base import Vendor
 from simplechat.llm.openai_compat import OpenAICompatProvider
 from simplechat.llm.retry import RetryPolicy
 
@@ -41,3 +44,32 @@ class OpenRouterProvider(OpenAICompatProvider):
             retry=retry,
             timeout=timeout,
         )
+
+
+def _build(
+    settings: Settings, session: aiohttp.ClientSession, retry: RetryPolicy
+) -> OpenRouterProvider:
+    assert settings.openrouter_api_key is not None
+    return OpenRouterProvider(
+        session,
+        base_url=settings.openrouter_base_url,
+        api_key=settings.openrouter_api_key.get_secret_value(),
+        referer=settings.openrouter_referer,
+        title=settings.openrouter_title,
+        retry=retry,
+    )
+
+
+def _describe(settings: Settings) -> str:
+    if settings.openrouter_api_key is None:
+        return "set OPENROUTER_API_KEY"
+    return f"key {mask_secret(settings.openrouter_api_key)}, {settings.openrouter_base_url}"
+
+
+VENDOR = Vendor(
+    name=OPENROUTER_NAME,
+    label=OPENROUTER_LABEL,
+    configured=lambda settings: settings.openrouter_api_key is not None,
+    describe=_describe,
+    build=_build,
+)

@@ -13,7 +13,7 @@ the running loop, close it after `registry.aclose()`.
 """
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 
 import aiohttp
 
@@ -21,22 +21,16 @@ from simplechat.config import Settings
 from simplechat.kit.errors import InvalidInput
 from simplechat.llm.base import Provider
 from simplechat.llm.catalog import load_catalog
-from simplechat.llm.dashscope import DashScopeProvider
 from simplechat.llm.mock import MOCK_MODEL_NOTE, MOCK_NAME, NO_KEY_NOTE, MockProvider
-from simplechat.llm.openai_compat import OpenAICompatProvider
-from simplechat.llm.openrouter import OpenRouterProvider
 from simplechat.llm.retry import RetryPolicy
 from simplechat.llm.types import ModelSpec
+from simplechat.llm.vendors import VENDORS
 
 CONNECTOR_LIMIT = 100
 CONNECTOR_LIMIT_PER_HOST = 50
 DNS_CACHE_SECONDS = 300
-OPENAI_NAME = "openai"
-OPENAI_LABEL = "OpenAI-compatible server"
 
 log = logging.getLogger("simplechat.providers")
-
-ProviderFactory = Callable[[Settings, aiohttp.ClientSession, RetryPolicy], Provider | None]
 
 
 class ProviderRegistry:
@@ -117,11 +111,11 @@ def build_registry(settings: Settings, session: aiohttp.ClientSession) -> Provid
         backoff_seconds=settings.upstream_backoff_seconds,
         max_retry_after_seconds=settings.upstream_max_retry_after_seconds,
     )
-    providers: dict[str, Provider] = {}
-    for name, factory in PROVIDER_FACTORIES.items():
-        provider = factory(settings, session, retry)
-        if provider is not None:
-            providers[name] = provider
+    providers: dict[str, Provider] = {
+        vendor.name: vendor.build(settings, session, retry)
+        for vendor in VENDORS
+        if vendor.configured(settings)
+    }
     note = MOCK_MODEL_NOTE if providers else NO_KEY_NOTE
     providers[MOCK_NAME] = MockProvider(note=note)
     registry = ProviderRegistry(
@@ -148,51 +142,3 @@ def make_http_session(settings: Settings) -> aiohttp.ClientSession:
         ttl_dns_cache=DNS_CACHE_SECONDS,
     )
     return aiohttp.ClientSession(timeout=timeout, connector=connector)
-
-
-def _openrouter(
-    settings: Settings, session: aiohttp.ClientSession, retry: RetryPolicy
-) -> Provider | None:
-    if settings.openrouter_api_key is None:
-        return None
-    return OpenRouterProvider(
-        session,
-        base_url=settings.openrouter_base_url,
-        api_key=settings.openrouter_api_key.get_secret_value(),
-        referer=settings.openrouter_referer,
-        title=settings.openrouter_title,
-        retry=retry,
-    )
-
-
-def _dashscope(
-    settings: Settings, session: aiohttp.ClientSession, retry: RetryPolicy
-) -> Provider | None:
-    if settings.dashscope_api_key is None:
-        return None
-    return DashScopeProvider(
-        session,
-        api_key=settings.dashscope_api_key.get_secret_value(),
-        base_url=settings.dashscope_base_url,
-        retry=retry,
-        request_timeout=settings.read_timeout_seconds,
-    )
-
-
-def _openai(
-    settings: Settings, session: aiohttp.ClientSession, retry: RetryPolicy
-) -> Provider | None:
-    if not settings.openai_base_url:
-        return None
-    key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
-    return OpenAICompatProvider(
-        OPENAI_NAME, session, settings.openai_base_url, key, label=OPENAI_LABEL, retry=retry
-    )
-
-
-# One entry per upstream; adding a vendor means a module and a line here.
-PROVIDER_FACTORIES: dict[str, ProviderFactory] = {
-    "openrouter": _openrouter,
-    "dashscope": _dashscope,
-    OPENAI_NAME: _openai,
-}

@@ -13,9 +13,10 @@ Every HTTP provider shares one mapping from an upstream status to the error hier
     connect timeout     -> UpstreamTimeout      (after retries)
     read timeout        -> UpstreamTimeout      (not retried: the upstream is already working)
 
-`call_with_retry` retries an attempt that raised `RetryableError` with exponential backoff, or
-after the upstream's `Retry-After` when it sent one. A `Retry-After` longer than the policy allows
-ends the retries at once; the error then carries the hint in its `Retry-After` header.
+`call_with_retry` (on tenacity) retries an attempt that raised `RetryableError` with exponential
+backoff, or after the upstream's `Retry-After` when it sent one. A `Retry-After` longer than the
+policy allows ends the retries at once; the error then carries the hint in its `Retry-After`
+header.
 Streams are retried only while opening them, never after a chunk was yielded.
 """
 
@@ -31,6 +32,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
 
 import aiohttp
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type
 
 from simplechat.kit import telemetry
 from simplechat.kit.errors import (
@@ -63,13 +65,18 @@ log = logging.getLogger("simplechat.providers")
 T = TypeVar("T")
 
 
+Sleep = Callable[[float], Awaitable[None]]
+
+
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
-    """How many times to retry, how long to back off, and the longest `Retry-After` we wait for."""
+    """How many times to retry, how long to back off, and the longest `Retry-After` we wait for.
+    `sleep` waits between attempts (tests pass one that records instead of waiting)."""
 
     max_retries: int = 2
     backoff_seconds: float = 0.5
     max_retry_after_seconds: float = 10.0
+    sleep: Sleep = asyncio.sleep
 
     def wait_before(self, retry: int, retry_after: float | None) -> float | None:
         """Seconds to sleep before retry number `retry` (0-based), or None to give up now."""
@@ -90,37 +97,59 @@ class RetryableError(Exception):
         self.retry_after = retry_after
 
 
+async def _awaited(attempt: Callable[[], Awaitable[T]]) -> T:
+    """`attempt()` as a coroutine function (tenacity runs a plain lambda as sync code)."""
+    return await attempt()
+
+
+def _wait(policy: RetryPolicy, state: RetryCallState) -> float | None:
+    """The policy's wait before the next attempt (None: give up), from the last failure."""
+    failure = state.outcome.exception() if state.outcome else None
+    if not isinstance(failure, RetryableError):
+        return None
+    return policy.wait_before(state.attempt_number - 1, failure.retry_after)
+
+
 async def call_with_retry(
     policy: RetryPolicy, provider: str, attempt: Callable[[], Awaitable[T]]
 ) -> T:
-    """Await `attempt()` until it succeeds, raises a non-retryable error, or retries run out."""
-    retry = 0
+    """Await `attempt()` until it succeeds, raises a non-retryable error, or retries run out
+    (tenacity drives the loop; the policy decides each wait)."""
     started = time.perf_counter()
 
     def record(outcome: str) -> None:
         telemetry.record_upstream(provider, outcome, time.perf_counter() - started)
 
-    while True:
-        try:
-            result = await attempt()
-            record(telemetry.UPSTREAM_OK)
-            return result
-        except RetryableError as failure:
-            wait = policy.wait_before(retry, failure.retry_after)
-            reason = _describe(failure)
-            if wait is None:
-                log.warning("provider.%s.gave_up %s attempts=%d", provider, reason, retry + 1)
-                record(failure.error.code)
-                raise failure.error from failure.__cause__
-            log.info("provider.%s.retry %s retry=%d wait_s=%.2f", provider, reason, retry + 1, wait)
-            telemetry.record_upstream_retry(provider)
-            await asyncio.sleep(wait)
-            retry += 1
-        except UpstreamError as error:
-            status = error.extra.get("upstream_status", "-")
-            log.warning("provider.%s.failed status=%s error=%s", provider, status, error.code)
-            record(error.code)
-            raise
+    def log_retry(state: RetryCallState) -> None:
+        failure = state.outcome.exception() if state.outcome else None
+        assert isinstance(failure, RetryableError)
+        wait = state.upcoming_sleep
+        log.info("provider.%s.retry %s retry=%d wait_s=%.2f",
+                 provider, _describe(failure), state.attempt_number, wait)  # fmt: skip
+        telemetry.record_upstream_retry(provider)
+
+    retrying = AsyncRetrying(
+        retry=retry_if_exception_type(RetryableError),
+        stop=lambda state: _wait(policy, state) is None,
+        wait=lambda state: _wait(policy, state) or 0.0,
+        sleep=policy.sleep,
+        before_sleep=log_retry,
+        reraise=True,
+    )
+    try:
+        result: T = await retrying(_awaited, attempt)
+    except RetryableError as failure:
+        attempts = retrying.statistics.get("attempt_number", 1)
+        log.warning("provider.%s.gave_up %s attempts=%d", provider, _describe(failure), attempts)
+        record(failure.error.code)
+        raise failure.error from failure.__cause__
+    except UpstreamError as error:
+        status = error.extra.get("upstream_status", "-")
+        log.warning("provider.%s.failed status=%s error=%s", provider, status, error.code)
+        record(error.code)
+        raise
+    record(telemetry.UPSTREAM_OK)
+    return result
 
 
 def _describe(failure: RetryableError) -> str:

@@ -1,6 +1,6 @@
 """Value types shared by every layer: chat messages, usage, completions, stream chunks."""
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 
 
@@ -49,7 +49,6 @@ class Completion:
     model: str
     finish_reason: str = "stop"
     usage: Usage | None = None
-    provider_labels: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

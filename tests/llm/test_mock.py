@@ -23,7 +23,6 @@ async def test_reply_is_labelled_and_echoes_the_last_user_message() -> None:
     assert MODEL.name in completion.text
     assert completion.model == MODEL.name
     assert completion.finish_reason == "stop"
-    assert completion.provider_labels == {"provider": "mock"}
 
 
 async def test_usage_is_a_word_count() -> None:

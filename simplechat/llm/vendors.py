@@ -1,0 +1,11 @@
+"""The upstreams simplechat can use: adding a vendor means a module with a `VENDOR` and a line
+here. The registry builds the configured ones, the catalog checks model providers against
+them, and check-config describes them."""
+
+from simplechat.llm import dashscope, openai_compat, openrouter
+from simplechat.llm.base import Vendor
+from simplechat.llm.mock import MOCK_NAME
+
+VENDORS: tuple[Vendor, ...] = (openrouter.VENDOR, dashscope.VENDOR, openai_compat.VENDOR)
+# What a model's `provider` may be: a vendor, or the built-in mock.
+PROVIDER_NAMES: frozenset[str] = frozenset({v.name for v in VENDORS} | {MOCK_NAME})
