@@ -10,7 +10,7 @@ is exactly the sliding-window rule: if `burst` messages were admitted in the las
 every slot is recent; if fewer were, at least one slot is free.
 
 `plan` decides from a snapshot of the user's state which conditional update to try; the
-database applies it only if the state still allows it (see storage/limits.py), so the
+database applies it only if the state still allows it (see limits/repository.py), so the
 decision and the record stay one atomic step.
 """
 

@@ -1,6 +1,6 @@
 """The per-user chat limits: admit a request (or refuse it with RateLimited), give quota back.
 
-Admission is one conditional update of the user's document (see storage/limits.py): the
+Admission is one conditional update of the user's document (see limits/repository.py): the
 pure `plan` picks what to claim from the last state this process saw, and the database
 applies it only if the stored state still allows it. When it does not (another worker or a
 parallel request got there first, or the day changed), the state is read again and planned

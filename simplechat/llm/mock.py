@@ -17,8 +17,8 @@ MOCK_NAME = "mock"
 MOCK_PREFIX = "[mock] "
 ECHO_MAX_CHARS = 200
 NO_KEY_NOTE = (
-    "No provider key is configured on this server, so the mock answered instead of {model}; "
-    "set OPENROUTER_API_KEY or DASHSCOPE_API_KEY for real answers."
+    "No provider is configured on this server, so the mock answered instead of {model}; "
+    "set OPENROUTER_API_KEY, DASHSCOPE_API_KEY or SIMPLECHAT_OPENAI_BASE_URL for real answers."
 )
 MOCK_MODEL_NOTE = "This is the built-in mock model; choose another model for real answers."
 WORD_PIECE = re.compile(r"\S+\s*")

@@ -3,7 +3,7 @@
 Counts and sums use `$group` with `$sum` (correct on both servers). Per-day and per-hour
 buckets need the user's timezone and `$dateToString`/`$min`/`$max` on dates are wrong on the
 embedded server, so only the message times are fetched (projected, at most a few per day under
-the daily limit) and bucketed in `domain/report.py`.
+the daily limit) and bucketed in `reports/rules.py`.
 """
 
 from dataclasses import dataclass

@@ -32,6 +32,7 @@ def _report_response(report: Report) -> ReportResponse:
             replies=report.replies,
             plain=report.by_kind.get("plain", 0),
             advanced=report.by_kind.get("advanced", 0),
+            openai=report.by_kind.get("openai", 0),
         ),
         active_days=activity.active_days,
         messages_per_day=[
@@ -55,11 +56,15 @@ async def _build_report(user: User, reports: ReportService) -> ReportResponse:
     return _report_response(await reports.build(user, datetime.now(UTC)))
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def _svg(report: ReportResponse) -> Response:
     summary = (
-        f"{report.totals.messages} messages ({report.totals.advanced} advanced) on "
-        f"{report.active_days} day{'' if report.active_days == 1 else 's'} · "
-        f"{report.tokens.total} tokens · "
+        f"{_count(report.totals.messages, 'message')} ({report.totals.advanced} advanced) on "
+        f"{_count(report.active_days, 'day')} · "
+        f"{_count(report.tokens.total, 'token')} · "
         f"{sum(report.limit_refusals.values())} refused by limits"
     )
     svg = render_activity_svg(

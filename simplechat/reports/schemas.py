@@ -15,6 +15,7 @@ class ReportTotals(BaseModel):
     replies: int = Field(description="Answers you received", examples=[3])
     plain: int = Field(description="Messages sent to /llm/message", examples=[2])
     advanced: int = Field(description="Messages sent to /llm/message/advanced", examples=[1])
+    openai: int = Field(description="Messages sent to /v1/chat/completions", examples=[0])
 
 
 class ReportTokens(BaseModel):

@@ -209,3 +209,11 @@ async def test_openapi_has_password_flow(client: httpx.AsyncClient) -> None:
     schema = (await client.get("/openapi.json")).json()
     flows = schema["components"]["securitySchemes"]["OAuth2PasswordBearer"]["flows"]
     assert flows["password"]["tokenUrl"] == "token"
+
+
+async def test_created_at_reads_back_as_it_was_first_returned(client: httpx.AsyncClient) -> None:
+    created = await client.post("/user/", json={"username": "ada", "password": "password123"})
+    token = await client.post("/token", data={"username": "ada", "password": "password123"})
+    headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
+    me = await client.get("/user/me", headers=headers)
+    assert me.json()["created_at"] == created.json()["created_at"]

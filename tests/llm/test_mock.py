@@ -18,8 +18,9 @@ async def test_reply_is_labelled_and_echoes_the_last_user_message() -> None:
     completion = await MockProvider().complete(MODEL, MESSAGES, PARAMS)
 
     assert completion.text.startswith('[mock] You said: "hi, my name is Eric". (')
-    assert "No provider key is configured" in completion.text
-    assert "OPENROUTER_API_KEY" in completion.text
+    assert "No provider is configured" in completion.text
+    for way in ("OPENROUTER_API_KEY", "DASHSCOPE_API_KEY", "SIMPLECHAT_OPENAI_BASE_URL"):
+        assert way in completion.text
     assert MODEL.name in completion.text
     assert completion.model == MODEL.name
     assert completion.finish_reason == "stop"

@@ -59,7 +59,7 @@ class TestWithoutKeys:
         assert spec.name == "mistralai/mistral-7b-instruct"
         assert isinstance(provider, MockProvider)
         assert completion.text.startswith("[mock] ")
-        assert "No provider key is configured" in completion.text
+        assert "No provider is configured" in completion.text
         assert spec.name in completion.text
         assert registry.resolve("qwen-max")[1] is provider
         assert len(registry.models()) == 6
