@@ -16,8 +16,10 @@ TOML (`.toml`): an array of tables named `models`::
 
 Fields are those of `ModelSpec`: `name`, `provider` (one of PROVIDERS), `upstream_id` (the id
 sent to the provider), `context_window` and `max_output_tokens` (positive integers, the output no
-larger than the window) and an optional `description`. A new model needs every field but the
-description; an entry for a built-in name needs only the fields it changes. Unknown fields,
+larger than the window), an optional `description` and `takes_images` (true for a model that
+reads OpenAI-style image parts; not for DashScope, whose text API simplechat calls). A new model
+needs every field but the description and `takes_images`; an entry for a built-in name needs
+only the fields it changes. Unknown fields,
 wrong types and a missing or unreadable file raise `ValueError` naming the file and the problem.
 Models of provider "openai" go to the OpenAI-compatible server at OPENAI_BASE_URL.
 """
@@ -35,7 +37,10 @@ REQUIRED_FIELDS = ("name", "provider", "upstream_id", "context_window", "max_out
 FIELD_TYPES: dict[str, type] = {f.name: str for f in fields(ModelSpec)} | {
     "context_window": int,
     "max_output_tokens": int,
+    "takes_images": bool,
 }
+# Providers whose adapters send image parts (OpenAI's content-part format).
+IMAGE_PROVIDERS = frozenset({"openrouter", "openai", "mock"})
 
 BUILTIN_MODELS: tuple[ModelSpec, ...] = (
     ModelSpec(
@@ -60,7 +65,7 @@ BUILTIN_MODELS: tuple[ModelSpec, ...] = (
     ),
     ModelSpec(
         "mock", "mock", "mock",
-        8192, 1024, "A built-in mock that echoes you; no network, no key.",
+        8192, 1024, "A built-in mock that echoes you; no network, no key.", takes_images=True,
     ),
 )  # fmt: skip
 
@@ -118,7 +123,7 @@ def _to_spec(entry: Any, catalog: dict[str, ModelSpec], where: str) -> ModelSpec
         raise ValueError(f"{where} ({name}): missing field(s) {', '.join(missing)}")
     for key, value in merged.items():
         expected = FIELD_TYPES[key]
-        if not isinstance(value, expected) or isinstance(value, bool):
+        if not isinstance(value, expected) or (expected is not bool and isinstance(value, bool)):
             raise ValueError(
                 f"{where} ({name}): '{key}' must be {expected.__name__}, got {value!r}"
             )
@@ -134,3 +139,6 @@ def _check_values(spec: dict[str, Any], where: str) -> None:
         raise ValueError(f"{where}: context_window and max_output_tokens must be positive")
     if spec["max_output_tokens"] > spec["context_window"]:
         raise ValueError(f"{where}: max_output_tokens exceeds context_window")
+    if spec.get("takes_images") and spec["provider"] not in IMAGE_PROVIDERS:
+        known = ", ".join(sorted(IMAGE_PROVIDERS))
+        raise ValueError(f"{where}: takes_images needs one of the providers {known}")

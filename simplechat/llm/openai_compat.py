@@ -28,7 +28,14 @@ from simplechat.llm.retry import (
     stream_failures,
     transport_failures,
 )
-from simplechat.llm.types import ChatMessage, Completion, ModelSpec, StreamChunk, Usage
+from simplechat.llm.types import (
+    ChatMessage,
+    Completion,
+    ModelSpec,
+    PartType,
+    StreamChunk,
+    Usage,
+)
 
 CHAT_PATH = "/chat/completions"
 SSE_DONE = "[DONE]"
@@ -189,7 +196,7 @@ def to_payload(
 ) -> dict[str, Any]:
     payload: dict[str, Any] = {
         "model": model.upstream_id,
-        "messages": [{"role": m.role.value, "content": m.content} for m in messages],
+        "messages": [{"role": m.role.value, "content": wire_content(m)} for m in messages],
         "max_tokens": params.max_tokens,
     }
     if params.temperature is not None:
@@ -200,6 +207,18 @@ def to_payload(
         payload["stream"] = True
         payload["stream_options"] = {"include_usage": True}
     return payload
+
+
+def wire_content(message: ChatMessage) -> str | list[dict[str, Any]]:
+    """The text, or OpenAI's content parts when the message has images."""
+    if message.parts is None:
+        return message.content
+    return [
+        {"type": "text", "text": part.text}
+        if part.type is PartType.TEXT
+        else {"type": "image_url", "image_url": {"url": part.url}}
+        for part in message.parts
+    ]
 
 
 def first_choice(body: dict[str, Any]) -> dict[str, Any]:
