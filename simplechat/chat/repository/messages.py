@@ -1,0 +1,352 @@
+"""MessageRepository: the chat history in the `messages` collection.
+
+Each message is stored with its raw text and its token count, so building a prompt never
+re-tokenizes history and loads only as many messages as can fit. Two single-field keys order
+the messages: `history_key` (one user's, across conversations) and `conversation_key` (one
+conversation's), each "<owner or conversation>:<13-digit epoch ms>:<id>", so "the newest few"
+and "the first few" are bounded range reads (see DEVELOPERS.md on compound indexes).
+"""
+
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+from beanie import PydanticObjectId
+from pymongo import ASCENDING, DESCENDING
+
+from simplechat.chat.types import HistoryEntry, MessageStatus, StoredMessage
+from simplechat.documents.base import utcnow
+from simplechat.documents.messages import MessageDoc, PartEmbedded, UsageEmbedded
+from simplechat.documents.messages import MessageStatus as StoredStatus
+from simplechat.llm.truncation import HEAD_SHARE_PERCENT
+from simplechat.llm.types import ChatMessage, ContentPart, PartType, Role, Usage
+
+# Fields Beanie adds to every Document that the messages collection does not store.
+_NOT_STORED = frozenset({"revision_id"})
+_PROMPT_FIELDS = {"role": 1, "text": 1, "tokens": 1, "parts": 1, "conversation_key": 1}
+_WIRE_STATUS = {
+    StoredStatus.SENT: MessageStatus.COMPLETE,
+    StoredStatus.COMPLETE: MessageStatus.COMPLETE,
+    StoredStatus.INCOMPLETE: MessageStatus.INCOMPLETE,
+    StoredStatus.UNANSWERED: MessageStatus.UNANSWERED,
+}
+
+
+def history_key(owner_id: str, created_at_ms: int, message_id: str) -> str:
+    return f"{owner_id}:{created_at_ms:013d}:{message_id}"
+
+
+def _key_range(prefix: str, before: str | None = None) -> dict[str, Any]:
+    """All keys starting with "<prefix>:" (':' sorts just before ';'), or those before `before`."""
+    return {"$gte": f"{prefix}:", "$lt": before or f"{prefix};"}
+
+
+def _conversation_range(conversation_id: str, before: str | None = None) -> dict[str, Any]:
+    return {"conversation_key": _key_range(conversation_id, before), "visible": True}
+
+
+def _message(
+    *,
+    message_id: str,
+    owner_id: str,
+    conversation_id: str,
+    role: Role,
+    text: str,
+    tokens: int,
+    model: str,
+    kind: str,
+    status: StoredStatus,
+    parts: Sequence[ContentPart] | None = None,
+    reply_to: str | None = None,
+    usage: UsageEmbedded | None = None,
+) -> dict[str, Any]:
+    """A `messages` document, as MessageDoc declares it. Built with `model_construct` (no
+    validation: validating every insert cost about 1 ms of CPU per message) and written with
+    the driver."""
+    created_at = utcnow()
+    created_ms = int(created_at.timestamp() * 1000)
+    doc = MessageDoc.model_construct(
+        id=PydanticObjectId(message_id),
+        history_key=history_key(owner_id, created_ms, message_id),
+        conversation_key=history_key(conversation_id, created_ms, message_id),
+        owner_id=owner_id,
+        conversation_id=conversation_id,
+        role=role.value,
+        text=text,
+        parts=None
+        if parts is None
+        else [
+            PartEmbedded.model_construct(type=p.type.value, text=p.text, url=p.url) for p in parts
+        ],
+        tokens=tokens,
+        chars=len(text),
+        visible=True,
+        model=model,
+        kind=kind,
+        status=status,
+        created_at=created_at,
+        reply_to=reply_to,
+        usage=usage,
+        error_code=None,
+    )
+    stored: dict[str, Any] = doc.model_dump(by_alias=True, exclude=_NOT_STORED)
+    return stored
+
+
+def _parts(raw: Any) -> tuple[ContentPart, ...] | None:
+    if not raw:
+        return None
+    return tuple(
+        ContentPart(PartType(p["type"]), p.get("text") or "", p.get("url") or "") for p in raw
+    )
+
+
+def _prompt_message(raw: dict[str, Any]) -> ChatMessage:
+    return ChatMessage(
+        Role(raw["role"]), str(raw["text"]), int(raw.get("tokens") or 0), _parts(raw.get("parts"))
+    )
+
+
+def stored_message(raw: dict[str, Any]) -> StoredMessage:
+    role = Role(raw["role"])
+    usage = raw.get("usage") or {}
+    tokens = int(raw.get("tokens") or 0)
+    answer = role is Role.ASSISTANT
+    return StoredMessage(
+        id=str(raw["_id"]),
+        conversation_id=raw.get("conversation_id") or "",
+        role=role,
+        text=raw["text"],
+        parts=_parts(raw.get("parts")),
+        visible=bool(raw.get("visible", True)),
+        input_tokens=0 if answer else tokens,
+        output_tokens=int(usage.get("completion_tokens", tokens)) if answer else 0,
+        prompt_tokens=int(usage.get("prompt_tokens", 0)) if answer else 0,
+        model=raw.get("model") or "",
+        status=_WIRE_STATUS[StoredStatus(raw["status"])],
+        created_at=raw["created_at"],
+        key=raw.get("conversation_key") or "",
+        kind=raw.get("kind") or "plain",
+    )
+
+
+class MessageRepository:
+    @staticmethod
+    def new_id() -> str:
+        """An id chosen before the insert, so loading history can run alongside it."""
+        return str(PydanticObjectId())
+
+    @staticmethod
+    def _collection() -> Any:
+        return MessageDoc.get_pymongo_collection()
+
+    async def add_user_message(
+        self,
+        *,
+        message_id: str,
+        owner_id: str,
+        conversation_id: str,
+        text: str,
+        parts: Sequence[ContentPart] | None,
+        tokens: int,
+        model: str,
+        kind: str,
+    ) -> str:
+        doc = _message(
+            message_id=message_id,
+            owner_id=owner_id,
+            conversation_id=conversation_id,
+            role=Role.USER,
+            text=text,
+            parts=parts,
+            tokens=tokens,
+            model=model,
+            kind=kind,
+            status=StoredStatus.SENT,
+        )
+        await self._collection().insert_one(doc)
+        return message_id
+
+    async def add_reply(
+        self,
+        *,
+        owner_id: str,
+        conversation_id: str,
+        reply_to: str,
+        text: str,
+        tokens: int,
+        model: str,
+        kind: str,
+        usage: Usage | None,
+        complete: bool = True,
+        usage_estimated: bool = False,
+    ) -> str:
+        reply_id = self.new_id()
+        doc = _message(
+            message_id=reply_id,
+            owner_id=owner_id,
+            conversation_id=conversation_id,
+            role=Role.ASSISTANT,
+            text=text,
+            tokens=tokens,
+            model=model,
+            kind=kind,
+            status=StoredStatus.COMPLETE if complete else StoredStatus.INCOMPLETE,
+            reply_to=reply_to,
+            usage=None
+            if usage is None
+            else UsageEmbedded.model_construct(
+                prompt_tokens=usage.prompt_tokens,
+                completion_tokens=usage.completion_tokens,
+                estimated=usage_estimated,
+            ),
+        )
+        await self._collection().insert_one(doc)
+        return reply_id
+
+    async def mark_unanswered(self, message_id: str, *, error_code: str) -> None:
+        """The user's message got no answer (the call failed or the client left first)."""
+        await self._collection().update_one(
+            {"_id": PydanticObjectId(message_id)},
+            {"$set": {"status": StoredStatus.UNANSWERED.value, "error_code": error_code}},
+        )
+
+    async def mark_answered(self, message_id: str) -> None:
+        """An unanswered message got its answer after all (a regeneration)."""
+        await self._collection().update_one(
+            {"_id": PydanticObjectId(message_id)},
+            {"$set": {"status": StoredStatus.SENT.value, "error_code": None}},
+        )
+
+    async def hide(self, message_ids: Sequence[str]) -> None:
+        """Keep these messages but never show them (answers replaced by a regeneration)."""
+        if message_ids:
+            await self._collection().update_many(
+                {"_id": {"$in": [PydanticObjectId(i) for i in message_ids]}},
+                {"$set": {"visible": False}},
+            )
+
+    async def delete_ids(self, message_ids: Sequence[str]) -> None:
+        await self._collection().delete_many(
+            {"_id": {"$in": [PydanticObjectId(i) for i in message_ids]}}
+        )
+
+    async def delete_conversation(self, conversation_id: str) -> int:
+        """Delete every message of a conversation; how many there were."""
+        result = await self._collection().delete_many(
+            {"conversation_key": _key_range(conversation_id)}
+        )
+        return int(result.deleted_count)
+
+    async def prompt_history(
+        self,
+        *,
+        conversation_id: str,
+        token_budget: int,
+        max_messages: int,
+        exclude_id: str = "",
+        before_key: str | None = None,
+    ) -> list[ChatMessage]:
+        """The visible messages a prompt can use, oldest first, at most `max_messages`: the
+        newest until `token_budget` is reached, and, when those do not reach back to the
+        start, the first ones until HEAD_SHARE_PERCENT of the budget (middle-out then keeps
+        what fits of both). Each read stops one message past its budget, so middle-out has
+        something to cut. Without the message `exclude_id` (the one being answered) and
+        before `before_key` when given (a regeneration answers an earlier message)."""
+        tail, reached_start = await self._read_range(
+            _conversation_range(conversation_id, before_key),
+            DESCENDING,
+            token_budget,
+            max_messages,
+            exclude_id,
+        )
+        tail.reverse()
+        if reached_start or not tail:
+            return [_prompt_message(raw) for raw in tail]
+        head_max = max(1, max_messages * HEAD_SHARE_PERCENT // 100)
+        head, _ = await self._read_range(
+            _conversation_range(conversation_id, tail[0]["conversation_key"]),
+            ASCENDING,
+            token_budget * HEAD_SHARE_PERCENT // 100,
+            head_max,
+            exclude_id,
+        )
+        tail = tail[max(0, len(tail) + len(head) - max_messages) :]  # the cap: the middle goes
+        return [_prompt_message(raw) for raw in (*head, *tail)]
+
+    async def _read_range(
+        self, query: dict[str, Any], direction: int, budget: int, limit: int, exclude_id: str
+    ) -> tuple[list[dict[str, Any]], bool]:
+        """Messages of `query` in `direction` until `budget` tokens or `limit` messages (one
+        round trip); True when the range ran out first (everything was read)."""
+        cursor = (
+            self._collection()
+            .find(query, projection=_PROMPT_FIELDS)
+            .sort("conversation_key", direction)
+            .limit(limit + 1)
+            .batch_size(limit + 1)  # one round trip; the range read stops at the limit
+        )
+        found: list[dict[str, Any]] = []
+        total = 0
+        exhausted = True
+        async for raw in cursor:
+            if str(raw["_id"]) == exclude_id:
+                continue
+            found.append(raw)
+            total += int(raw.get("tokens") or 0)
+            if total >= budget or len(found) >= limit:
+                exhausted = False
+                break
+        await cursor.close()
+        return found, exhausted
+
+    async def last_exchange(
+        self, conversation_id: str, max_messages: int
+    ) -> tuple[StoredMessage, list[str]] | None:
+        """The conversation's last visible user message and the visible answers after it."""
+        cursor = (
+            self._collection()
+            .find(_conversation_range(conversation_id))
+            .sort("conversation_key", DESCENDING)
+            .limit(max_messages)
+        )
+        after: list[str] = []
+        async for raw in cursor:
+            if raw["role"] == Role.USER.value:
+                await cursor.close()
+                return stored_message(raw), after
+            after.append(str(raw["_id"]))
+        return None
+
+    async def page(
+        self, conversation_id: str, *, skip: int, limit: int
+    ) -> tuple[list[StoredMessage], int]:
+        """A page of the conversation's visible messages, oldest first, and how many there are."""
+        query = _conversation_range(conversation_id)
+        cursor = self._collection().find(query).sort("conversation_key", ASCENDING)
+        items = [stored_message(raw) async for raw in cursor.skip(skip).limit(limit)]
+        return items, await self._collection().count_documents(query)
+
+    async def visible(self, conversation_id: str) -> AsyncIterator[StoredMessage]:
+        """Every visible message of the conversation, oldest first."""
+        cursor = (
+            self._collection()
+            .find(_conversation_range(conversation_id))
+            .sort("conversation_key", ASCENDING)
+        )
+        async for raw in cursor:
+            yield stored_message(raw)
+
+    async def last_entries(self, *, owner_id: str, n: int) -> list[HistoryEntry]:
+        """The owner's last `n` visible messages across conversations, oldest first."""
+        # `$ne: False` rather than `True`: messages stored before conversations have no flag.
+        query = {"history_key": _key_range(owner_id), "visible": {"$ne": False}}
+        cursor = (
+            self._collection()
+            .find(query, projection={"history_key": 0})
+            .sort("history_key", DESCENDING)
+            .limit(n)
+            .batch_size(n)
+        )
+        docs = [doc async for doc in cursor]
+        docs.reverse()
+        return [HistoryEntry(d["role"], d["text"], d["created_at"], d["status"]) for d in docs]
