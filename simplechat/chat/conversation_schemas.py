@@ -128,16 +128,23 @@ class ImageUrlPublic(BaseModel):
     url: str
 
 
-class PartPublic(BaseModel):
-    type: Literal["text", "image_url"]
-    text: str | None = None
-    image_url: ImageUrlPublic | None = None
+class TextPartPublic(BaseModel):
+    type: Literal["text"] = "text"
+    text: str
 
-    @classmethod
-    def from_domain(cls, part: ContentPart) -> "PartPublic":
-        if part.type is PartType.TEXT:
-            return cls(type="text", text=part.text)
-        return cls(type="image_url", image_url=ImageUrlPublic(url=part.url))
+
+class ImagePartPublic(BaseModel):
+    type: Literal["image_url"] = "image_url"
+    image_url: ImageUrlPublic
+
+
+PartPublic = TextPartPublic | ImagePartPublic
+
+
+def part_public(part: ContentPart) -> PartPublic:
+    if part.type is PartType.TEXT:
+        return TextPartPublic(text=part.text)
+    return ImagePartPublic(image_url=ImageUrlPublic(url=part.url))
 
 
 class MessagePublic(BaseModel):
@@ -161,7 +168,7 @@ class MessagePublic(BaseModel):
     def from_domain(cls, m: StoredMessage) -> "MessagePublic":
         content: str | list[PartPublic] = m.text
         if m.parts is not None:
-            content = [PartPublic.from_domain(part) for part in m.parts]
+            content = [part_public(part) for part in m.parts]
         return cls(
             id=m.id,
             conversation_id=m.conversation_id,
