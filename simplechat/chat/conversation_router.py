@@ -5,7 +5,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import Response, StreamingResponse
 
-from simplechat.accounts.dependencies import CurrentUserId
+from simplechat.accounts.dependencies import CurrentUser, CurrentUserId
 from simplechat.chat.conversation_schemas import (
     ConversationCreate,
     ConversationDeleted,
@@ -55,11 +55,11 @@ EXPORT_RESPONSES = {
     responses=error_responses(401, 404, 422, descriptions={404: "No such preset"}),
 )
 async def create_conversation(
-    body: ConversationCreate, user_id: CurrentUserId, conversations: ConversationServiceDep
+    body: ConversationCreate, user: CurrentUser, conversations: ConversationServiceDep
 ) -> ConversationPublic:
     """Start a conversation, from a preset (its prompt and parameters) if you name one."""
     created = await conversations.create(
-        user_id, title=body.title, preset_id=body.preset_id, model=body.model
+        user.id, title=body.title, preset_id=body.preset_id, model=body.model
     )
     return ConversationPublic.from_domain(created)
 
@@ -71,13 +71,13 @@ async def create_conversation(
     responses=error_responses(401, 422),
 )
 async def list_conversations(
-    user_id: CurrentUserId,
+    user: CurrentUser,
     conversations: ConversationServiceDep,
     page: PageQuery,
     q: TitleSearch = None,
 ) -> Page[ConversationPublic]:
     """Your conversations, most recently updated first; `q` keeps those whose title contains it."""
-    items, total = await conversations.list_page(user_id, page, q)
+    items, total = await conversations.list_page(user.id, page, q)
     return Page.of([ConversationPublic.from_domain(c) for c in items], total, page)
 
 
@@ -88,10 +88,10 @@ async def list_conversations(
     responses=error_responses(401, 404),
 )
 async def read_conversation(
-    conversation_id: ConversationId, user_id: CurrentUserId, conversations: ConversationServiceDep
+    conversation_id: ConversationId, user: CurrentUser, conversations: ConversationServiceDep
 ) -> ConversationDetail:
     """A conversation with its totals and the first page of its messages."""
-    found = await conversations.read(user_id, conversation_id)
+    found = await conversations.read(user.id, conversation_id)
     first = Page.of([MessagePublic.from_domain(m) for m in found.messages], found.total, FIRST_PAGE)
     public = ConversationPublic.from_domain(found.conversation)
     return ConversationDetail(**public.model_dump(), messages=first)
@@ -106,11 +106,11 @@ async def read_conversation(
 async def update_conversation(
     conversation_id: ConversationId,
     body: ConversationUpdate,
-    user_id: CurrentUserId,
+    user: CurrentUser,
     conversations: ConversationServiceDep,
 ) -> ConversationPublic:
     """Change a conversation's title, model or sampling parameters (null: the default)."""
-    updated = await conversations.update(user_id, conversation_id, body.changes())
+    updated = await conversations.update(user.id, conversation_id, body.changes())
     return ConversationPublic.from_domain(updated)
 
 
@@ -121,10 +121,10 @@ async def update_conversation(
     responses=error_responses(401, 404),
 )
 async def delete_conversation(
-    conversation_id: ConversationId, user_id: CurrentUserId, conversations: ConversationServiceDep
+    conversation_id: ConversationId, user: CurrentUser, conversations: ConversationServiceDep
 ) -> ConversationDeleted:
     """Delete a conversation and every message in it."""
-    deleted = await conversations.delete(user_id, conversation_id)
+    deleted = await conversations.delete(user.id, conversation_id)
     return ConversationDeleted(id=conversation_id, messages_deleted=deleted)
 
 
@@ -136,12 +136,12 @@ async def delete_conversation(
 )
 async def list_messages(
     conversation_id: ConversationId,
-    user_id: CurrentUserId,
+    user: CurrentUser,
     conversations: ConversationServiceDep,
     page: PageQuery,
 ) -> Page[MessagePublic]:
     """A conversation's messages, oldest first (answers replaced by a regeneration are hidden)."""
-    items, total = await conversations.messages(user_id, conversation_id, page)
+    items, total = await conversations.messages(user.id, conversation_id, page)
     return Page.of([MessagePublic.from_domain(m) for m in items], total, page)
 
 
@@ -153,12 +153,12 @@ async def list_messages(
 )
 async def export_conversation(
     conversation_id: ConversationId,
-    user_id: CurrentUserId,
+    user: CurrentUser,
     conversations: ConversationServiceDep,
     format: Annotated[Literal["markdown", "json"], Query()] = "markdown",
 ) -> Response:
     """The whole conversation as a Markdown document or as JSON, to download."""
-    conversation, messages = await conversations.export(user_id, conversation_id)
+    conversation, messages = await conversations.export(user.id, conversation_id)
     disposition = {
         "Content-Disposition": f'attachment; filename="conversation-{conversation.id}.'
         f'{"md" if format == "markdown" else "json"}"'

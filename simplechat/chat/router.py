@@ -147,6 +147,6 @@ async def read_history(
     tags=["chat"],
     responses=error_responses(401),
 )
-async def list_chat_models(user_id: CurrentUserId, chat: ChatServiceDep) -> list[ModelPublic]:
+async def list_chat_models(user: CurrentUser, chat: ChatServiceDep) -> list[ModelPublic]:
     """The models this server answers with: limits, whether they take images, the default."""
     return [ModelPublic.from_domain(spec, chat.default_model) for spec in chat.models()]
