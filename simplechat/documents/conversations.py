@@ -33,6 +33,9 @@ class PresetSnapshotEmbedded(BaseModel):
 class ConversationDoc(Document):
     owner_id: str  # the user's id as hex: see DEVELOPERS.md on ObjectId fields
     title: str
+    # title.casefold(): searched with a case-sensitive regex (one with the "i" option makes
+    # the embedded server scan the whole collection)
+    title_folded: str = ""
     title_auto: bool = False  # no title was given: the first message makes one
     model: str | None = None  # None: the server's default model
     temperature: float | None = None

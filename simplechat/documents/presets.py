@@ -1,7 +1,7 @@
 """The `presets` collection: a prompt (system and few-shot messages) with model parameters.
 
 A preset is public (`scope` "public", managed by admins) or private (`scope` the owner's id),
-so "the public ones and mine" is one `$in` on one single-field index. The two built-in
+so "the public ones" and "mine" are each an equality on one single-field index. The two built-in
 presets carry `builtin` ("plain", "caring"), unique: seeding them at every start is an upsert
 that parallel workers cannot double.
 """

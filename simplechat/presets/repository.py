@@ -1,12 +1,13 @@
 """PresetRepository: the `presets` collection."""
 
+import asyncio
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from beanie import PydanticObjectId
 from bson.errors import InvalidId
-from pymongo import ASCENDING, DESCENDING, ReturnDocument
+from pymongo import ASCENDING, ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
 from simplechat.documents.base import utcnow
@@ -14,8 +15,7 @@ from simplechat.documents.presets import PUBLIC_SCOPE, PresetDoc
 from simplechat.llm.types import Role
 from simplechat.presets.types import Preset, PresetDraft, PresetMessage, PresetParams
 
-# Public presets first ("public" sorts after every hex owner id), then oldest first.
-LIST_ORDER = [("scope", DESCENDING), ("created_at", ASCENDING), ("_id", ASCENDING)]
+LIST_ORDER = [("created_at", ASCENDING), ("_id", ASCENDING)]
 
 
 def _object_id(preset_id: str) -> PydanticObjectId | None:
@@ -91,12 +91,22 @@ class PresetRepository:
         return None if raw is None else _preset(raw)
 
     async def page(self, user_id: str, *, skip: int, limit: int) -> tuple[list[Preset], int]:
-        """The public presets and `user_id`'s own, public first, then oldest first."""
+        """The public presets and `user_id`'s own, public first, each oldest first. Two
+        equality queries on `scope` rather than one `$in`, which the embedded server answers
+        by scanning the whole collection."""
         collection = PresetDoc.get_pymongo_collection()
-        query = {"scope": {"$in": [PUBLIC_SCOPE, user_id]}}
-        cursor = collection.find(query).sort(LIST_ORDER).skip(skip).limit(limit)
-        items = [_preset(raw) async for raw in cursor]
-        return items, await collection.count_documents(query)
+        public, mine = await asyncio.gather(
+            collection.count_documents({"scope": PUBLIC_SCOPE}),
+            collection.count_documents({"scope": user_id}),
+        )
+        items: list[Preset] = []
+        for scope, skip_here in ((PUBLIC_SCOPE, skip), (user_id, max(0, skip - public))):
+            wanted = limit - len(items)
+            if wanted <= 0 or (scope == PUBLIC_SCOPE and skip >= public):
+                continue
+            cursor = collection.find({"scope": scope}).sort(LIST_ORDER).skip(skip_here)
+            items += [_preset(raw) async for raw in cursor.limit(wanted)]
+        return items, public + mine
 
     async def update(self, preset_id: str, fields: dict[str, Any]) -> Preset | None:
         """Set `fields` (document field names); None when the preset is gone."""

@@ -128,6 +128,11 @@ async def test_paging_public_first(client: httpx.AsyncClient) -> None:
     page = await items(client, eric, "?page=2&page_size=3")
     assert (page["total"], page["page"], page["page_size"]) == (7, 2, 3)
     assert [p["name"] for p in page["items"]] == ["mine 1", "mine 2", "mine 3"]
+    first = await items(client, eric, "?page_size=3")  # the two public ones, then mine
+    assert [p["builtin"] or p["name"] for p in first["items"]] == ["plain", "caring", "mine 0"]
+    last = await items(client, eric, "?page=3&page_size=3")
+    assert [p["name"] for p in last["items"]] == ["mine 4"]
+    assert (await items(client, eric, "?page=4&page_size=3"))["items"] == []
 
 
 @pytest.mark.parametrize(

@@ -33,6 +33,13 @@ def _list_range(owner_id: str) -> dict[str, Any]:
     return {"$gte": f"{owner_id}:", "$lt": f"{owner_id};"}
 
 
+def _with_folded_title(fields: dict[str, Any]) -> dict[str, Any]:
+    """`fields`, plus the case-folded title the search matches when a title is set."""
+    if fields.get("title") is None:
+        return fields
+    return {**fields, "title_folded": fields["title"].casefold()}
+
+
 def _snapshot(raw: dict[str, Any] | None) -> PresetSnapshot | None:
     if not raw:
         return None
@@ -95,7 +102,7 @@ class ConversationRepository:
         doc = {
             "_id": oid,
             "owner_id": owner_id,
-            **fields,
+            **_with_folded_title(fields),
             "message_count": 0,
             "input_tokens": 0,
             "output_tokens": 0,
@@ -119,10 +126,12 @@ class ConversationRepository:
         self, owner_id: str, *, title_search: str | None, skip: int, limit: int
     ) -> tuple[list[Conversation], int]:
         """The owner's conversations, most recently updated first; `title_search` is plain
-        text (matched case-insensitively anywhere in the title, never as a pattern)."""
+        text (matched case-insensitively anywhere in the title, never as a pattern). The
+        match is case-sensitive on the case-folded title: the embedded server scans the
+        whole collection for a regex with the "i" option."""
         query: dict[str, Any] = {"list_key": _list_range(owner_id)}
         if title_search:
-            query["title"] = {"$regex": re.escape(title_search), "$options": "i"}
+            query["title_folded"] = {"$regex": re.escape(title_search.casefold())}
         cursor = self._collection().find(query).sort("list_key", DESCENDING)
         items = [_conversation(raw) async for raw in cursor.skip(skip).limit(limit)]
         return items, await self._collection().count_documents(query)
@@ -136,7 +145,7 @@ class ConversationRepository:
             return None
         raw = await self._collection().find_one_and_update(
             {"_id": oid, "owner_id": owner_id},
-            {"$set": fields},
+            {"$set": _with_folded_title(fields)},
             return_document=ReturnDocument.AFTER,
         )
         return None if raw is None else _conversation(raw)
@@ -178,10 +187,13 @@ class ConversationRepository:
         query = {"_id": PydanticObjectId(conversation_id), "owner_id": owner_id}
         if not default:
             if title is not None:
-                update["$set"] = {"title": title, "title_auto": False}
+                update["$set"] = _with_folded_title({"title": title, "title_auto": False})
             result = await self._collection().update_one(query, update)
             return bool(result.matched_count)
-        update["$setOnInsert"] = {"title": title or "", "title_auto": False, "created_at": now}
+        update["$setOnInsert"] = {
+            **_with_folded_title({"title": title or "", "title_auto": False}),
+            "created_at": now,
+        }
         try:
             await self._collection().update_one(query, update, upsert=True)
         except DuplicateKeyError:  # a parallel first message created it: add to it
