@@ -20,7 +20,8 @@ from typing import Any
 from beanie import PydanticObjectId
 
 from bench_suite.procstat import cpu_seconds
-from simplechat.chat.repository.messages import MessageRepository, history_key
+from simplechat.chat.repository.message_docs import history_key
+from simplechat.chat.repository.messages import MessageRepository
 from simplechat.documents.messages import MessageDoc, MessageStatus
 from simplechat.kit.db import open_database
 from simplechat.llm.tokens import TokenCounter, default_counter

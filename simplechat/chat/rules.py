@@ -1,9 +1,18 @@
-"""Pure decisions of the chat capability: titles made from a first message, and how a prompt
-is put together (budget, generation parameters, what it starts with, images)."""
+"""Pure decisions of the chat capability: titles made from a first message, and how a turn is
+put together (the message to answer, where it goes, the budget, the generation parameters,
+what the prompt starts with, images)."""
 
 from collections.abc import Sequence
 
-from simplechat.chat.types import PresetSnapshot, Sampling
+from simplechat.chat.types import (
+    ChatRequest,
+    Conversation,
+    Persona,
+    Placement,
+    PresetSnapshot,
+    Sampling,
+)
+from simplechat.kit.errors import InvalidInput
 from simplechat.llm.base import GenerationParams
 from simplechat.llm.types import ChatMessage, ModelSpec, Role
 
@@ -66,3 +75,39 @@ def image_refusal(model: ModelSpec, messages: Sequence[ChatMessage]) -> str | No
         f"Model {model.name!r} does not take images: send text only, or choose a model whose "
         "takes_images is true (GET /llm/models)."
     )
+
+
+PERSONAS = frozenset({Persona.PLAIN.value, Persona.ADVANCED.value})
+
+
+def new_message(request: ChatRequest) -> ChatMessage:
+    """The user message to answer: the request's text (or parts), or for a client-supplied
+    conversation its last user message. InvalidInput when there is nothing to answer."""
+    if request.messages is None:
+        message = ChatMessage(Role.USER, request.text, parts=request.parts)
+        if not message.content.strip() and not message.images:
+            raise InvalidInput("The message is empty: send some text.")
+        return message
+    last_user = next((m for m in reversed(request.messages) if m.role == Role.USER), None)
+    if last_user is None or not (last_user.content.strip() or last_user.images):
+        raise InvalidInput("messages must include a non-empty user message.")
+    return last_user
+
+
+def placement(
+    user_id: str, conversation: Conversation | None, new: ChatMessage, tokens: int
+) -> Placement:
+    """The default conversation is titled by its first message when the exchange creates it;
+    a conversation created without a title, by its first message."""
+    title = title_from(new.content, has_images=bool(new.images))
+    if conversation is None:
+        return Placement(user_id, user_id, True, tokens, title=title)
+    wants_title = conversation.title_auto
+    return Placement(
+        user_id, conversation.id, conversation.is_default, tokens, title if wants_title else None
+    )
+
+
+def for_model(model: ModelSpec, history: Sequence[ChatMessage]) -> list[ChatMessage]:
+    """History as the model can read it: without images for a model that takes text only."""
+    return list(history) if model.takes_images else [m.text_only() for m in history]

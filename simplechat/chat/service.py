@@ -22,11 +22,14 @@ from simplechat.chat.errors import ConversationNotFound, ModelTakesNoImages, Not
 from simplechat.chat.repository.conversations import ConversationRepository
 from simplechat.chat.repository.messages import MessageRepository
 from simplechat.chat.rules import (
+    PERSONAS,
+    for_model,
     generation_params,
     image_refusal,
+    new_message,
+    placement,
     preamble,
     prompt_budget,
-    title_from,
 )
 from simplechat.chat.streaming import ChatStream
 from simplechat.chat.turns import Turn, TurnRecorder
@@ -42,7 +45,7 @@ from simplechat.chat.types import (
     Sampling,
 )
 from simplechat.kit.errors import ContextTooLong, InvalidInput
-from simplechat.limits.service import LimitService
+from simplechat.limits.service import Admission, LimitService
 from simplechat.llm.base import GenerationParams, Provider
 from simplechat.llm.registry import ProviderRegistry
 from simplechat.llm.tokens import TokenCounter
@@ -194,9 +197,10 @@ class ChatService:
 
     async def _start(self, user_id: str, request: ChatRequest) -> Turn:
         """Admit the message, store it and build its prompt."""
-        new = _new_message(request)
+        new = new_message(request)
+        sent = request.messages if request.messages is not None else [new]
         setup = await self._setup(
-            user_id, request.conversation_id, request.model, request.sampling, [new]
+            user_id, request.conversation_id, request.model, request.sampling, sent
         )
         # One round trip admits the message under both limits and proves the user exists.
         admission = await self._limits.admit(user_id, self._clock())
@@ -205,7 +209,7 @@ class ChatService:
         stored = False
         try:
             tokens = await self._recorder.count(new.content, new.parts)
-            place = _placement(user_id, setup.conversation, new, tokens)
+            place = placement(user_id, setup.conversation, new, tokens)
             budget = prompt_budget(setup.model, setup.params.max_tokens, self._margin)
             candidates, keep_first = await self._store_and_gather(
                 request, setup, place, message_id, new, budget
@@ -265,7 +269,7 @@ class ChatService:
             ),
         )
         start = self._preamble(setup, request.persona)
-        ready = _for_model(setup.model, history)
+        ready = for_model(setup.model, history)
         return (*start, *ready, replace(new, tokens=place.user_tokens)), len(start)
 
     def _preamble(self, setup: _Setup, persona: Persona) -> tuple[ChatMessage, ...]:
@@ -277,35 +281,36 @@ class ChatService:
     ) -> Turn:
         """Admit a regeneration and build the prompt that answers the last user message."""
         setup = await self._setup(user_id, conversation_id, model_name, Sampling(), [])
-        assert setup.conversation is not None
-        conversation = setup.conversation
         admission = await self._limits.admit(user_id, self._clock())
         try:
-            last = await self._messages.last_exchange(conversation.id, self._history_max)
-            if last is None:
-                raise NothingToRegenerate()
-            message, superseded = last
-            question = ChatMessage(Role.USER, message.text, message.input_tokens, message.parts)
-            refusal = image_refusal(setup.model, [question])
-            if refusal:
-                raise ModelTakesNoImages(refusal)
-            budget = prompt_budget(setup.model, setup.params.max_tokens, self._margin)
-            history = await self._messages.prompt_history(
-                conversation_id=conversation.id,
-                token_budget=budget,
-                max_messages=self._history_max,
-                before_key=message.key,
-            )
-            persona = Persona(message.kind) if message.kind in PERSONAS else Persona.PLAIN
-            start = self._preamble(setup, persona)
-            candidates = (*start, *_for_model(setup.model, history), question)
-            prompt = middle_out(candidates, budget, self._counter, keep_first=len(start))
-        except BaseException as exc:
+            return await self._turn_again(user_id, setup, admission)
+        except BaseException as exc:  # nothing was stored: only the quota goes back
             await asyncio.shield(self._recorder.fail(admission, None, None, exc))
             raise
-        again = Regeneration(
-            message.id, tuple(superseded), reopen=message.status is MessageStatus.UNANSWERED
+
+    async def _turn_again(self, user_id: str, setup: _Setup, admission: Admission) -> Turn:
+        conversation = setup.conversation
+        assert conversation is not None
+        last = await self._messages.last_exchange(conversation.id, self._history_max)
+        if last is None:
+            raise NothingToRegenerate()
+        message, superseded = last
+        question = ChatMessage(Role.USER, message.text, message.input_tokens, message.parts)
+        refusal = image_refusal(setup.model, [question])
+        if refusal:
+            raise ModelTakesNoImages(refusal)
+        budget = prompt_budget(setup.model, setup.params.max_tokens, self._margin)
+        history = await self._messages.prompt_history(
+            conversation_id=conversation.id,
+            token_budget=budget,
+            max_messages=self._history_max,
+            before_key=message.key,
         )
+        persona = Persona(message.kind) if message.kind in PERSONAS else Persona.PLAIN
+        start = self._preamble(setup, persona)
+        candidates = (*start, *for_model(setup.model, history), question)
+        reopen = message.status is MessageStatus.UNANSWERED
+        again = Regeneration(message.id, tuple(superseded), reopen=reopen)
         return Turn(
             user_id=user_id,
             model=setup.model,
@@ -313,47 +318,9 @@ class ChatService:
             persona=persona,
             admission=admission,
             message_id=message.id,
-            place=Placement(
-                user_id, conversation.id, conversation.is_default, 0, regeneration=again
-            ),
+            place=Placement(user_id, conversation.id, conversation.is_default, 0, None, again),
             candidates=candidates,
             keep_first=len(start),
-            prompt=prompt,
+            prompt=middle_out(candidates, budget, self._counter, keep_first=len(start)),
             params=setup.params,
         )
-
-
-PERSONAS = frozenset({Persona.PLAIN.value, Persona.ADVANCED.value})
-
-
-def _new_message(request: ChatRequest) -> ChatMessage:
-    """The user message to answer: the request's text (or parts), or for a client-supplied
-    conversation its last user message. InvalidInput when there is nothing to answer."""
-    if request.messages is None:
-        message = ChatMessage(Role.USER, request.text, parts=request.parts)
-        if not message.content.strip() and not message.images:
-            raise InvalidInput("The message is empty: send some text.")
-        return message
-    last_user = next((m for m in reversed(request.messages) if m.role == Role.USER), None)
-    if last_user is None or not (last_user.content.strip() or last_user.images):
-        raise InvalidInput("messages must include a non-empty user message.")
-    return last_user
-
-
-def _placement(
-    user_id: str, conversation: Conversation | None, new: ChatMessage, tokens: int
-) -> Placement:
-    """The default conversation is titled by its first message when the exchange creates it;
-    a conversation created without a title, by its first message."""
-    title = title_from(new.content, has_images=bool(new.images))
-    if conversation is None:
-        return Placement(user_id, user_id, True, tokens, title=title)
-    wants_title = conversation.title_auto
-    return Placement(
-        user_id, conversation.id, conversation.is_default, tokens, title if wants_title else None
-    )
-
-
-def _for_model(model: ModelSpec, history: Sequence[ChatMessage]) -> list[ChatMessage]:
-    """History as the model can read it: without images for a model that takes text only."""
-    return list(history) if model.takes_images else [m.text_only() for m in history]

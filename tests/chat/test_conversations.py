@@ -469,6 +469,16 @@ class TestImages:
         )
         assert v1.status_code == 422
         assert v1.json()["error"]["code"] == "model_takes_no_images"
+        earlier = [
+            {"role": "user", "content": PICTURE},
+            {"role": "assistant", "content": "An ant."},
+            {"role": "user", "content": "and now?"},
+        ]
+        v1 = await chat.post(
+            "/v1/chat/completions", json={"model": MISTRAL, "messages": earlier}, headers=eric
+        )
+        assert v1.status_code == 422
+        assert await stored_documents(configured, "messages") == []
 
     async def test_a_model_that_takes_images_gets_them_and_they_are_stored(
         self, client: httpx.AsyncClient
@@ -518,3 +528,30 @@ async def test_models_are_listed_with_the_default_marked(client: httpx.AsyncClie
     }
     assert by_name["mock"]["takes_images"] is True
     assert (await client.get("/llm/models")).status_code == 401
+
+
+async def test_middle_out_keeps_the_first_turn_of_a_long_conversation(
+    chat: httpx.AsyncClient, openrouter: FakeOpenRouter
+) -> None:
+    """Seven long turns into an 8k model: the first one (who the person is) still travels,
+    with the newest ones; the middle is what goes."""
+    eric = await sign_up(chat, "eric")
+    cid = (await chat.post("/conversations", json={}, headers=eric)).json()["id"]
+    filler = " ".join(f"w{i}" for i in range(700))  # about 1,400 tokens a turn
+    for turn in range(7):
+        await say(
+            chat, eric, f"turn {turn}: {filler}", conversation_id=cid, model="openchat/openchat-7b"
+        )
+
+    answer = await say(
+        chat, eric, "so, who am I?", conversation_id=cid, model="openchat/openchat-7b"
+    )
+
+    assert answer["truncated"] is True
+    users = [m["content"] for m in openrouter.requests[-1].json["messages"] if m["role"] == "user"]
+    assert users[0].startswith("turn 0: ")
+    assert users[-1] == "so, who am I?"
+    assert users[-2].startswith("turn 6: ")
+    kept = {u.split(":")[0] for u in users[:-1]}
+    assert "turn 0" in kept
+    assert kept != {f"turn {i}" for i in range(7)}  # something in the middle went

@@ -14,7 +14,7 @@ from bson.errors import InvalidId
 from pymongo import DESCENDING, ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
-from simplechat.chat.repository.messages import history_key
+from simplechat.chat.repository.message_docs import history_key
 from simplechat.chat.types import Conversation, PresetSnapshot, Sampling, Tally
 from simplechat.documents.base import utcnow
 from simplechat.documents.conversations import ConversationDoc

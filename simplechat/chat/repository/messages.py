@@ -13,26 +13,18 @@ from typing import Any
 from beanie import PydanticObjectId
 from pymongo import ASCENDING, DESCENDING
 
-from simplechat.chat.types import HistoryEntry, MessageStatus, StoredMessage
-from simplechat.documents.base import utcnow
-from simplechat.documents.messages import MessageDoc, PartEmbedded, UsageEmbedded
+from simplechat.chat.repository.message_docs import (
+    message_doc,
+    prompt_message,
+    stored_message,
+)
+from simplechat.chat.types import HistoryEntry, StoredMessage
+from simplechat.documents.messages import MessageDoc, UsageEmbedded
 from simplechat.documents.messages import MessageStatus as StoredStatus
 from simplechat.llm.truncation import HEAD_SHARE_PERCENT
-from simplechat.llm.types import ChatMessage, ContentPart, PartType, Role, Usage
+from simplechat.llm.types import ChatMessage, ContentPart, Role, Usage
 
-# Fields Beanie adds to every Document that the messages collection does not store.
-_NOT_STORED = frozenset({"revision_id"})
 _PROMPT_FIELDS = {"role": 1, "text": 1, "tokens": 1, "parts": 1, "conversation_key": 1}
-_WIRE_STATUS = {
-    StoredStatus.SENT: MessageStatus.COMPLETE,
-    StoredStatus.COMPLETE: MessageStatus.COMPLETE,
-    StoredStatus.INCOMPLETE: MessageStatus.INCOMPLETE,
-    StoredStatus.UNANSWERED: MessageStatus.UNANSWERED,
-}
-
-
-def history_key(owner_id: str, created_at_ms: int, message_id: str) -> str:
-    return f"{owner_id}:{created_at_ms:013d}:{message_id}"
 
 
 def _key_range(prefix: str, before: str | None = None) -> dict[str, Any]:
@@ -42,91 +34,6 @@ def _key_range(prefix: str, before: str | None = None) -> dict[str, Any]:
 
 def _conversation_range(conversation_id: str, before: str | None = None) -> dict[str, Any]:
     return {"conversation_key": _key_range(conversation_id, before), "visible": True}
-
-
-def _message(
-    *,
-    message_id: str,
-    owner_id: str,
-    conversation_id: str,
-    role: Role,
-    text: str,
-    tokens: int,
-    model: str,
-    kind: str,
-    status: StoredStatus,
-    parts: Sequence[ContentPart] | None = None,
-    reply_to: str | None = None,
-    usage: UsageEmbedded | None = None,
-) -> dict[str, Any]:
-    """A `messages` document, as MessageDoc declares it. Built with `model_construct` (no
-    validation: validating every insert cost about 1 ms of CPU per message) and written with
-    the driver."""
-    created_at = utcnow()
-    created_ms = int(created_at.timestamp() * 1000)
-    doc = MessageDoc.model_construct(
-        id=PydanticObjectId(message_id),
-        history_key=history_key(owner_id, created_ms, message_id),
-        conversation_key=history_key(conversation_id, created_ms, message_id),
-        owner_id=owner_id,
-        conversation_id=conversation_id,
-        role=role.value,
-        text=text,
-        parts=None
-        if parts is None
-        else [
-            PartEmbedded.model_construct(type=p.type.value, text=p.text, url=p.url) for p in parts
-        ],
-        tokens=tokens,
-        chars=len(text),
-        visible=True,
-        model=model,
-        kind=kind,
-        status=status,
-        created_at=created_at,
-        reply_to=reply_to,
-        usage=usage,
-        error_code=None,
-    )
-    stored: dict[str, Any] = doc.model_dump(by_alias=True, exclude=_NOT_STORED)
-    return stored
-
-
-def _parts(raw: Any) -> tuple[ContentPart, ...] | None:
-    if not raw:
-        return None
-    return tuple(
-        ContentPart(PartType(p["type"]), p.get("text") or "", p.get("url") or "") for p in raw
-    )
-
-
-def _prompt_message(raw: dict[str, Any]) -> ChatMessage:
-    return ChatMessage(
-        Role(raw["role"]), str(raw["text"]), int(raw.get("tokens") or 0), _parts(raw.get("parts"))
-    )
-
-
-def stored_message(raw: dict[str, Any]) -> StoredMessage:
-    role = Role(raw["role"])
-    usage = raw.get("usage") or {}
-    tokens = int(raw.get("tokens") or 0)
-    answer = role is Role.ASSISTANT
-    return StoredMessage(
-        id=str(raw["_id"]),
-        conversation_id=raw.get("conversation_id") or "",
-        role=role,
-        text=raw["text"],
-        parts=_parts(raw.get("parts")),
-        visible=bool(raw.get("visible", True)),
-        input_tokens=0 if answer else tokens,
-        output_tokens=int(usage.get("completion_tokens", tokens)) if answer else 0,
-        prompt_tokens=int(usage.get("prompt_tokens", 0)) if answer else 0,
-        model=raw.get("model") or "",
-        status=_WIRE_STATUS[StoredStatus(raw["status"])],
-        created_at=raw["created_at"],
-        key=raw.get("conversation_key") or "",
-        kind=raw.get("kind") or "plain",
-    )
 
 
 class MessageRepository:
@@ -151,7 +58,7 @@ class MessageRepository:
         model: str,
         kind: str,
     ) -> str:
-        doc = _message(
+        doc = message_doc(
             message_id=message_id,
             owner_id=owner_id,
             conversation_id=conversation_id,
@@ -181,7 +88,7 @@ class MessageRepository:
         usage_estimated: bool = False,
     ) -> str:
         reply_id = self.new_id()
-        doc = _message(
+        doc = message_doc(
             message_id=reply_id,
             owner_id=owner_id,
             conversation_id=conversation_id,
@@ -261,7 +168,7 @@ class MessageRepository:
         )
         tail.reverse()
         if reached_start or not tail:
-            return [_prompt_message(raw) for raw in tail]
+            return [prompt_message(raw) for raw in tail]
         head_max = max(1, max_messages * HEAD_SHARE_PERCENT // 100)
         head, _ = await self._read_range(
             _conversation_range(conversation_id, tail[0]["conversation_key"]),
@@ -271,7 +178,7 @@ class MessageRepository:
             exclude_id,
         )
         tail = tail[max(0, len(tail) + len(head) - max_messages) :]  # the cap: the middle goes
-        return [_prompt_message(raw) for raw in (*head, *tail)]
+        return [prompt_message(raw) for raw in (*head, *tail)]
 
     async def _read_range(
         self, query: dict[str, Any], direction: int, budget: int, limit: int, exclude_id: str
