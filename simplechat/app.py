@@ -7,7 +7,7 @@ from slowapi.errors import RateLimitExceeded
 
 from simplechat import __version__, health
 from simplechat.accounts import router as accounts_router
-from simplechat.chat import openai_router
+from simplechat.chat import conversation_router, openai_router
 from simplechat.chat import router as chat_router
 from simplechat.config import Settings, get_settings
 from simplechat.kit.docs import install_docs
@@ -18,6 +18,7 @@ from simplechat.kit.observability import install_observability
 from simplechat.lifespan import lifespan
 from simplechat.limits import router as limits_router
 from simplechat.limits.rules import BURST_LIMIT_CODE, DAILY_LIMIT_CODE
+from simplechat.presets import router as presets_router
 from simplechat.reports import router as reports_router
 
 DESCRIPTION = """
@@ -55,6 +56,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(accounts_router.build_router(limiter, settings.ip_limit))
     for router in (
         chat_router.router,
+        conversation_router.router,
+        presets_router.router,
         openai_router.router,
         limits_router.router,
         reports_router.router,

@@ -1,6 +1,7 @@
 """The lifespan owns every long-lived resource: the database (MONGODB_URI, or the embedded
 server), the outbound HTTP session, the provider registry and the token counter. It builds
-the services (`wiring`) and hands them to requests as the lifespan state."""
+the services (`wiring`), seeds the built-in presets and hands the services to requests as the
+lifespan state."""
 
 import asyncio
 import logging
@@ -66,4 +67,5 @@ async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, object]]:
             jwt_secret=secret,
             database_ping=partial(ping, database),
         )
+        await services.presets.seed_builtins()
         yield services.state()

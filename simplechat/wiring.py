@@ -10,7 +10,9 @@ from dataclasses import dataclass
 
 from simplechat.accounts.repository import UserRepository
 from simplechat.accounts.service import AccountService
-from simplechat.chat.repository import MessageRepository
+from simplechat.chat.conversations import ConversationService
+from simplechat.chat.repository.conversations import ConversationRepository
+from simplechat.chat.repository.messages import MessageRepository
 from simplechat.chat.service import ChatService
 from simplechat.chat.types import Persona
 from simplechat.config import Settings
@@ -19,6 +21,9 @@ from simplechat.limits.rules import LimitPolicy
 from simplechat.limits.service import LimitService
 from simplechat.llm.registry import ProviderRegistry
 from simplechat.llm.tokens import TokenCounter
+from simplechat.presets.repository import PresetRepository
+from simplechat.presets.rules import builtin_presets
+from simplechat.presets.service import PresetService
 from simplechat.reports.repository import ReportRepository
 from simplechat.reports.service import ReportService
 
@@ -29,6 +34,8 @@ class Services:
 
     accounts: AccountService
     chat: ChatService
+    conversations: ConversationService
+    presets: PresetService
     limits: LimitService
     reports: ReportService
     database_ping: Callable[[], Awaitable[bool]]
@@ -54,8 +61,15 @@ def build_services(
             timezone=settings.zone,
         ),
     )
+    messages, conversation_repo = MessageRepository(), ConversationRepository()
+    presets = PresetService(
+        repo=PresetRepository(),
+        registry=registry,
+        builtins=builtin_presets(settings.system_prompt, settings.advanced_prompt),
+    )
     chat = ChatService(
-        messages=MessageRepository(),
+        messages=messages,
+        conversations=conversation_repo,
         limits=limits,
         registry=registry,
         counter=counter,
@@ -68,10 +82,15 @@ def build_services(
     accounts = AccountService(
         users=UserRepository(), secret=jwt_secret, expire_minutes=settings.jwt_expire_minutes
     )
+    conversations = ConversationService(
+        conversations=conversation_repo, messages=messages, presets=presets, registry=registry
+    )
     reports = ReportService(repo=ReportRepository(), tz=settings.zone)
     return Services(
         accounts=accounts,
         chat=chat,
+        conversations=conversations,
+        presets=presets,
         limits=limits,
         reports=reports,
         database_ping=database_ping,

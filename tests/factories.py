@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 from asgi_lifespan import LifespanManager
+from pymongo import AsyncMongoClient
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from simplechat.app import create_app
@@ -100,3 +101,30 @@ async def sign_up(
     response = await client.post("/token", data={"username": username, "password": password})
     assert response.status_code == 200, response.text
     return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+async def make_admin(settings: Settings, username: str) -> None:
+    """Give an existing account the admin role, straight in the database."""
+    assert settings.mongodb_uri is not None
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
+        settings.mongodb_uri.get_secret_value()
+    )
+    try:
+        users = client[settings.mongodb_db].users
+        await users.update_one({"username": username}, {"$set": {"role": "admin"}})
+    finally:
+        await client.close()
+
+
+async def stored_documents(
+    settings: Settings, collection: str, query: dict[str, Any] | None = None
+) -> list[dict[str, Any]]:
+    """Documents as the database holds them (to check what the API does not show)."""
+    assert settings.mongodb_uri is not None
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
+        settings.mongodb_uri.get_secret_value()
+    )
+    try:
+        return await client[settings.mongodb_db][collection].find(query or {}).to_list()
+    finally:
+        await client.close()

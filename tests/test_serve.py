@@ -155,3 +155,25 @@ def test_plain_serve_on_the_embedded_default_keeps_accounts_across_restarts(tmp_
     finally:
         process.terminate()
         process.wait(timeout=15)
+
+
+def test_parallel_first_messages_make_one_default_conversation_across_two_workers(
+    mongo_uri: str, database_name: str, tmp_path: Path
+) -> None:
+    """The default conversation is created by the first message, whichever worker takes it:
+    parallel first messages at two workers agree on one (its id is the user's, unique)."""
+    env = {"SIMPLECHAT_BURST_LIMIT": "100", "SIMPLECHAT_DAILY_LIMIT": "100"}
+    with serve(mongo_uri, database_name, tmp_path, **env) as base:
+        responses = asyncio.run(burst_of_messages(base, "eric"))
+        assert [r.status_code for r in responses] == [200] * PARALLEL
+        with httpx.Client(base_url=base) as client:
+            token = client.post(
+                "/token", data={"username": "eric", "password": "password123"}
+            ).json()
+            headers = {"Authorization": f"Bearer {token['access_token']}"}
+            listed = client.get("/conversations", headers=headers).json()
+            me = client.get("/user/me", headers=headers).json()
+    assert listed["total"] == 1
+    (conversation,) = listed["items"]
+    assert (conversation["id"], conversation["default"]) == (me["id"], True)
+    assert conversation["message_count"] == 2 * PARALLEL

@@ -4,13 +4,13 @@ tokens, into an 8k and a 128k budget.
 Two measurements:
 - `pure`: `middle_out` alone on the whole synthetic history (the worst case: a caller that
   passed everything), to show trimming cost and that stored messages are never re-tokenized;
-- `db`: what the chat path does: `MessageRepository.prompt_history` loads only as much history
-  as can fit (newest first, stopping at the budget, at most `history_max_entries` messages) from
-  a seeded embedded database, then `middle_out` trims it.
+- `db`: what the chat path does: `MessageRepository.prompt_history` loads only as much of the
+  conversation as can fit (its newest messages until the budget, and its first ones until a
+  quarter of it: two bounded range reads, at most `history_max_entries` messages) from a seeded
+  embedded database, then `middle_out` trims it.
 """
 
 import asyncio
-import inspect
 import statistics
 import time
 from dataclasses import dataclass
@@ -20,7 +20,8 @@ from typing import Any
 from beanie import PydanticObjectId
 
 from bench_suite.procstat import cpu_seconds
-from simplechat.chat.repository import MessageRepository, history_key
+from simplechat.chat.repository.message_docs import history_key
+from simplechat.chat.repository.messages import MessageRepository
 from simplechat.documents.messages import MessageDoc, MessageStatus
 from simplechat.kit.db import open_database
 from simplechat.llm.tokens import TokenCounter, default_counter
@@ -144,10 +145,13 @@ async def _seed(histories: dict[int, list[Turn]]) -> dict[int, str]:
         for i, turn in enumerate(turns):
             message_id = MessageRepository.new_id()
             created_at = start + timedelta(milliseconds=i)
+            key = history_key(owner, int(created_at.timestamp() * 1000), message_id)
             docs.append(
                 MessageDoc(
                     id=PydanticObjectId(message_id),
-                    history_key=history_key(owner, int(created_at.timestamp() * 1000), message_id),
+                    history_key=key,
+                    conversation_key=key,  # the owner's default conversation has the owner's id
+                    conversation_id=owner,
                     owner_id=owner,
                     role=turn.role.value,
                     text=turn.text,
@@ -170,9 +174,6 @@ async def _bench_db(
     try:
         owners = await _seed(histories)
         repo = MessageRepository()
-        # the message being answered is left out of its own prompt (when the repository asks)
-        wants_exclude = "exclude_id" in inspect.signature(repo.prompt_history).parameters
-        extra = {"exclude_id": ""} if wants_exclude else {}
         rows = []
         for total, owner in owners.items():
             for budget in BUDGETS:
@@ -183,7 +184,7 @@ async def _bench_db(
                     counter.calls = counter.chars = 0
                     started = time.perf_counter()
                     history = await repo.prompt_history(
-                        owner_id=owner, token_budget=budget, max_messages=MAX_MESSAGES, **extra
+                        conversation_id=owner, token_budget=budget, max_messages=MAX_MESSAGES
                     )
                     loaded = time.perf_counter()
                     result = middle_out(_prompt(history), budget, counter)

@@ -25,7 +25,7 @@ from simplechat.kit.sse import sse_response
 router = APIRouter(prefix="/v1", tags=["openai-compatible"])
 
 OPENAI_ERRORS: dict[int | str, dict[str, Any]] = {
-    status: {"model": OpenAIError} for status in (400, 401, 413, 422, 429, 502, 503, 504)
+    status: {"model": OpenAIError} for status in (400, 401, 404, 413, 422, 429, 502, 503, 504)
 }
 STREAM_EXAMPLE = (
     'data: {"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1795276446, '
@@ -52,7 +52,8 @@ COMPLETION_RESPONSES: dict[int | str, dict[str, Any]] = {
 async def create_chat_completion(
     body: ChatCompletionRequest, user_id: CurrentUserId, chat: ChatServiceDep
 ) -> ChatCompletion | StreamingResponse:
-    """OpenAI's chat completions, JSON or streamed; middle-out, limits and history apply."""
+    """OpenAI's chat completions, JSON or streamed, stored in a conversation (`conversation_id`,
+    else your default one); middle-out and limits apply."""
     request = ChatRequest(
         persona=Persona.OPENAI,
         messages=body.to_domain(),
@@ -62,6 +63,7 @@ async def create_chat_completion(
             temperature=body.temperature,
             top_p=body.top_p,
         ),
+        conversation_id=body.conversation_id,
     )
     if body.stream:
         stream = await chat.stream(user_id, request)

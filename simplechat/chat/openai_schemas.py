@@ -1,10 +1,16 @@
 """OpenAI-compatible wire models for /v1 (field names exist only here, at the edge)."""
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from simplechat.chat.schemas import UsagePublic
+from simplechat.chat.schemas import (
+    CONVERSATION_ID,
+    ImagePart,
+    TextPart,
+    UsagePublic,
+    parts_to_domain,
+)
 from simplechat.llm.types import ChatMessage, Role
 
 ROLES = {
@@ -15,12 +21,7 @@ ROLES = {
 }
 
 
-class ContentPart(BaseModel):
-    """A text part (image and audio parts are not supported yet)."""
-
-    model_config = ConfigDict(extra="allow")
-    type: Literal["text"]
-    text: str = ""
+ContentPart = Annotated[TextPart | ImagePart, Field(discriminator="type")]  # no audio yet
 
 
 class OpenAIMessage(BaseModel):
@@ -29,11 +30,11 @@ class OpenAIMessage(BaseModel):
     content: str | list[ContentPart] | None = None
 
     def to_domain(self) -> ChatMessage:
-        if isinstance(self.content, list):
-            text = "".join(part.text for part in self.content)
-        else:
-            text = self.content or ""
-        return ChatMessage(ROLES[self.role], text)
+        if not isinstance(self.content, list):
+            return ChatMessage(ROLES[self.role], self.content or "")
+        text, parts = parts_to_domain(self.content)
+        has_images = len(parts) != sum(1 for p in self.content if isinstance(p, TextPart))
+        return ChatMessage(ROLES[self.role], text, parts=parts if has_images else None)
 
 
 class StreamOptions(BaseModel):
@@ -55,6 +56,8 @@ class ChatCompletionRequest(BaseModel):
     max_completion_tokens: int | None = Field(default=None, ge=1)
     temperature: float | None = Field(default=None, ge=0, le=2)
     top_p: float | None = Field(default=None, gt=0, le=1)
+    # simplechat's own: the openai SDK sends it with extra_body={"conversation_id": ...}
+    conversation_id: str | None = CONVERSATION_ID
 
     def to_domain(self) -> list[ChatMessage]:
         return [message.to_domain() for message in self.messages]

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Path, Request
 from fastapi.responses import StreamingResponse
 
 from simplechat.accounts.dependencies import CurrentUser, CurrentUserId
+from simplechat.chat.conversation_schemas import ModelPublic
 from simplechat.chat.dependencies import ChatServiceDep
 from simplechat.chat.events import simple_events
 from simplechat.chat.schemas import HistoryItem, MessageRequest, MessageResponse, UsagePublic
@@ -28,6 +29,7 @@ CHAT_RESPONSES: dict[int | str, dict[str, Any]] = {
     **error_responses(
         400,
         401,
+        404,
         413,
         422,
         429,
@@ -38,6 +40,7 @@ CHAT_RESPONSES: dict[int | str, dict[str, Any]] = {
         descriptions={
             401: "Missing or invalid token, or a message limit (daily_limit or burst_limit, "
             "with Retry-After)",
+            404: "No such conversation (conversation_id)",
             429: "A message limit, when the server sets SIMPLECHAT_RATE_LIMIT_STATUS=429",
         },
     ),
@@ -49,7 +52,7 @@ CHAT_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _to_response(reply: ChatReply) -> MessageResponse:
+def to_response(reply: ChatReply) -> MessageResponse:
     return MessageResponse(
         response=reply.text,
         model=reply.model,
@@ -64,10 +67,17 @@ def _to_response(reply: ChatReply) -> MessageResponse:
 async def _answer(
     body: MessageRequest, request: Request, user_id: str, chat: ChatServiceDep, persona: Persona
 ) -> MessageResponse | StreamingResponse:
-    wanted = ChatRequest(persona=persona, text=body.message, model=body.model)
+    text, parts = body.content()
+    wanted = ChatRequest(
+        persona=persona,
+        text=text,
+        parts=parts,
+        model=body.model,
+        conversation_id=body.conversation_id,
+    )
     if body.stream or "text/event-stream" in request.headers.get("accept", ""):
         return sse_response(simple_events(await chat.stream(user_id, wanted)))
-    return _to_response(await chat.send(user_id, wanted))
+    return to_response(await chat.send(user_id, wanted))
 
 
 @router.post(
@@ -80,7 +90,8 @@ async def _answer(
 async def send_message(
     body: MessageRequest, request: Request, user_id: CurrentUserId, chat: ChatServiceDep
 ) -> MessageResponse | StreamingResponse:
-    """Answer a message, with as much of your recent history as fits the model."""
+    """Answer a message in a conversation (your default one unless you name one), with as much
+    of the conversation as fits the model."""
     return await _answer(body, request, user_id, chat, Persona.PLAIN)
 
 
@@ -94,7 +105,8 @@ async def send_message(
 async def send_message_advanced(
     body: MessageRequest, request: Request, user_id: CurrentUserId, chat: ChatServiceDep
 ) -> MessageResponse | StreamingResponse:
-    """Answer a message like /llm/message, with a warmer, more caring assistant."""
+    """Answer a message like /llm/message, with a warmer, more caring assistant (the built-in
+    caring preset) when the conversation has no preset of its own."""
     return await _answer(body, request, user_id, chat, Persona.ADVANCED)
 
 
@@ -126,3 +138,15 @@ async def read_history(
     """Your last `last_n` messages and replies, oldest first, as you wrote them (never trimmed)."""
     entries = await chat.history(user.id, last_n)
     return [HistoryItem(type="user" if e.role == "user" else "ai", text=e.text) for e in entries]
+
+
+@router.get(
+    "/llm/models",
+    response_model=list[ModelPublic],
+    summary="Models",
+    tags=["chat"],
+    responses=error_responses(401),
+)
+async def list_chat_models(user: CurrentUser, chat: ChatServiceDep) -> list[ModelPublic]:
+    """The models this server answers with: limits, whether they take images, the default."""
+    return [ModelPublic.from_domain(spec, chat.default_model) for spec in chat.models()]

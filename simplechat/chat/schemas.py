@@ -1,19 +1,70 @@
 """Chat wire models: what /llm and /user/history accept and return."""
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from simplechat.kit.http import RequestModel
-from simplechat.llm.types import Usage
+from simplechat.llm.types import ContentPart, PartType, Usage
+
+# An image is a web address or the picture itself as a data: URL (OpenAI's two forms).
+IMAGE_URL_PATTERN = r"^(https?://\S+|data:image/[a-zA-Z0-9.+-]+;base64,[A-Za-z0-9+/=\s]+)$"
+CONVERSATION_ID = Field(
+    default=None,
+    examples=["6b01b59ab1945f3903016ee2"],
+    description="The conversation to chat in (GET /conversations); your default conversation "
+    "when omitted",
+)
+
+
+class ImageUrl(BaseModel):
+    model_config = ConfigDict(extra="allow")  # OpenAI's `detail`, DashScope's pixel bounds
+    url: str = Field(
+        pattern=IMAGE_URL_PATTERN,
+        examples=[
+            "https://upload.wikimedia.org/wikipedia/commons/a/a7/Camponotus_flavomarginatus_ant.jpg"
+        ],
+        description="https://... or data:image/...;base64,...",
+    )
+
+
+class TextPart(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    type: Literal["text"]
+    text: str = ""
+
+    def to_domain(self) -> ContentPart:
+        return ContentPart(PartType.TEXT, text=self.text)
+
+
+class ImagePart(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    type: Literal["image_url"]
+    image_url: ImageUrl
+
+    def to_domain(self) -> ContentPart:
+        return ContentPart(PartType.IMAGE_URL, url=self.image_url.url)
+
+
+ContentPartIn = Annotated[TextPart | ImagePart, Field(discriminator="type")]
+
+
+def parts_to_domain(parts: list[TextPart | ImagePart]) -> tuple[str, tuple[ContentPart, ...]]:
+    """(the text parts joined, every part) of OpenAI-style content parts."""
+    domain = tuple(part.to_domain() for part in parts)
+    text = "\n".join(part.text for part in domain if part.type is PartType.TEXT)
+    return text, domain
+
+
+Text = Annotated[str, Field(min_length=1, json_schema_extra={"pattern": r"\S"})]
+Parts = Annotated[list[ContentPartIn], Field(min_length=1)]
 
 
 class MessageRequest(RequestModel):
-    message: str = Field(
-        min_length=1,
+    message: Text | Parts = Field(
         examples=["hi, my name is Eric"],
-        description="What you say to the assistant (not only white space)",
-        json_schema_extra={"pattern": r"\S"},
+        description="What you say to the assistant (not only white space): text, or "
+        "OpenAI-style content parts, with images for models that take them",
     )
     model: str | None = Field(
         default=None,
@@ -24,6 +75,15 @@ class MessageRequest(RequestModel):
         default=False,
         description="Answer with server-sent events (also chosen by Accept: text/event-stream)",
     )
+    conversation_id: str | None = CONVERSATION_ID
+
+    def content(self) -> tuple[str, tuple[ContentPart, ...] | None]:
+        """(text, parts): parts only when the message has images."""
+        if isinstance(self.message, str):
+            return self.message, None
+        text, parts = parts_to_domain(self.message)
+        has_images = any(p.type is PartType.IMAGE_URL for p in parts)
+        return text, parts if has_images else None
 
 
 class UsagePublic(BaseModel):

@@ -1,35 +1,67 @@
 """ChatService: one chat message from admission to stored reply, whole or streamed.
 
-    resolve model -> limits.admit (also authenticates) -> store the user's message while
-    loading as much history as fits -> middle-out -> provider -> store the reply
+    [conversation read, when one is named] -> resolve model -> limits.admit (also
+    authenticates) -> store the user's message while reading the conversation's newest
+    messages (and, in a long conversation, its first ones) -> middle-out -> provider ->
+    store the reply and add the exchange to the conversation's totals (one update)
 
-Three database steps per message (the history load runs alongside the insert).
+A message sent without a conversation goes to the user's default conversation, which needs
+no read (its id is the user's id) and is created by its first exchange.
 
 Nothing is lost: the user's message is stored before the provider is called; when the call
-fails before any output, it stays in history marked unanswered and the request's quota is
-given back. A stream (`stream`) ends the same way, however it ends (`chat.streaming`).
+fails before any output, it stays in its conversation marked unanswered and the request's
+quota is given back. A stream (`stream`) ends the same way, however it ends (`chat.streaming`).
 """
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
-from simplechat.chat.repository import MessageRepository
+from simplechat.chat.errors import ConversationNotFound, ModelTakesNoImages, NothingToRegenerate
+from simplechat.chat.repository.conversations import ConversationRepository
+from simplechat.chat.repository.messages import MessageRepository
+from simplechat.chat.rules import (
+    PERSONAS,
+    for_model,
+    generation_params,
+    image_refusal,
+    new_message,
+    placement,
+    preamble,
+    prompt_budget,
+)
 from simplechat.chat.streaming import ChatStream
-from simplechat.chat.turns import MIN_PROMPT_BUDGET, TurnRecorder
-from simplechat.chat.types import ChatReply, ChatRequest, HistoryEntry, Persona, Turn
+from simplechat.chat.turns import Turn, TurnRecorder
+from simplechat.chat.types import (
+    ChatReply,
+    ChatRequest,
+    Conversation,
+    HistoryEntry,
+    MessageStatus,
+    Persona,
+    Placement,
+    Regeneration,
+    Sampling,
+)
 from simplechat.kit.errors import ContextTooLong, InvalidInput
-from simplechat.limits.service import LimitService
-from simplechat.llm.base import GenerationParams
+from simplechat.limits.service import Admission, LimitService
+from simplechat.llm.base import Provider
 from simplechat.llm.registry import ProviderRegistry
 from simplechat.llm.tokens import TokenCounter
 from simplechat.llm.truncation import middle_out
-from simplechat.llm.types import ChatMessage, Completion, ModelSpec, Role
+from simplechat.llm.types import ChatMessage, Completion, GenerationParams, ModelSpec, Role
 
 
-def prompt_budget(model: ModelSpec, max_tokens: int, safety_margin: int) -> int:
-    """Tokens the prompt may use: the window minus the reserved output and a safety margin."""
-    return max(MIN_PROMPT_BUDGET, model.context_window - max_tokens - safety_margin)
+@dataclass(frozen=True, slots=True)
+class _Setup:
+    """What a turn needs before admission: its conversation (None: the default one, not
+    read) and its model."""
+
+    conversation: Conversation | None
+    model: ModelSpec
+    provider: Provider
+    params: GenerationParams
 
 
 class ChatService:
@@ -37,6 +69,7 @@ class ChatService:
         self,
         *,
         messages: MessageRepository,
+        conversations: ConversationRepository,
         limits: LimitService,
         registry: ProviderRegistry,
         counter: TokenCounter,
@@ -48,10 +81,13 @@ class ChatService:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._messages = messages
+        self._conversations = conversations
         self._limits = limits
         self._registry = registry
         self._counter = counter
-        self._recorder = TurnRecorder(messages=messages, limits=limits, counter=counter)
+        self._recorder = TurnRecorder(
+            messages=messages, conversations=conversations, limits=limits, counter=counter
+        )
         self._prompts = prompts
         self._margin = safety_margin
         self._history_max = history_max_messages
@@ -62,11 +98,47 @@ class ChatService:
     # --- what the routes call ---
     async def send(self, user_id: str, request: ChatRequest) -> ChatReply:
         """Answer `request` whole and store the reply."""
-        turn = await self._start(user_id, request)
+        return await self._answer(await self._start(user_id, request))
+
+    async def stream(self, user_id: str, request: ChatRequest) -> ChatStream:
+        """Start answering `request` as a stream; errors before the first chunk are raised."""
+        return await self._open(await self._start(user_id, request))
+
+    async def regenerate(
+        self, user_id: str, conversation_id: str, model: str | None = None
+    ) -> ChatReply:
+        """Answer the conversation's last user message again; the previous answer is kept,
+        hidden, once the new one is stored."""
+        return await self._answer(await self._start_again(user_id, conversation_id, model))
+
+    async def regenerate_stream(
+        self, user_id: str, conversation_id: str, model: str | None = None
+    ) -> ChatStream:
+        """`regenerate`, streamed."""
+        return await self._open(await self._start_again(user_id, conversation_id, model))
+
+    async def history(self, user_id: str, n: int) -> list[HistoryEntry]:
+        """The user's last `n` messages and replies (every conversation), oldest first."""
+        if not 1 <= n <= self._history_max:
+            raise InvalidInput(f"last_n must be between 1 and {self._history_max}.")
+        return await self._messages.last_entries(owner_id=user_id, n=n)
+
+    def models(self) -> list[ModelSpec]:
+        """The models this server can answer with, in catalog order."""
+        return self._registry.models()
+
+    @property
+    def default_model(self) -> str:
+        return self._registry.default_model
+
+    # --- answering a turn ---
+    async def _answer(self, turn: Turn) -> ChatReply:
         try:
             completion, turn = await self._call(turn)
         except BaseException as exc:
-            await asyncio.shield(self._recorder.fail(turn.admission, turn.message_id, exc))
+            await asyncio.shield(
+                self._recorder.fail(turn.admission, turn.place, turn.message_id, exc)
+            )
             raise
         reply_id = await self._recorder.record_reply(
             turn, completion.text, completion.usage, complete=True, estimated=False
@@ -82,107 +154,13 @@ class ChatService:
             finish_reason=completion.finish_reason,
         )
 
-    async def stream(self, user_id: str, request: ChatRequest) -> ChatStream:
-        """Start answering `request` as a stream; errors before the first chunk are raised."""
-        turn = await self._start(user_id, request)
+    async def _open(self, turn: Turn) -> ChatStream:
         return await ChatStream.open(
             self._recorder,
             turn,
             first_chunk_wait=self._first_chunk_wait,
             keepalive_seconds=self._keepalive,
         )
-
-    async def history(self, user_id: str, n: int) -> list[HistoryEntry]:
-        """The user's last `n` messages and replies, oldest first."""
-        if not 1 <= n <= self._history_max:
-            raise InvalidInput(f"last_n must be between 1 and {self._history_max}.")
-        return await self._messages.last_entries(owner_id=user_id, n=n)
-
-    def models(self) -> list[ModelSpec]:
-        """The models this server can answer with, in catalog order."""
-        return self._registry.models()
-
-    # --- starting a turn ---
-    async def _start(self, user_id: str, request: ChatRequest) -> Turn:
-        """Admit the message, store it and build its prompt."""
-        if request.messages is None:
-            text = request.text
-            if not text.strip():
-                raise InvalidInput("The message is empty: send some text.")
-        else:
-            last_user = next((m for m in reversed(request.messages) if m.role == Role.USER), None)
-            if last_user is None or not last_user.content.strip():
-                raise InvalidInput("messages must include a non-empty user message.")
-            text = last_user.content
-        model, provider = self._registry.resolve(request.model)
-        sampling = request.sampling
-        max_tokens = min(sampling.max_tokens or model.max_output_tokens, model.max_output_tokens)
-        params = GenerationParams(
-            max_tokens=max_tokens, temperature=sampling.temperature, top_p=sampling.top_p
-        )
-        # One round trip admits the message under both limits and proves the user exists.
-        admission = await self._limits.admit(user_id, self._clock())
-        user = admission.user
-        message_id = self._messages.new_id()
-        stored = False
-        try:
-            tokens = await self._recorder.count(text)
-            budget = prompt_budget(model, max_tokens, self._margin)
-            candidates = await self._store_and_gather(
-                request, user.id, message_id, text, tokens, model.name, budget
-            )
-            stored = True
-            prompt = middle_out(candidates, budget, self._counter)
-        except BaseException as exc:
-            await asyncio.shield(
-                self._recorder.fail(admission, message_id if stored else None, exc)
-            )
-            raise
-        return Turn(
-            user.id,
-            model,
-            provider,
-            request.persona,
-            admission,
-            message_id,
-            candidates,
-            prompt,
-            params,
-        )
-
-    async def _store_and_gather(
-        self,
-        request: ChatRequest,
-        owner_id: str,
-        message_id: str,
-        text: str,
-        tokens: int,
-        model_name: str,
-        budget: int,
-    ) -> tuple[ChatMessage, ...]:
-        """Store the user's message; the prompt's candidates (the history is read alongside)."""
-        store = self._messages.add_user_message(
-            message_id=message_id,
-            owner_id=owner_id,
-            text=text,
-            tokens=tokens,
-            model=model_name,
-            kind=request.persona.value,
-        )
-        if request.messages is not None:
-            await store
-            return tuple(request.messages)
-        _, history = await asyncio.gather(
-            store,
-            self._messages.prompt_history(
-                owner_id=owner_id,
-                token_budget=budget,
-                max_messages=self._history_max,
-                exclude_id=message_id,
-            ),
-        )
-        system = ChatMessage(Role.SYSTEM, self._prompts[request.persona])
-        return (system, *history, ChatMessage(Role.USER, text, tokens))
 
     async def _call(self, turn: Turn) -> tuple[Completion, Turn]:
         try:
@@ -191,3 +169,158 @@ class ChatService:
             turn = self._recorder.tighter(turn)
             completion = await turn.provider.complete(turn.model, turn.prompt.messages, turn.params)
             return completion, turn
+
+    # --- starting a turn ---
+    async def _setup(
+        self,
+        user_id: str,
+        conversation_id: str | None,
+        model_name: str | None,
+        sampling: Sampling,
+        messages: Sequence[ChatMessage],
+    ) -> _Setup:
+        """The conversation (404 for another user's or none) and the model, before admission."""
+        conversation = None
+        if conversation_id is not None:
+            conversation = await self._conversations.get(user_id, conversation_id)
+            if conversation is None:
+                raise ConversationNotFound()
+        model, provider = self._registry.resolve(
+            model_name or (conversation.model if conversation else None)
+        )
+        refusal = image_refusal(model, messages)
+        if refusal:
+            raise ModelTakesNoImages(refusal)
+        conversation_sampling = conversation.sampling if conversation else Sampling()
+        params = generation_params(model, sampling, conversation_sampling)
+        return _Setup(conversation, model, provider, params)
+
+    async def _start(self, user_id: str, request: ChatRequest) -> Turn:
+        """Admit the message, store it and build its prompt."""
+        new = new_message(request)
+        sent = request.messages if request.messages is not None else [new]
+        setup = await self._setup(
+            user_id, request.conversation_id, request.model, request.sampling, sent
+        )
+        # One round trip admits the message under both limits and proves the user exists.
+        admission = await self._limits.admit(user_id, self._clock())
+        message_id = self._messages.new_id()
+        place: Placement | None = None
+        stored = False
+        try:
+            tokens = await self._recorder.count(new.content, new.parts)
+            place = placement(user_id, setup.conversation, new, tokens)
+            budget = prompt_budget(setup.model, setup.params.max_tokens, self._margin)
+            candidates, keep_first = await self._store_and_gather(
+                request, setup, place, message_id, new, budget
+            )
+            stored = True
+            prompt = middle_out(candidates, budget, self._counter, keep_first=keep_first)
+        except BaseException as exc:
+            await asyncio.shield(
+                self._recorder.fail(admission, place, message_id if stored else None, exc)
+            )
+            raise
+        return Turn(
+            user_id=user_id,
+            model=setup.model,
+            provider=setup.provider,
+            persona=request.persona,
+            admission=admission,
+            message_id=message_id,
+            place=place,
+            candidates=candidates,
+            keep_first=keep_first,
+            prompt=prompt,
+            params=setup.params,
+        )
+
+    async def _store_and_gather(
+        self,
+        request: ChatRequest,
+        setup: _Setup,
+        place: Placement,
+        message_id: str,
+        new: ChatMessage,
+        budget: int,
+    ) -> tuple[tuple[ChatMessage, ...], int | None]:
+        """Store the user's message; the prompt's candidates, and how many of them middle-out
+        keeps first (the conversation's history is read alongside the insert)."""
+        store = self._messages.add_user_message(
+            message_id=message_id,
+            owner_id=place.owner_id,
+            conversation_id=place.conversation_id,
+            text=new.content,
+            parts=new.parts,
+            tokens=place.user_tokens,
+            model=setup.model.name,
+            kind=request.persona.value,
+        )
+        if request.messages is not None:  # the client's own conversation (/v1)
+            await store
+            return tuple(request.messages), None
+        _, history = await asyncio.gather(
+            store,
+            self._messages.prompt_history(
+                conversation_id=place.conversation_id,
+                token_budget=budget,
+                max_messages=self._history_max,
+                exclude_id=message_id,
+            ),
+        )
+        start = self._preamble(setup, request.persona)
+        ready = for_model(setup.model, history)
+        return (*start, *ready, replace(new, tokens=place.user_tokens)), len(start)
+
+    def _preamble(self, setup: _Setup, persona: Persona) -> tuple[ChatMessage, ...]:
+        preset = setup.conversation.preset if setup.conversation else None
+        return preamble(preset, self._prompts.get(persona, self._prompts[Persona.PLAIN]))
+
+    async def _start_again(
+        self, user_id: str, conversation_id: str, model_name: str | None
+    ) -> Turn:
+        """Admit a regeneration and build the prompt that answers the last user message."""
+        setup = await self._setup(user_id, conversation_id, model_name, Sampling(), [])
+        admission = await self._limits.admit(user_id, self._clock())
+        try:
+            return await self._turn_again(user_id, setup, admission)
+        except BaseException as exc:  # nothing was stored: only the quota goes back
+            await asyncio.shield(self._recorder.fail(admission, None, None, exc))
+            raise
+
+    async def _turn_again(self, user_id: str, setup: _Setup, admission: Admission) -> Turn:
+        conversation = setup.conversation
+        assert conversation is not None
+        last = await self._messages.last_exchange(conversation.id, self._history_max)
+        if last is None:
+            raise NothingToRegenerate()
+        message, superseded = last
+        question = ChatMessage(Role.USER, message.text, message.input_tokens, message.parts)
+        refusal = image_refusal(setup.model, [question])
+        if refusal:
+            raise ModelTakesNoImages(refusal)
+        budget = prompt_budget(setup.model, setup.params.max_tokens, self._margin)
+        history = await self._messages.prompt_history(
+            conversation_id=conversation.id,
+            token_budget=budget,
+            max_messages=self._history_max,
+            before_key=message.key,
+        )
+        persona = Persona(message.kind) if message.kind in PERSONAS else Persona.PLAIN
+        start = self._preamble(setup, persona)
+        candidates = (*start, *for_model(setup.model, history), question)
+        reopen = message.status is MessageStatus.UNANSWERED
+        again = Regeneration(message.id, tuple(superseded), reopen=reopen)
+        return Turn(
+            user_id=user_id,
+            model=setup.model,
+            provider=setup.provider,
+            persona=persona,
+            admission=admission,
+            message_id=message.id,
+            place=Placement(user_id, conversation.id, conversation.is_default, 0, None, again),
+            candidates=candidates,
+            keep_first=len(start),
+            prompt=middle_out(candidates, budget, self._counter, keep_first=len(start)),
+            params=setup.params,
+        )

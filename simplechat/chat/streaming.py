@@ -20,8 +20,7 @@ from dataclasses import dataclass, field
 
 import anyio
 
-from simplechat.chat.turns import TurnRecorder
-from simplechat.chat.types import Turn
+from simplechat.chat.turns import Turn, TurnRecorder
 from simplechat.kit.errors import (
     ClientDisconnected,
     ContextTooLong,
@@ -115,14 +114,16 @@ class ChatStream:
             await stream._stop_producer()
             gone = ClientDisconnected("The client disconnected before the answer began.")
             await asyncio.shield(
-                recorder.fail(turn.admission, turn.message_id, gone, give_back=False)
+                recorder.fail(turn.admission, turn.place, turn.message_id, gone, give_back=False)
             )
             raise
         if isinstance(stream._first, BaseException):
             error = stream._first
             await stream._stop_producer()
             await asyncio.shield(
-                recorder.fail(stream.turn.admission, stream.turn.message_id, error)
+                recorder.fail(
+                    stream.turn.admission, stream.turn.place, stream.turn.message_id, error
+                )
             )
             raise error
         return stream
@@ -237,10 +238,12 @@ class ChatStream:
             # The upstream was called; the client left before any text: the message stays,
             # unanswered, and counts like any other.
             gone = ClientDisconnected("The client disconnected before the answer began.")
-            await self._recorder.fail(turn.admission, turn.message_id, gone, give_back=False)
+            await self._recorder.fail(
+                turn.admission, turn.place, turn.message_id, gone, give_back=False
+            )
             return Failed(gone)
         if error is not None and not progress.parts:
-            await self._recorder.fail(turn.admission, turn.message_id, error)
+            await self._recorder.fail(turn.admission, turn.place, turn.message_id, error)
             return Failed(error)
         tokens = await self._recorder.count(progress.text)
         estimated = progress.usage is None

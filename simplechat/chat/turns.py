@@ -1,44 +1,86 @@
 """How a turn is recorded, whichever way it ends: the reply stored, or the message marked
-unanswered and the quota given back. Shared by the whole answer and the stream."""
+unanswered and the quota given back; either way the exchange is added to its conversation's
+totals in one update. Shared by the whole answer and the stream."""
 
 import asyncio
 import logging
-from dataclasses import replace
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 
-from simplechat.chat.repository import MessageRepository
-from simplechat.chat.types import Turn
+from simplechat.chat.repository.conversations import ConversationRepository
+from simplechat.chat.repository.messages import MessageRepository
+from simplechat.chat.rules import MIN_PROMPT_BUDGET
+from simplechat.chat.types import Persona, Placement, Tally
 from simplechat.kit.telemetry import record_tokens
 from simplechat.limits.service import Admission, LimitService
-from simplechat.llm.tokens import TokenCounter
-from simplechat.llm.truncation import middle_out
-from simplechat.llm.types import Usage
+from simplechat.llm.base import Provider
+from simplechat.llm.tokens import IMAGE_TOKENS, TokenCounter
+from simplechat.llm.truncation import Truncated, middle_out
+from simplechat.llm.types import (
+    ChatMessage,
+    ContentPart,
+    GenerationParams,
+    ModelSpec,
+    PartType,
+    Usage,
+)
 
 log = logging.getLogger("simplechat.chat")
 
-MIN_PROMPT_BUDGET = 256
+
+@dataclass(frozen=True, slots=True)
+class Turn:
+    """An admitted request whose user message is stored and whose prompt is built."""
+
+    user_id: str
+    model: ModelSpec
+    provider: Provider
+    persona: Persona
+    admission: Admission  # what the limits took, handed back when the call fails
+    message_id: str  # the user message being answered
+    place: Placement
+    candidates: tuple[ChatMessage, ...]  # the whole prompt before middle-out
+    keep_first: int | None  # how many leading candidates middle-out keeps (a preset's)
+    prompt: Truncated
+    params: GenerationParams
+
+    @property
+    def mock(self) -> bool:
+        return self.provider.name == "mock"
+
+
 CONTEXT_RETRY_FACTOR = 0.75  # after a provider "context too long", retry once in 3/4 the budget
 THREAD_COUNT_CHARS = 20_000  # count longer texts off the event loop
 
 
 class TurnRecorder:
     def __init__(
-        self, *, messages: MessageRepository, limits: LimitService, counter: TokenCounter
+        self,
+        *,
+        messages: MessageRepository,
+        conversations: ConversationRepository,
+        limits: LimitService,
+        counter: TokenCounter,
     ) -> None:
         self.messages = messages
+        self._conversations = conversations
         self._limits = limits
         self.counter = counter
 
-    async def count(self, text: str) -> int:
+    async def count(self, text: str, parts: Sequence[ContentPart] | None = None) -> int:
+        """Tokens of a message: its text, plus IMAGE_TOKENS per image."""
+        images = sum(1 for part in parts or () if part.type is PartType.IMAGE_URL)
         if len(text) > THREAD_COUNT_CHARS:
-            return await asyncio.to_thread(self.counter.count, text)
-        return self.counter.count(text)
+            return await asyncio.to_thread(self.counter.count, text) + images * IMAGE_TOKENS
+        return self.counter.count(text) + images * IMAGE_TOKENS
 
     def tighter(self, turn: Turn) -> Turn:
         """The same turn in a smaller budget, after the provider said the prompt is too long
         (local counts only estimate the provider's tokenizer): retried once."""
         budget = max(MIN_PROMPT_BUDGET, int(turn.prompt.prompt_tokens * CONTEXT_RETRY_FACTOR))
         log.info("chat.context_retry model=%s budget=%s", turn.model.name, budget)
-        return replace(turn, prompt=middle_out(turn.candidates, budget, self.counter))
+        prompt = middle_out(turn.candidates, budget, self.counter, keep_first=turn.keep_first)
+        return replace(turn, prompt=prompt)
 
     async def record_reply(
         self,
@@ -50,20 +92,52 @@ class TurnRecorder:
         estimated: bool,
         tokens: int | None = None,
     ) -> str:
-        """Store the reply (it points back at the user's message with `reply_to`)."""
+        """Store the reply (it points back at the user's message with `reply_to`) and add the
+        exchange to the conversation's totals, side by side; a regeneration then hides the
+        answers it replaces."""
         if usage is not None:
             record_tokens(turn.model.name, usage.prompt_tokens, usage.completion_tokens)
-        return await self.messages.add_reply(
-            owner_id=turn.user_id,
-            reply_to=turn.message_id,
-            text=text,
-            tokens=tokens if tokens is not None else await self.count(text),
-            model=turn.model.name,
-            kind=turn.persona.value,
-            usage=usage,
-            complete=complete,
-            usage_estimated=estimated,
+        place = turn.place
+        tokens = tokens if tokens is not None else await self.count(text)
+        again = place.regeneration
+        tally = Tally(
+            messages=1 if again else 2,
+            input_tokens=0 if again else place.user_tokens,
+            output_tokens=usage.completion_tokens if usage else tokens,
+            prompt_tokens=usage.prompt_tokens if usage else 0,
         )
+        reply_id, recorded = await asyncio.gather(
+            self.messages.add_reply(
+                owner_id=turn.user_id,
+                conversation_id=place.conversation_id,
+                reply_to=turn.message_id,
+                text=text,
+                tokens=tokens,
+                model=turn.model.name,
+                kind=turn.persona.value,
+                usage=usage,
+                complete=complete,
+                usage_estimated=estimated,
+            ),
+            self._record(place, tally),
+        )
+        if not recorded:
+            await self._drop_orphans(place, [turn.message_id, reply_id])
+        elif again is not None:
+            await self.messages.hide(again.superseded)
+            if again.reopen:
+                await self.messages.mark_answered(turn.message_id)
+        return reply_id
+
+    async def _record(self, place: Placement, tally: Tally) -> bool:
+        return await self._conversations.record(
+            place.owner_id, place.conversation_id, tally, default=place.default, title=place.title
+        )
+
+    async def _drop_orphans(self, place: Placement, message_ids: list[str]) -> None:
+        """The conversation was deleted while its message was answered: so are the messages."""
+        log.info("chat.conversation_gone conversation=%s", place.conversation_id)
+        await self.messages.delete_ids(message_ids)
 
     async def give_back(self, admission: Admission) -> None:
         """A call failed after part of its answer was stored: it still counts for nothing."""
@@ -75,16 +149,21 @@ class TurnRecorder:
     async def fail(
         self,
         admission: Admission,
+        place: Placement | None,
         message_id: str | None,
         exc: BaseException,
         *,
         give_back: bool = True,
     ) -> None:
-        """A request failed before any answer: keep the message (unanswered), give quota back."""
+        """A request failed before any answer: keep the message (unanswered, counted in its
+        conversation), give quota back. A failed regeneration changes nothing stored."""
         code = getattr(exc, "error_code", type(exc).__name__)
         try:
-            if message_id is not None:
+            if message_id is not None and place is not None and place.regeneration is None:
                 await self.messages.mark_unanswered(message_id, error_code=code)
+                tally = Tally(messages=1, input_tokens=place.user_tokens)
+                if not await self._record(place, tally):
+                    await self._drop_orphans(place, [message_id])
             if give_back:
                 await self._limits.give_back(admission)
         except Exception:  # the original error is the one the caller must see

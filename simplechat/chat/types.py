@@ -1,14 +1,14 @@
-"""What the chat service takes and gives: requests, replies and the turn in between."""
+"""What the chat services take and give: requests, replies, conversations and their stored
+messages (the turn in between is in `turns`)."""
 
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from simplechat.limits.service import Admission
-from simplechat.llm.base import GenerationParams, Provider
 from simplechat.llm.truncation import Truncated
-from simplechat.llm.types import ChatMessage, ModelSpec, Usage
+from simplechat.llm.types import ChatMessage, ContentPart, Role, Usage
+from simplechat.presets.types import PresetMessage
 
 
 class Persona(StrEnum):
@@ -28,14 +28,114 @@ class Sampling:
 
 @dataclass(frozen=True, slots=True)
 class ChatRequest:
-    """One message to answer: `text` with the persona's prompt and the user's history, or a
-    client-supplied conversation (`messages`, OpenAI-style) whose last user message is stored."""
+    """One message to answer: `text` (or `parts`, with images) with the conversation's prompt
+    and history, or a client-supplied conversation (`messages`, OpenAI-style) whose last user
+    message is stored. `conversation_id` None: the user's default conversation."""
 
     persona: Persona
     text: str = ""
+    parts: tuple[ContentPart, ...] | None = None
     messages: Sequence[ChatMessage] | None = None
     model: str | None = None
     sampling: Sampling = Sampling()
+    conversation_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PresetSnapshot:
+    """The preset a conversation was made from, as it was then."""
+
+    id: str
+    name: str
+    description: str
+    messages: tuple[PresetMessage, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Conversation:
+    id: str
+    owner_id: str
+    title: str
+    title_auto: bool  # no title was given: the first message makes one
+    model: str | None
+    sampling: Sampling
+    preset: PresetSnapshot | None
+    message_count: int
+    input_tokens: int
+    output_tokens: int
+    total_tokens: int
+    prompt_tokens: int
+    created_at: datetime
+    updated_at: datetime
+
+    @property
+    def is_default(self) -> bool:
+        """The user's default conversation (messages sent without a conversation)."""
+        return self.id == self.owner_id
+
+
+class MessageStatus(StrEnum):
+    COMPLETE = "complete"  # a user message (answered or being answered), or a whole answer
+    INCOMPLETE = "incomplete"  # an answer cut short
+    UNANSWERED = "unanswered"  # a user message whose answer failed
+
+
+@dataclass(frozen=True, slots=True)
+class StoredMessage:
+    id: str
+    conversation_id: str
+    role: Role
+    text: str
+    parts: tuple[ContentPart, ...] | None
+    visible: bool
+    input_tokens: int  # a user message's own tokens (0 for answers)
+    output_tokens: int  # an answer's tokens (0 for user messages)
+    prompt_tokens: int  # what the model read to write an answer (0 for user messages)
+    model: str
+    status: MessageStatus
+    created_at: datetime
+    key: str  # its place in the conversation (conversation_key)
+    kind: str = "plain"  # the persona it was sent with (plain, advanced, openai)
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationPage:
+    """A conversation with one page of its visible messages."""
+
+    conversation: Conversation
+    messages: list[StoredMessage]
+    total: int
+
+
+@dataclass(frozen=True, slots=True)
+class Tally:
+    """What one exchange adds to its conversation's totals."""
+
+    messages: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    prompt_tokens: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Regeneration:
+    """A turn that answers an earlier user message again."""
+
+    user_message_id: str
+    superseded: tuple[str, ...]  # the answers it replaces (hidden once the new one is stored)
+    reopen: bool  # the user message was unanswered: it is answered now
+
+
+@dataclass(frozen=True, slots=True)
+class Placement:
+    """Where a turn's messages go, and what the exchange adds to the conversation."""
+
+    owner_id: str
+    conversation_id: str
+    default: bool  # the default conversation: created by the first message if need be
+    user_tokens: int  # the new user message's tokens (0 when regenerating)
+    title: str | None = None  # the conversation's title, when this message makes it
+    regeneration: Regeneration | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,25 +148,6 @@ class ChatReply:
     message_id: str
     reply_id: str
     finish_reason: str = "stop"
-
-
-@dataclass(frozen=True, slots=True)
-class Turn:
-    """An admitted request whose user message is stored and whose prompt is built."""
-
-    user_id: str
-    model: ModelSpec
-    provider: Provider
-    persona: Persona
-    admission: Admission  # what the limits took, handed back when the call fails
-    message_id: str
-    candidates: tuple[ChatMessage, ...]  # the whole prompt before middle-out
-    prompt: Truncated
-    params: GenerationParams
-
-    @property
-    def mock(self) -> bool:
-        return self.provider.name == "mock"
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,6 +17,12 @@ class MessageStatus(StrEnum):
     INCOMPLETE = "incomplete"  # a reply cut short (stream aborted)
 
 
+class PartEmbedded(BaseModel):
+    type: str  # "text" | "image_url"
+    text: str = ""
+    url: str = ""
+
+
 class UsageEmbedded(BaseModel):
     prompt_tokens: int
     completion_tokens: int
@@ -25,9 +31,15 @@ class UsageEmbedded(BaseModel):
 
 class MessageDoc(Document):
     owner_id: str  # the user's id as hex: see DEVELOPERS.md on ObjectId fields
+    # The conversation's id as hex; the user's default conversation has the user's id.
+    conversation_id: str = ""
     role: str  # "user" | "assistant"
-    text: str  # always the raw text, before any middle-out
-    tokens: int  # cl100k_base count of `text`, so history is never re-tokenized
+    text: str  # always the raw text (every text part, joined), before any middle-out
+    parts: list[PartEmbedded] | None = None  # the content parts, when the message has images
+    # cl100k_base count of `text` (plus a fixed estimate per image), so history is never
+    # re-tokenized
+    tokens: int
+    visible: bool = True  # False: an answer replaced by a regeneration (kept, never shown)
     chars: int = 0  # len(text), for the behaviour report
     model: str
     kind: str = "plain"  # "plain" | "advanced" | "openai"
@@ -40,10 +52,14 @@ class MessageDoc(Document):
     # as a range of one single-field index (the embedded server uses no compound index, and
     # would otherwise sort all of a user's messages to read the newest few).
     history_key: str = ""
+    # "<conversation_id>:<created_at as 13-digit epoch ms>:<_id>": one conversation's messages
+    # in time order, the same way (its first and its newest messages are two bounded ranges).
+    conversation_key: str = ""
 
     class Settings:
         name = "messages"
         indexes = [
             IndexModel([("history_key", ASCENDING)], name="history_key"),
+            IndexModel([("conversation_key", ASCENDING)], name="conversation_key"),
             IndexModel([("owner_id", ASCENDING)], name="owner"),
         ]

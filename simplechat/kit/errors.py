@@ -8,13 +8,18 @@ status (OpenAI's shape under /v1).
     ├── InternalError (500)           an unexpected failure (its details are only logged)
     ├── BadRequest (400)
     │   └── InvalidInput (422)
+    │       └── ModelTakesNoImages (422)      chat/errors.py: image parts to a text-only model
     ├── NotAuthenticated (401)
     │   └── InvalidCredentials (401)
     ├── Forbidden (403)
     ├── NotFound (404)
+    │   ├── ConversationNotFound (404)    chat/errors.py: missing, or another user's
+    │   └── PresetNotFound (404)          presets/errors.py: missing, or another user's private
     ├── MethodNotAllowed (405)
     ├── Conflict (409)
-    │   └── UsernameTaken (409)
+    │   ├── UsernameTaken (409)
+    │   ├── NothingToRegenerate (409)     chat/errors.py: no user message to answer again
+    │   └── PresetReadOnly (409)          presets/errors.py: the built-ins come from settings
     ├── PayloadTooLarge (413)
     ├── UnsupportedMediaType (415)
     ├── RateLimited (429; code daily_limit | burst_limit | ip_limit; the app may answer the

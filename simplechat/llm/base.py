@@ -14,14 +14,7 @@ import aiohttp
 
 from simplechat.config import Settings
 from simplechat.llm.retry import RetryPolicy
-from simplechat.llm.types import ChatMessage, Completion, ModelSpec, StreamChunk
-
-
-@dataclass(frozen=True, slots=True)
-class GenerationParams:
-    max_tokens: int
-    temperature: float | None = None
-    top_p: float | None = None
+from simplechat.llm.types import ChatMessage, Completion, GenerationParams, ModelSpec, StreamChunk
 
 
 class Provider(Protocol):
@@ -50,3 +43,4 @@ class Vendor:
     configured: Callable[[Settings], bool]
     describe: Callable[[Settings], str]  # what it uses, or what to set
     build: Callable[[Settings, aiohttp.ClientSession, RetryPolicy], Provider]
+    sends_images: bool = False  # its adapter sends OpenAI-style image parts

@@ -16,9 +16,11 @@ TOML (`.toml`): an array of tables named `models`::
 
 Fields are those of `ModelSpec`: `name`, `provider` (a vendor's name from `llm.vendors`, or
 "mock"), `upstream_id` (the id sent to the provider), `context_window` and `max_output_tokens`
-(positive integers, the output no larger than the window) and an optional `description`. A new
-model needs every field but the description; an entry for a built-in name needs only the fields
-it changes. Unknown fields, wrong types and a missing or unreadable file raise `ValueError`
+(positive integers, the output no larger than the window), an optional `description` and
+`takes_images` (true for a model that reads OpenAI-style image parts; only for vendors whose
+adapter sends them, not DashScope, whose text API simplechat calls). A new model needs every
+field but the description and `takes_images`; an entry for a built-in name needs only the
+fields it changes. Unknown fields, wrong types and a missing or unreadable file raise `ValueError`
 naming the file and the problem (pydantic's words, with where: `models.2.context_window`).
 Models of provider "openai" go to the OpenAI-compatible server at OPENAI_BASE_URL.
 """
@@ -32,7 +34,7 @@ from typing import Any, Self
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from simplechat.llm.types import ModelSpec
-from simplechat.llm.vendors import PROVIDER_NAMES
+from simplechat.llm.vendors import IMAGE_PROVIDER_NAMES, PROVIDER_NAMES
 
 BUILTIN_MODELS: tuple[ModelSpec, ...] = (
     ModelSpec(
@@ -57,7 +59,7 @@ BUILTIN_MODELS: tuple[ModelSpec, ...] = (
     ),
     ModelSpec(
         "mock", "mock", "mock",
-        8192, 1024, "A built-in mock that echoes you; no network, no key.",
+        8192, 1024, "A built-in mock that echoes you; no network, no key.", takes_images=True,
     ),
 )  # fmt: skip
 
@@ -74,6 +76,7 @@ class ModelEntry(BaseModel):
     context_window: int | None = Field(default=None, gt=0)
     max_output_tokens: int | None = Field(default=None, gt=0)
     description: str | None = None
+    takes_images: bool | None = None
 
     @field_validator("provider")
     @classmethod
@@ -95,11 +98,15 @@ class ModelSpecEntry(BaseModel):
     context_window: int
     max_output_tokens: int
     description: str = ""
+    takes_images: bool = False
 
     @model_validator(mode="after")
-    def _output_fits(self) -> Self:
+    def _consistent(self) -> Self:
         if self.max_output_tokens > self.context_window:
             raise ValueError("max_output_tokens exceeds context_window")
+        if self.takes_images and self.provider not in IMAGE_PROVIDER_NAMES:
+            known = ", ".join(sorted(IMAGE_PROVIDER_NAMES))
+            raise ValueError(f"takes_images needs one of the providers {known}")
         return self
 
 

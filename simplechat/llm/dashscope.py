@@ -31,7 +31,7 @@ import aiohttp
 
 from simplechat.config import Settings
 from simplechat.kit.secrets import mask_secret
-from simplechat.llm.base import GenerationParams, Vendor
+from simplechat.llm.base import Vendor
 from simplechat.llm.retry import (
     RetryPolicy,
     bad_response,
@@ -43,7 +43,14 @@ from simplechat.llm.retry import (
     stream_failures,
     transport_failures,
 )
-from simplechat.llm.types import ChatMessage, Completion, ModelSpec, StreamChunk, Usage
+from simplechat.llm.types import (
+    ChatMessage,
+    Completion,
+    GenerationParams,
+    ModelSpec,
+    StreamChunk,
+    Usage,
+)
 
 DASHSCOPE_NAME = "dashscope"
 DASHSCOPE_LABEL = "DashScope"

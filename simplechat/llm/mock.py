@@ -10,8 +10,15 @@ import asyncio
 import re
 from collections.abc import AsyncGenerator, Sequence
 
-from simplechat.llm.base import GenerationParams
-from simplechat.llm.types import ChatMessage, Completion, ModelSpec, Role, StreamChunk, Usage
+from simplechat.llm.types import (
+    ChatMessage,
+    Completion,
+    GenerationParams,
+    ModelSpec,
+    Role,
+    StreamChunk,
+    Usage,
+)
 
 MOCK_NAME = "mock"
 MOCK_PREFIX = "[mock] "
@@ -61,12 +68,14 @@ class MockProvider:
     def _answer(
         self, model: ModelSpec, messages: Sequence[ChatMessage], params: GenerationParams
     ) -> tuple[str, str]:
-        last_user = next((m.content for m in reversed(messages) if m.role is Role.USER), "")
-        echo = " ".join(last_user.split())
+        last_user = next((m for m in reversed(messages) if m.role is Role.USER), None)
+        echo = " ".join(last_user.content.split()) if last_user else ""
         if len(echo) > ECHO_MAX_CHARS:
             echo = echo[:ECHO_MAX_CHARS].rstrip() + "..."
+        images = last_user.images if last_user else 0
+        seen = f" and {images} image{'s' if images > 1 else ''}" if images else ""
         note = self._note.format(model=model.name)
-        text = f'{MOCK_PREFIX}You said: "{echo}". ({note})'
+        text = f'{MOCK_PREFIX}You said: "{echo}"{seen}. ({note})'
         pieces = WORD_PIECE.findall(text)
         limit = max(1, params.max_tokens)
         if len(pieces) <= limit:

@@ -18,7 +18,7 @@ import aiohttp
 
 from simplechat.config import Settings
 from simplechat.kit.secrets import mask_url
-from simplechat.llm.base import GenerationParams, Vendor
+from simplechat.llm.base import Vendor
 from simplechat.llm.retry import (
     RetryPolicy,
     bad_response,
@@ -30,7 +30,15 @@ from simplechat.llm.retry import (
     stream_failures,
     transport_failures,
 )
-from simplechat.llm.types import ChatMessage, Completion, ModelSpec, StreamChunk, Usage
+from simplechat.llm.types import (
+    ChatMessage,
+    Completion,
+    GenerationParams,
+    ModelSpec,
+    PartType,
+    StreamChunk,
+    Usage,
+)
 
 CHAT_PATH = "/chat/completions"
 SSE_DONE = "[DONE]"
@@ -187,7 +195,7 @@ def to_payload(
 ) -> dict[str, Any]:
     payload: dict[str, Any] = {
         "model": model.upstream_id,
-        "messages": [{"role": m.role.value, "content": m.content} for m in messages],
+        "messages": [{"role": m.role.value, "content": wire_content(m)} for m in messages],
         "max_tokens": params.max_tokens,
     }
     if params.temperature is not None:
@@ -198,6 +206,18 @@ def to_payload(
         payload["stream"] = True
         payload["stream_options"] = {"include_usage": True}
     return payload
+
+
+def wire_content(message: ChatMessage) -> str | list[dict[str, Any]]:
+    """The text, or OpenAI's content parts when the message has images."""
+    if message.parts is None:
+        return message.content
+    return [
+        {"type": "text", "text": part.text}
+        if part.type is PartType.TEXT
+        else {"type": "image_url", "image_url": {"url": part.url}}
+        for part in message.parts
+    ]
 
 
 def first_choice(body: dict[str, Any]) -> dict[str, Any]:
@@ -275,4 +295,5 @@ VENDOR = Vendor(
     configured=lambda settings: bool(settings.openai_base_url),
     describe=_describe,
     build=_build,
+    sends_images=True,
 )

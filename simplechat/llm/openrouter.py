@@ -72,4 +72,5 @@ VENDOR = Vendor(
     configured=lambda settings: settings.openrouter_api_key is not None,
     describe=_describe,
     build=_build,
+    sends_images=True,
 )

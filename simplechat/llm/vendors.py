@@ -9,3 +9,7 @@ from simplechat.llm.mock import MOCK_NAME
 VENDORS: tuple[Vendor, ...] = (openrouter.VENDOR, dashscope.VENDOR, openai_compat.VENDOR)
 # What a model's `provider` may be: a vendor, or the built-in mock.
 PROVIDER_NAMES: frozenset[str] = frozenset({v.name for v in VENDORS} | {MOCK_NAME})
+# The providers whose adapter sends OpenAI-style image parts (the mock counts them).
+IMAGE_PROVIDER_NAMES: frozenset[str] = frozenset(
+    {v.name for v in VENDORS if v.sends_images} | {MOCK_NAME}
+)

@@ -178,3 +178,49 @@ class TestErrorsInOpenAIShape:
         response = await http.post("/v1/chat/completions", json={"messages": []})
         assert response.status_code in (401, 422)
         assert set(response.json()["error"]) >= {"message", "type", "code"}
+
+
+async def test_the_sdk_continues_a_conversation_with_extra_body(
+    http: httpx.AsyncClient, openrouter: FakeOpenRouter
+) -> None:
+    client = await sdk(http)
+    headers = {"Authorization": f"Bearer {client.api_key}"}
+    created = await http.post("/conversations", json={"title": "From the SDK"}, headers=headers)
+    cid = created.json()["id"]
+    history = [{"role": "user", "content": SEED}]
+    first = await client.chat.completions.create(
+        model="mistralai/mistral-7b-instruct",
+        messages=history,  # type: ignore[arg-type]
+        extra_body={"conversation_id": cid},
+    )
+    history += [
+        {"role": "assistant", "content": first.choices[0].message.content or ""},
+        {"role": "user", "content": "what did I just tell you?"},
+    ]
+    stream = await client.chat.completions.create(
+        model="mistralai/mistral-7b-instruct",
+        messages=history,  # type: ignore[arg-type]
+        stream=True,
+        extra_body={"conversation_id": cid},
+    )
+    streamed = "".join([c.choices[0].delta.content or "" async for c in stream if c.choices])
+    assert streamed.startswith("Hello")
+    # the client's own messages are the prompt; the conversation stores the exchange
+    assert openrouter.requests[-1].json["messages"] == history
+    messages = (await http.get(f"/conversations/{cid}/messages", headers=headers)).json()
+    assert [(m["role"], m["content"]) for m in messages["items"]] == [
+        ("user", SEED),
+        ("assistant", GREETING),
+        ("user", "what did I just tell you?"),
+        ("assistant", streamed),
+    ]
+    conversation = (await http.get(f"/conversations/{cid}", headers=headers)).json()
+    assert conversation["message_count"] == 4
+    assert conversation["title"] == "From the SDK"
+    with pytest.raises(openai.NotFoundError) as raised:
+        await client.chat.completions.create(
+            model="mock",
+            messages=[{"role": "user", "content": "hi"}],
+            extra_body={"conversation_id": "6b01b59ab1945f3903016ee2"},
+        )
+    assert raised.value.code == "conversation_not_found"

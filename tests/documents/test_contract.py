@@ -7,12 +7,14 @@ embedded server, which simplechat does not use.
 """
 
 import asyncio
+import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from pymongo import DESCENDING, AsyncMongoClient, ReturnDocument
+from bson import ObjectId
+from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
@@ -235,3 +237,197 @@ async def test_in_filter_on_strings(db: Db) -> None:
         {"owner_id": "u", "status": {"$in": ["answered", "complete"]}}
     ).to_list()
     assert len(docs) == 2
+
+
+# --- conversations, their messages and presets ----------------------------------------------
+
+
+async def test_a_conversations_head_and_tail_are_two_bounded_ranges(db: Db) -> None:
+    """One conversation's visible messages by `conversation_key` ("<conversation>:<ms>:<id>"):
+    the newest descending with a limit, the first ascending with a limit, both within the
+    conversation and before a key."""
+    await db.messages.create_index("conversation_key")
+    for conversation in ("c", "cd", "d"):
+        await db.messages.insert_many(
+            [
+                {"conversation_key": f"{conversation}:{i:013d}:x", "visible": i != 5, "n": i}
+                for i in range(30)
+            ]
+        )
+
+    def read(before: str, direction: int, limit: int) -> Any:
+        query = {"conversation_key": {"$gte": "c:", "$lt": before}, "visible": True}
+        return db.messages.find(query).sort("conversation_key", direction).limit(limit)
+
+    tail = [d["n"] async for d in read("c;", DESCENDING, 4).batch_size(5)]
+    head = [d["n"] async for d in read(f"c:{26:013d}", ASCENDING, 7)]
+    assert tail == [29, 28, 27, 26]
+    assert head == [0, 1, 2, 3, 4, 6, 7]  # the hidden one (5) is skipped
+    query = {"conversation_key": {"$gte": "c:", "$lt": "c;"}, "visible": True}
+    assert await db.messages.count_documents(query) == 29
+    page = await db.messages.find(query).sort("conversation_key", ASCENDING).skip(20).to_list()
+    assert [d["n"] for d in page] == list(range(21, 30))
+
+
+async def test_hidden_messages_stay_out_of_the_history_even_without_the_flag(db: Db) -> None:
+    """/user/history: `visible: {$ne: False}` keeps messages stored before the flag existed."""
+    await db.messages.insert_many(
+        [{"history_key": f"u:{i:013d}:x", "n": i} for i in range(3)]
+        + [{"history_key": f"u:{i:013d}:x", "n": i, "visible": i != 4} for i in range(3, 6)]
+    )
+    query = {"history_key": {"$gte": "u:", "$lt": "u;"}, "visible": {"$ne": False}}
+    newest = await db.messages.find(query).sort("history_key", DESCENDING).limit(4).to_list()
+    assert [d["n"] for d in newest] == [5, 3, 2, 1]
+
+
+async def test_messages_are_hidden_by_ids_and_deleted_by_their_conversations_range(
+    db: Db,
+) -> None:
+    ids = (
+        await db.messages.insert_many(
+            [{"conversation_key": f"c:{i:013d}:x", "visible": True} for i in range(4)]
+        )
+    ).inserted_ids
+    await db.messages.insert_one({"conversation_key": "d:0000000000001:x", "visible": True})
+    hidden = await db.messages.update_many({"_id": {"$in": ids[:2]}}, {"$set": {"visible": False}})
+    assert hidden.modified_count == 2
+    assert await db.messages.count_documents({"visible": False}) == 2
+    deleted = await db.messages.delete_many({"conversation_key": {"$gte": "c:", "$lt": "c;"}})
+    assert deleted.deleted_count == 4
+    assert await db.messages.count_documents({}) == 1
+
+
+async def test_a_conversation_is_found_by_its_id_and_its_owner_only(db: Db) -> None:
+    oid = ObjectId()
+    await db.conversations.insert_one({"_id": oid, "owner_id": "u", "title": "t"})
+    assert await db.conversations.find_one({"_id": oid, "owner_id": "u"}) is not None
+    assert await db.conversations.find_one({"_id": oid, "owner_id": "v"}) is None
+    missed = await db.conversations.update_one({"_id": oid, "owner_id": "v"}, {"$inc": {"n": 1}})
+    assert missed.matched_count == 0
+    renamed = await db.conversations.find_one_and_update(
+        {"_id": oid, "owner_id": "u"},
+        {"$set": {"title": "new", "model": None, "temperature": 0.5}},
+        return_document=ReturnDocument.AFTER,
+    )
+    assert renamed is not None
+    assert (renamed["title"], renamed["model"], renamed["temperature"]) == ("new", None, 0.5)
+    assert (await db.conversations.delete_one({"_id": oid, "owner_id": "v"})).deleted_count == 0
+    assert (await db.conversations.delete_one({"_id": oid, "owner_id": "u"})).deleted_count == 1
+
+
+async def test_an_exchange_is_one_upsert_of_inc_max_and_set_on_insert(db: Db) -> None:
+    """The default conversation: created by its first exchange's update (a date set on insert
+    stays a date), counted by $inc, its update time and listing key only ever moved forward."""
+    now = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
+
+    def exchange(ms: int, title: str) -> dict[str, Any]:
+        return {
+            "$inc": {"message_count": 2, "input_tokens": 5},
+            "$max": {"updated_ms": ms, "list_key": f"u:{ms:013d}:u"},
+            "$setOnInsert": {"title": title, "created_at": now},
+        }
+
+    await db.conversations.update_one(
+        {"_id": "u", "owner_id": "u"}, exchange(2000, "first"), upsert=True
+    )
+    await db.conversations.update_one(
+        {"_id": "u", "owner_id": "u"}, exchange(1000, "later"), upsert=True
+    )
+    doc = await db.conversations.find_one({"_id": "u"})
+    assert doc is not None
+    assert (doc["message_count"], doc["input_tokens"]) == (4, 10)
+    assert (doc["updated_ms"], doc["list_key"]) == (2000, f"u:{2000:013d}:u")
+    assert (doc["title"], doc["created_at"]) == ("first", now)
+
+
+async def test_parallel_first_exchanges_make_one_conversation(db: Db) -> None:
+    async def exchange() -> None:
+        try:
+            await db.conversations.update_one(
+                {"_id": "u", "owner_id": "u"}, {"$inc": {"message_count": 2}}, upsert=True
+            )
+        except DuplicateKeyError:  # what real MongoDB may answer the loser of the insert race
+            await db.conversations.update_one({"_id": "u"}, {"$inc": {"message_count": 2}})
+
+    await asyncio.gather(*(exchange() for _ in range(20)))
+    assert await db.conversations.count_documents({}) == 1
+    assert (await db.conversations.find_one({"_id": "u"}) or {})["message_count"] == 40
+
+
+async def test_conversations_listed_newest_first_and_searched_by_escaped_title(db: Db) -> None:
+    """A case-sensitive regex of escaped user text on the case-folded title (the "i" option
+    would make the embedded server scan the collection, see DEVELOPERS.md)."""
+    await db.conversations.create_index("list_key")
+    titles = ["Lyon in May", "a.b (c)", "axb (c)", "héllo", "LYON", "Straße"]
+    await db.conversations.insert_many(
+        [
+            {"list_key": f"u:{i:013d}:x", "title": t, "title_folded": t.casefold()}
+            for i, t in enumerate(titles)
+        ]
+    )
+    await db.conversations.insert_one(
+        {"list_key": "v:0000000000009:x", "title": "Lyon", "title_folded": "lyon"}
+    )
+
+    async def search(text: str) -> list[str]:
+        query = {
+            "list_key": {"$gte": "u:", "$lt": "u;"},
+            "title_folded": {"$regex": re.escape(text.casefold())},
+        }
+        found = await db.conversations.find(query).sort("list_key", DESCENDING).to_list()
+        assert await db.conversations.count_documents(query) == len(found)
+        return [d["title"] for d in found]
+
+    assert await search("lyon") == ["LYON", "Lyon in May"]
+    assert await search("a.b (c)") == ["a.b (c)"]
+    assert await search("HÉ") == ["héllo"]
+    assert await search("STRASSE") == ["Straße"]
+    assert await search(".*") == []
+
+
+async def test_presets_by_scope_sorted_paged_and_counted(db: Db) -> None:
+    """Public presets, then one user's: each an equality on `scope` (a `$in` of the two would
+    make the embedded server scan the collection), sorted, skipped and counted."""
+    await db.presets.create_index("scope")
+    scopes = ["public", "mine", "public", "other", "mine", "public"]
+    await db.presets.insert_many(
+        [
+            {"scope": s, "created_at": datetime(2026, 1, 6 - i, tzinfo=UTC), "n": i}
+            for i, s in enumerate(scopes)
+        ]
+    )
+    order = [("created_at", ASCENDING), ("_id", ASCENDING)]
+    public = await db.presets.find({"scope": "public"}).sort(order).skip(1).limit(5).to_list()
+    assert [d["n"] for d in public] == [2, 0]
+    assert await db.presets.count_documents({"scope": "public"}) == 3
+    assert await db.presets.count_documents({"scope": "mine"}) == 2
+
+
+async def test_built_in_presets_are_unique_by_a_partial_index(db: Db) -> None:
+    """Only documents whose `builtin` is a string are in the index: any number of user presets
+    store null; a second built-in of one name is refused, and seeding is an upsert on it."""
+    await db.presets.create_index(
+        "builtin", unique=True, partialFilterExpression={"builtin": {"$type": "string"}}
+    )
+    await db.presets.insert_many([{"builtin": None}, {"builtin": None}])
+    await db.presets.insert_one({"builtin": "plain"})
+    with pytest.raises(DuplicateKeyError):
+        await db.presets.insert_one({"builtin": "plain"})
+    now = datetime(2026, 11, 21, tzinfo=UTC)
+    for name in ("Caring", "Caring companion"):
+        await db.presets.update_one(
+            {"builtin": "caring"},
+            {"$set": {"name": name}, "$setOnInsert": {"scope": "public", "created_at": now}},
+            upsert=True,
+        )
+    caring = await db.presets.find({"builtin": "caring"}).to_list()
+    assert [(d["name"], d["scope"], d["created_at"]) for d in caring] == [
+        ("Caring companion", "public", now)
+    ]
+    changed = await db.presets.find_one_and_update(
+        {"_id": caring[0]["_id"]},
+        {"$set": {"messages": [{"role": "system", "content": "x", "visible": False}]}},
+        return_document=ReturnDocument.AFTER,
+    )
+    assert changed is not None
+    assert changed["messages"] == [{"role": "system", "content": "x", "visible": False}]

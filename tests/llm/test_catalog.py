@@ -130,6 +130,8 @@ max_output_tokens = 64
             "1.context_window: Input should be greater",
         ),
         ("models.json", '[{"name": "mock", "max_output_tokens": 9000}]', "exceeds context_window"),
+        ("models.json", '[{"name": "mock", "takes_images": "yes"}]', "images: Input should be a"),
+        ("models.json", '[{"name": "qwen-plus", "takes_images": true}]', "takes_images needs"),
     ],
 )
 def test_invalid_files_name_the_file_and_the_problem(
@@ -149,3 +151,15 @@ def test_missing_file(tmp_path: Path) -> None:
         load_catalog(path)
 
     assert str(path) in str(caught.value)
+
+
+def test_takes_images_is_a_flag_off_by_default(tmp_path: Path) -> None:
+    vision = {**LOCAL_MODEL, "name": "llava-local", "takes_images": True}
+    path = write(tmp_path, "models.json", json.dumps([LOCAL_MODEL, vision]))
+
+    catalog = load_catalog(path)
+
+    assert catalog["llama-local"].takes_images is False
+    assert catalog["llava-local"].takes_images is True
+    assert catalog["mock"].takes_images is True  # so images can be tried with no key
+    assert not any(m.takes_images for m in BUILTIN_MODELS if m.name != "mock")

@@ -19,10 +19,9 @@ from simplechat.kit.errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
-from simplechat.llm.base import GenerationParams
 from simplechat.llm.dashscope import DashScopeProvider
 from simplechat.llm.retry import RetryPolicy
-from simplechat.llm.types import ChatMessage, ModelSpec, Role, StreamChunk, Usage
+from simplechat.llm.types import ChatMessage, GenerationParams, ModelSpec, Role, StreamChunk, Usage
 from tests.factories import RecordedSleeps
 from tests.fakes.dashscope import FakeDashScope
 from tests.fakes.upstream import TEST_API_KEY

@@ -1,8 +1,16 @@
 """MockProvider: labelled, deterministic, no network."""
 
-from simplechat.llm.base import GenerationParams
 from simplechat.llm.mock import MockProvider
-from simplechat.llm.types import ChatMessage, ModelSpec, Role, StreamChunk, Usage
+from simplechat.llm.types import (
+    ChatMessage,
+    ContentPart,
+    GenerationParams,
+    ModelSpec,
+    PartType,
+    Role,
+    StreamChunk,
+    Usage,
+)
 
 MODEL = ModelSpec("mistralai/mistral-7b-instruct", "openrouter", "mistral", 32768, 4096)
 MESSAGES = [
@@ -65,3 +73,16 @@ async def test_delay_between_words() -> None:
     chunks = [c async for c in provider.stream(MODEL, MESSAGES, PARAMS)]
 
     assert chunks[-1].finish_reason == "stop"
+
+
+async def test_images_are_counted_in_the_echo() -> None:
+    parts = (
+        ContentPart(PartType.TEXT, text="look"),
+        ContentPart(PartType.IMAGE_URL, url="https://example.com/a.png"),
+        ContentPart(PartType.IMAGE_URL, url="https://example.com/b.png"),
+    )
+    message = ChatMessage(Role.USER, "look", parts=parts)
+
+    completion = await MockProvider().complete(MODEL, [message], PARAMS)
+
+    assert completion.text.startswith('[mock] You said: "look" and 2 images.')

@@ -17,11 +17,19 @@ from simplechat.kit.errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
-from simplechat.llm.base import GenerationParams
 from simplechat.llm.openai_compat import OpenAICompatProvider
 from simplechat.llm.openrouter import OpenRouterProvider
 from simplechat.llm.retry import RetryableError, RetryPolicy, transport_failures
-from simplechat.llm.types import ChatMessage, ModelSpec, Role, StreamChunk, Usage
+from simplechat.llm.types import (
+    ChatMessage,
+    ContentPart,
+    GenerationParams,
+    ModelSpec,
+    PartType,
+    Role,
+    StreamChunk,
+    Usage,
+)
 from tests.factories import RecordedSleeps
 from tests.fakes.openrouter import FakeOpenRouter
 from tests.fakes.upstream import TEST_API_KEY
@@ -392,3 +400,26 @@ async def test_fake_lists_models(
         "mistralai/mistral-7b-instruct": 32768,
         "openchat/openchat-7b": 8192,
     }
+
+
+async def test_images_travel_as_openai_content_parts(
+    provider: OpenRouterProvider, openrouter_fake: FakeOpenRouter
+) -> None:
+    parts = (
+        ContentPart(PartType.TEXT, text="what is this?"),
+        ContentPart(PartType.IMAGE_URL, url="https://example.com/ant.jpg"),
+    )
+    picture = ChatMessage(Role.USER, "what is this?", parts=parts)
+
+    await provider.complete(MODEL, [MESSAGES[0], picture], PARAMS)
+
+    assert openrouter_fake.requests[-1].json["messages"] == [
+        {"role": "system", "content": "You are helpful."},
+        {
+            "role": "user",
+            "content": [
+                {"type": "text", "text": "what is this?"},
+                {"type": "image_url", "image_url": {"url": "https://example.com/ant.jpg"}},
+            ],
+        },
+    ]

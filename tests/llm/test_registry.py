@@ -10,13 +10,12 @@ import pytest
 
 from simplechat.config import Settings
 from simplechat.kit.errors import InvalidInput
-from simplechat.llm.base import GenerationParams
 from simplechat.llm.dashscope import DashScopeProvider
 from simplechat.llm.mock import MockProvider
 from simplechat.llm.openai_compat import OpenAICompatProvider
 from simplechat.llm.openrouter import OpenRouterProvider
 from simplechat.llm.registry import ProviderRegistry, build_registry, make_http_session
-from simplechat.llm.types import ChatMessage, Role
+from simplechat.llm.types import ChatMessage, GenerationParams, Role
 from tests.fakes.openrouter import FakeOpenRouter
 from tests.fakes.upstream import TEST_API_KEY
 

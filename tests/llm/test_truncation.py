@@ -3,7 +3,7 @@ import time
 
 import pytest
 
-from simplechat.llm.tokens import default_counter
+from simplechat.llm.tokens import IMAGE_TOKENS, default_counter
 from simplechat.llm.truncation import (
     CUT_MARKER,
     MESSAGE_OVERHEAD,
@@ -11,7 +11,7 @@ from simplechat.llm.truncation import (
     Truncated,
     middle_out,
 )
-from simplechat.llm.types import ChatMessage, Role
+from simplechat.llm.types import ChatMessage, ContentPart, PartType, Role
 
 OV = MESSAGE_OVERHEAD
 S, U, A = Role.SYSTEM, Role.USER, Role.ASSISTANT
@@ -108,28 +108,81 @@ def test_one_token_over_removes_something(messages: list[ChatMessage]) -> None:
     check_invariants(messages, budget, result, counter)
 
 
-# --- whole history messages leave from the middle ------------------------------------------
+# --- the history keeps its head (a quarter of the room) and its tail ------------------------
+
+ENDS = 2 * OV + 6  # msg(S, 3) and msg(U, 3) around the history in these tables
 
 
 @pytest.mark.parametrize(
-    ("to_remove", "kept"),
+    ("turns", "room", "kept"),
     [
-        (1, [0, 1, 3, 4]),  # the centre first
-        (2, [0, 3, 4]),  # then one older
-        (3, [0, 4]),  # then one newer
-        (4, [4]),  # the left side runs out first
-        (5, []),
+        # room for 7 of 8: the head's quarter (24) holds turn 0, the tail the 6 newest
+        (8, 98, [0, 2, 3, 4, 5, 6, 7]),
+        (8, 56, [0, 5, 6, 7]),  # half: the first turn and the three newest
+        (8, 111, [0, 2, 3, 4, 5, 6, 7]),  # one short of all: the second turn goes
+        (8, 28, [6, 7]),  # a quarter of 28 holds no whole turn: the tail takes it all
+        (20, 200, [0, 1, 2, *range(9, 20)]),  # 3 at the head (42 of 50), 11 at the tail
+        (40, 400, [*range(7), *range(19, 40)]),  # 7 at the head (98 of 100), 21 at the tail
+        (8, 0, []),
     ],
 )
-def test_history_leaves_from_the_centre_outwards(to_remove: int, kept: list[int]) -> None:
-    turns = history(5, 10)
-    messages = [msg(S, 3), *turns, msg(U, 3)]
+def test_the_middle_leaves_first_turns_and_newest_stay(
+    turns: int, room: int, kept: list[int]
+) -> None:
+    history_ = history(turns, 10)  # 14 tokens each with the overhead
+    messages = [msg(S, 3), *history_, msg(U, 3)]
 
-    result = middle_out(messages, size(messages) - (to_remove - 1) * 14 - 1, WordCounter())
+    result = middle_out(messages, ENDS + room, WordCounter())
 
-    assert result.messages == (messages[0], *[turns[i] for i in kept], messages[-1])
-    assert result.dropped_messages == to_remove
+    assert result.messages == (messages[0], *[history_[i] for i in kept], messages[-1])
+    assert result.dropped_messages == turns - len(kept)
     assert result.cut_messages == 0
+
+
+def test_seven_long_turns_into_an_8k_model_keep_the_first_turn() -> None:
+    """The case that asked for this rule: the conversation's first turns used to be the first
+    thing dropped. Turn 0 fills the head's quarter; its leftover and the tail's make room for
+    turn 1 whole; turns 3-6 are the tail; only turn 2 goes."""
+    counter = WordCounter()
+    turns = [msg(U if i % 2 == 0 else A, 1000, f"t{i}_") for i in range(7)]
+    messages = [msg(S, 20), *turns, msg(U, 1000, "final")]
+    budget = 8192 - 1024 - 64
+
+    result = middle_out(messages, budget, counter)
+
+    assert result.messages == (messages[0], turns[0], turns[1], *turns[3:], messages[-1])
+    assert result.prompt_tokens == 24 + 7 * 1004 <= budget
+    assert (result.dropped_messages, result.cut_messages) == (1, 0)
+    check_invariants(messages, budget, result, counter)
+
+
+@pytest.mark.parametrize(
+    ("later_turns", "room", "intro_kept", "tail"),
+    [
+        (8, 200, 84, 8),  # the small turns all fit: the rest of the room is the intro's
+        (40, 200, 56, 10),  # many turns: the head's quarter stays the intro's, and more
+        (40, 100, 0, 7),  # a quarter of 100 (25) is under a fragment: the tail takes it
+    ],
+)
+def test_a_long_first_message_survives_as_its_beginning_and_end(
+    later_turns: int, room: int, intro_kept: int, tail: int
+) -> None:
+    counter = WordCounter()
+    intro = msg(U, 400, "intro")
+    turns = history(later_turns, 10)
+    messages = [msg(S, 3), intro, *turns, msg(U, 3)]
+
+    result = middle_out(messages, ENDS + room, counter)
+
+    kept = result.messages[1:-1]
+    if intro_kept < MIN_FRAGMENT_TOKENS:
+        assert kept == tuple(turns[-tail:])
+        return
+    assert kept[1:] == tuple(turns[-tail:])
+    assert kept[0].tokens == intro_kept
+    assert kept[0].content.startswith("intro0 intro1 ")
+    assert kept[0].content.endswith(" intro398 intro399")
+    check_invariants(messages, ENDS + room, result, counter)
 
 
 def test_many_small_messages_keep_oldest_and_newest() -> None:
@@ -149,10 +202,39 @@ def test_many_small_messages_keep_oldest_and_newest() -> None:
     split = next(i for i, m in enumerate(middle) if m != turns[i])
     assert middle[:split] == turns[:split]
     assert middle[split:] == turns[len(turns) - (len(middle) - split) :]
-    assert abs(split - (len(middle) - split)) <= 1
+    assert split == (500 - 20) * 25 // 100 // 10  # the head's quarter of the room, whole turns
     assert result.prompt_tokens == 20 + len(middle) * 10 <= 500
     assert result.prompt_tokens > 500 - 10  # nothing more would fit
     assert counter.counted == []
+
+
+def test_keep_first_keeps_a_presets_few_shot_turns() -> None:
+    counter = WordCounter()
+    preset = [msg(S, 5, "sys"), msg(U, 5, "ex_q"), msg(A, 5, "ex_a")]
+    turns = history(20, 10)
+    messages = [*preset, *turns, msg(U, 5)]
+    budget = size(preset) + 9 + 20  # 20 for history: one turn
+
+    kept_preset = middle_out(messages, budget, counter, keep_first=3)
+    default = middle_out(messages, budget, counter)
+
+    assert kept_preset.messages == (*preset, turns[-1], messages[-1])
+    assert default.messages[0] == preset[0]
+    assert preset[2] not in default.messages  # without keep_first, few-shot turns are history
+    check_invariants(messages, budget, kept_preset, counter)
+
+
+def test_keep_first_is_capped_to_all_but_the_final_message() -> None:
+    messages = [msg(S, 50, "a"), msg(U, 50, "b"), msg(U, 50, "final")]
+    counter = WordCounter()
+
+    def trim(keep_first: int) -> Truncated:
+        return middle_out(messages, 108, counter, keep_first=keep_first)
+
+    assert trim(10) == trim(2)
+    assert trim(-3) == trim(0)
+    assert trim(2).cut_messages == 3  # all three are ends: each is cut, none dropped
+    assert trim(0).messages[0] == messages[1]  # only the final is an end: b is the tail
 
 
 def test_leftover_room_cuts_the_last_removed_message() -> None:
@@ -230,6 +312,37 @@ def test_stale_stored_count_keeps_a_message_that_really_fits() -> None:
     assert result.messages == (claims_big,)
     assert result.prompt_tokens == 5 + OV
     assert result.cut_messages == 0
+
+
+# --- images --------------------------------------------------------------------------------
+
+
+def picture(words: int, images: int) -> ChatMessage:
+    text = " ".join(f"p{i}" for i in range(words))
+    images_ = [ContentPart(PartType.IMAGE_URL, url="https://example.com/a.png")] * images
+    parts = (ContentPart(PartType.TEXT, text=text), *images_)
+    return ChatMessage(U, text, parts=parts)
+
+
+@pytest.mark.parametrize("images", [0, 1, 3])
+def test_each_image_costs_a_fixed_estimate(images: int) -> None:
+    message = picture(10, images)
+
+    result = middle_out([message], 10_000, WordCounter())
+
+    assert result.prompt_tokens == 10 + images * IMAGE_TOKENS + OV
+    assert result.messages == (message,)
+
+
+def test_a_message_cut_inside_its_text_loses_its_images() -> None:
+    message = picture(500, 2)
+
+    result = middle_out([message], 200, WordCounter())
+
+    (kept,) = result.messages
+    assert kept.parts is None
+    assert CUT_MARKER in kept.content
+    assert result.prompt_tokens <= 200
 
 
 # --- cutting inside the text ----------------------------------------------------------------

@@ -114,6 +114,15 @@ EXPLICIT: list[tuple[str, str, dict[str, Any]]] = [
     ("/user/history/{last_n}", "GET", {"path_parameters": {"last_n": 1}}),
     ("/user/history/{last_n}", "GET", {"path_parameters": {"last_n": 100}}),
     ("/user/report", "GET", {"query": {"format": "svg"}}),
+    ("/llm/models", "GET", {}),
+    ("/conversations", "POST", {"body": {"title": "Fuzzed"}}),
+    ("/conversations", "GET", {"query": {"q": "fuzz", "page": 1, "page_size": 5}}),
+    (
+        "/presets",
+        "POST",
+        {"body": {"name": "Fuzzed", "messages": [{"role": "system", "content": "x"}]}},
+    ),
+    ("/presets", "GET", {}),
 ]
 
 

@@ -36,3 +36,36 @@ async def test_history_queries_use_an_index(settings: Settings) -> None:
             assert uses_index(plan), plan
     finally:
         await mongo.close()
+
+
+async def test_conversation_and_preset_queries_use_an_index(settings: Settings) -> None:
+    async with app_client(settings) as client:
+        headers = await sign_up(client, "eric")
+        await client.post("/llm/message", json={"message": "hello"}, headers=headers)
+        owner = (await client.get("/user/me", headers=headers)).json()["id"]
+    assert settings.mongodb_uri is not None
+    mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
+        settings.mongodb_uri.get_secret_value()
+    )
+    try:
+        db = mongo[settings.mongodb_db]
+        in_conversation = {
+            "conversation_key": {"$gte": f"{owner}:", "$lt": f"{owner};"},
+            "visible": True,
+        }
+        listed = {
+            "list_key": {"$gte": f"{owner}:", "$lt": f"{owner};"},
+            "title_folded": {"$regex": "hel"},
+        }
+        cursors = [
+            db.messages.find(in_conversation).sort("conversation_key", DESCENDING).limit(101),
+            db.messages.find(in_conversation).sort("conversation_key", 1).skip(20).limit(20),
+            db.conversations.find(listed).sort("list_key", DESCENDING).limit(20),
+            db.presets.find({"scope": "public"}).sort("created_at", 1).limit(20),
+            db.presets.find({"scope": owner}).sort("created_at", 1).skip(3).limit(20),
+        ]
+        for cursor in cursors:
+            plan = (await cursor.explain())["queryPlanner"]["winningPlan"]
+            assert uses_index(plan), plan
+    finally:
+        await mongo.close()

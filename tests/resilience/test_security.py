@@ -29,6 +29,9 @@ AUTHENTICATED = [
     ("POST", "/llm/message/advanced", {"message": "hello"}),
     ("POST", "/v1/chat/completions", {"messages": [{"role": "user", "content": "hello"}]}),
     ("GET", "/v1/models", None),
+    ("GET", "/llm/models", None),
+    ("GET", "/conversations", None),
+    ("GET", "/presets", None),
 ]
 
 
@@ -62,6 +65,7 @@ async def snapshot(client: httpx.AsyncClient, headers: dict[str, str]) -> dict[s
         "history": (await client.get("/user/history/100", headers=headers)).json(),
         "status": status,
         "report": report,
+        "conversations": (await client.get("/conversations", headers=headers)).json(),
     }
 
 

@@ -1,0 +1,222 @@
+"""Conversation wire models: conversations, their messages, exports and the model list."""
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from simplechat.chat.types import Conversation, PresetSnapshot, StoredMessage
+from simplechat.kit.http import RequestModel
+from simplechat.kit.pagination import Page
+from simplechat.llm.types import ContentPart, ModelSpec, PartType
+
+ID_EXAMPLE = "6b01b59ab1945f3903016ee2"
+
+
+class ConversationCreate(RequestModel):
+    title: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=200,
+        pattern=r"\S",
+        examples=["Planning a trip to Lyon"],
+        description="Left out: made from the first message",
+    )
+    preset_id: str | None = Field(
+        default=None,
+        examples=[ID_EXAMPLE],
+        description="A preset (GET /presets) whose messages and parameters the conversation "
+        "keeps a copy of",
+    )
+    model: str | None = Field(
+        default=None,
+        examples=["mistralai/mistral-7b-instruct"],
+        description="A catalog model (GET /llm/models); else the preset's, else the default",
+    )
+
+
+class ConversationUpdate(RequestModel):
+    """What to change; what is left out stays, null sets a setting back to the default."""
+
+    title: str | None = Field(
+        default=None, min_length=1, max_length=200, pattern=r"\S", examples=["Lyon in May"]
+    )
+    model: str | None = Field(default=None, examples=["openchat/openchat-7b"])
+    temperature: float | None = Field(default=None, ge=0, le=2, examples=[0.7])
+    top_p: float | None = Field(default=None, gt=0, le=1, examples=[0.9])
+    max_tokens: int | None = Field(default=None, ge=1, le=1_000_000, examples=[512])
+
+    def changes(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.model_fields_set}
+
+
+class RegenerateRequest(RequestModel):
+    model: str | None = Field(
+        default=None,
+        examples=["mistralai/mistral-7b-instruct"],
+        description="Answer with another model this time; the conversation's when omitted",
+    )
+    stream: bool = Field(default=False, description="Answer with server-sent events")
+
+
+class SnapshotMessagePublic(BaseModel):
+    role: Literal["system", "user", "assistant"]
+    content: str
+
+
+class PresetSnapshotPublic(BaseModel):
+    id: str = Field(examples=[ID_EXAMPLE])
+    name: str = Field(examples=["Caring companion"])
+    description: str
+    messages: list[SnapshotMessagePublic] = Field(description="Its visible messages")
+
+    @classmethod
+    def from_domain(cls, preset: PresetSnapshot) -> "PresetSnapshotPublic":
+        return cls(
+            id=preset.id,
+            name=preset.name,
+            description=preset.description,
+            messages=[
+                SnapshotMessagePublic(role=m.role.value, content=m.content)
+                for m in preset.messages
+                if m.visible
+            ],
+        )
+
+
+class ConversationPublic(BaseModel):
+    id: str = Field(examples=[ID_EXAMPLE])
+    title: str = Field(examples=["Planning a trip to Lyon"])
+    default: bool = Field(description="Your default conversation (messages sent without one)")
+    model: str | None = Field(description="Its model; null: the server's default")
+    temperature: float | None
+    top_p: float | None
+    max_tokens: int | None
+    preset: PresetSnapshotPublic | None = Field(description="The preset it was made from")
+    message_count: int = Field(description="Messages stored, hidden answers included")
+    input_tokens: int = Field(description="Your messages' tokens")
+    output_tokens: int = Field(description="The answers' tokens")
+    total_tokens: int = Field(description="input_tokens + output_tokens")
+    prompt_tokens: int = Field(
+        description="What the model read over every answer (history and preset included)"
+    )
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def from_domain(cls, c: Conversation) -> "ConversationPublic":
+        return cls(
+            id=c.id,
+            title=c.title,
+            default=c.is_default,
+            model=c.model,
+            temperature=c.sampling.temperature,
+            top_p=c.sampling.top_p,
+            max_tokens=c.sampling.max_tokens,
+            preset=PresetSnapshotPublic.from_domain(c.preset) if c.preset else None,
+            message_count=c.message_count,
+            input_tokens=c.input_tokens,
+            output_tokens=c.output_tokens,
+            total_tokens=c.total_tokens,
+            prompt_tokens=c.prompt_tokens,
+            created_at=c.created_at,
+            updated_at=c.updated_at,
+        )
+
+
+class ImageUrlPublic(BaseModel):
+    url: str
+
+
+class TextPartPublic(BaseModel):
+    type: Literal["text"] = "text"
+    text: str
+
+
+class ImagePartPublic(BaseModel):
+    type: Literal["image_url"] = "image_url"
+    image_url: ImageUrlPublic
+
+
+PartPublic = TextPartPublic | ImagePartPublic
+
+
+def part_public(part: ContentPart) -> PartPublic:
+    if part.type is PartType.TEXT:
+        return TextPartPublic(text=part.text)
+    return ImagePartPublic(image_url=ImageUrlPublic(url=part.url))
+
+
+class MessagePublic(BaseModel):
+    id: str = Field(examples=[ID_EXAMPLE])
+    conversation_id: str
+    role: Literal["system", "user", "assistant"]
+    content: str | list[PartPublic] = Field(
+        description="The text, or OpenAI-style parts when the message has images",
+        examples=["hi, my name is Eric"],
+    )
+    input_tokens: int = Field(description="A message of yours: its tokens")
+    output_tokens: int = Field(description="An answer: its tokens")
+    total_tokens: int
+    prompt_tokens: int = Field(description="An answer: what the model read to write it")
+    model: str
+    status: Literal["complete", "incomplete", "unanswered"]
+    visible: bool
+    created_at: datetime
+
+    @classmethod
+    def from_domain(cls, m: StoredMessage) -> "MessagePublic":
+        content: str | list[PartPublic] = m.text
+        if m.parts is not None:
+            content = [part_public(part) for part in m.parts]
+        return cls(
+            id=m.id,
+            conversation_id=m.conversation_id,
+            role=m.role.value,
+            content=content,
+            input_tokens=m.input_tokens,
+            output_tokens=m.output_tokens,
+            total_tokens=m.input_tokens + m.output_tokens,
+            prompt_tokens=m.prompt_tokens,
+            model=m.model,
+            status=m.status.value,
+            visible=m.visible,
+            created_at=m.created_at,
+        )
+
+
+class ConversationDetail(ConversationPublic):
+    messages: Page[MessagePublic] = Field(description="The first page of its messages")
+
+
+class ConversationExport(BaseModel):
+    conversation: ConversationPublic
+    messages: list[MessagePublic]
+
+
+class ConversationDeleted(BaseModel):
+    id: str
+    deleted: Literal[True] = True
+    messages_deleted: int = Field(description="How many messages went with it")
+
+
+class ModelPublic(BaseModel):
+    name: str = Field(examples=["mistralai/mistral-7b-instruct"])
+    provider: str = Field(examples=["openrouter"])
+    context_window: int = Field(examples=[32768])
+    max_output_tokens: int = Field(examples=[4096])
+    takes_images: bool = Field(description="Reads image parts in messages")
+    default: bool = Field(description="Used when a request names no model")
+    description: str
+
+    @classmethod
+    def from_domain(cls, spec: ModelSpec, default: str) -> "ModelPublic":
+        return cls(
+            name=spec.name,
+            provider=spec.provider,
+            context_window=spec.context_window,
+            max_output_tokens=spec.max_output_tokens,
+            takes_images=spec.takes_images,
+            default=spec.name == default,
+            description=spec.description,
+        )

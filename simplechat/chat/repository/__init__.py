@@ -1,0 +1,1 @@
+"""The chat capability's storage: one module per collection (messages, conversations)."""
