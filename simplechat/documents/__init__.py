@@ -14,6 +14,9 @@ they compare the same way everywhere, and the embedded server stores a date set 
 from beanie import Document
 
 from simplechat.documents.limit_refusals import LimitRefusalDoc
+from simplechat.documents.media_overrides import MediaOverridesDoc
+from simplechat.documents.media_results import MediaResultDoc
+from simplechat.documents.media_usage import MediaUsageDoc
 from simplechat.documents.messages import MessageDoc
 from simplechat.documents.users import UserDoc
 
@@ -21,4 +24,7 @@ DOCUMENT_MODELS: list[type[Document]] = [
     UserDoc,
     MessageDoc,
     LimitRefusalDoc,
+    MediaResultDoc,
+    MediaUsageDoc,
+    MediaOverridesDoc,
 ]

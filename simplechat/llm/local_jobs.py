@@ -1,0 +1,94 @@
+"""The local engines' work, run inside the worker processes of `local.LocalRunner`.
+
+Each worker process loads an engine the first time it needs it and keeps it: pocketsphinx's
+English model (in its wheel) and RapidOCR's PP-OCR models (in its wheel), so nothing is
+downloaded. Only plain values cross the process boundary (bytes in; str, floats, tuples out),
+and failures come back as `LocalJobError` with a message fit for the caller.
+
+pocketsphinx holds the GIL while it decodes (a 20 s clip stalled an event loop for 0.8 s in a
+thread), which is why these run in processes rather than threads.
+"""
+
+import io
+import logging
+from typing import Any
+
+SAMPLE_RATE = 16_000
+FRAME_SECONDS = 0.01  # pocketsphinx's frame rate is 100 frames a second
+
+_engines: dict[str, Any] = {}
+
+
+class LocalJobError(Exception):
+    """A local engine failed on this input (the worker itself is fine)."""
+
+
+def _decoder() -> Any:
+    if "sphinx" not in _engines:
+        from pocketsphinx import Decoder
+
+        _engines["sphinx"] = Decoder(samprate=SAMPLE_RATE, loglevel="FATAL")
+    return _engines["sphinx"]
+
+
+def _ocr() -> Any:
+    if "ocr" not in _engines:
+        from rapidocr import RapidOCR
+
+        engine = RapidOCR()
+        logging.getLogger("RapidOCR").setLevel(logging.WARNING)  # it logs every image at INFO
+        _engines["ocr"] = engine
+    return _engines["ocr"]
+
+
+def warm(kind: str) -> bool:
+    """Load an engine now (tests and `simplechat serve` warm-ups)."""
+    (_decoder if kind == "speech" else _ocr)()
+    return True
+
+
+def transcribe(pcm: bytes) -> list[tuple[float, float, str]]:
+    """(start, end, text) of each stretch of speech in 16 kHz mono PCM.
+
+    The voice-activity segmenter splits the audio at pauses, and each stretch is decoded as
+    one utterance: pocketsphinx's language model is made for sentences, not whole minutes.
+    """
+    from pocketsphinx import Segmenter
+
+    decoder = _decoder()
+    segmenter = Segmenter(sample_rate=SAMPLE_RATE)
+    if len(pcm) % segmenter.frame_bytes == 0:
+        # Segmenter.segment only closes a stretch still open at the end when the last read
+        # is short: one more silent sample makes sure the end of the audio is heard.
+        pcm += b"\0\0"
+    segments: list[tuple[float, float, str]] = []
+    try:
+        for speech in segmenter.segment(io.BytesIO(pcm)):
+            decoder.start_utt()
+            decoder.process_raw(speech.pcm, full_utt=True)
+            decoder.end_utt()
+            hypothesis = decoder.hyp()
+            text = hypothesis.hypstr.strip() if hypothesis is not None else ""
+            if text:
+                segments.append((float(speech.start_time), float(speech.end_time), text))
+    except (RuntimeError, ValueError) as exc:
+        raise LocalJobError(f"pocketsphinx could not decode the audio ({exc})") from None
+    return segments
+
+
+def read_text(data: bytes) -> list[tuple[str, list[list[float]], float]]:
+    """(text, box corners, confidence) of each line RapidOCR finds in an image file."""
+    from PIL import Image, ImageOps
+
+    try:
+        with Image.open(io.BytesIO(data)) as opened:
+            image = ImageOps.exif_transpose(opened).convert("RGB")
+        result = _ocr()(image)
+    except Exception as exc:  # onnxruntime and opencv raise their own types
+        raise LocalJobError(f"RapidOCR could not read the picture ({type(exc).__name__})") from None
+    if result.txts is None or result.boxes is None or result.scores is None:
+        return []
+    return [
+        (str(text), [[float(x), float(y)] for x, y in box], float(score))
+        for text, box, score in zip(result.txts, result.boxes.tolist(), result.scores, strict=True)
+    ]
