@@ -8,6 +8,10 @@ process, not once per application instance; the pool is made on the first local 
 `LocalRunner.run` is the concurrency cap: at most `workers` jobs at once per application. A
 request that waits longer than `queue_seconds` for a turn gets ServerBusy (503). The slot is
 held until the job really ends, even when the request that started it was abandoned.
+
+The workers are started with `spawn`, which imports the program's main module again: a script
+that serves the app itself must do so under `if __name__ == "__main__":` (`simplechat serve`
+and `uvicorn simplechat.app:create_app` do).
 """
 
 import asyncio

@@ -35,9 +35,8 @@ def _ocr() -> Any:
     if "ocr" not in _engines:
         from rapidocr import RapidOCR
 
-        engine = RapidOCR()
-        logging.getLogger("RapidOCR").setLevel(logging.WARNING)  # it logs every image at INFO
-        _engines["ocr"] = engine
+        logging.getLogger("RapidOCR").setLevel(logging.WARNING)  # it logs each step at INFO
+        _engines["ocr"] = RapidOCR()
     return _engines["ocr"]
 
 

@@ -5,10 +5,11 @@ A request is counted by ONE conditional upsert on the user's document of the day
 limit minus this recording; `pictures` at most the limit minus one), its update adds the
 request. When the document does not exist yet, the upsert creates it already counting the
 request (the filter's equality fields become its fields: `$setOnInsert` is ignored by the
-embedded server). When it exists but the quota does not allow the request, the upsert tries to
-create a second document with the same `_id` and fails with DuplicateKeyError. Two first
-requests of a day can collide that way too, so a collision is tried once more as a plain
-conditional update: whatever it finds then is the answer. Deciding and counting are one
+embedded server). When it exists but the quota does not allow the request, MongoDB's upsert
+tries to create a second document with the same `_id` and fails with DuplicateKeyError (the
+embedded server's just answers None). Two first requests of a day can collide that way too, so
+a collision is tried once more as a plain conditional update: whatever it finds then is the
+answer. Deciding and counting are one
 atomic step on every server; nothing is read first.
 """
 

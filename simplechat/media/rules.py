@@ -125,14 +125,14 @@ def picture_format(content_type: str | None, data: bytes) -> str:
         return "PNG"
     if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
         return "WEBP"
-    other = what_else(data) or (
-        "audio" if _signature(data) is not None else "not a JPEG, PNG or WebP picture"
-    )
-    if declared in PICTURE_TYPES and other.startswith("not"):
-        raise CorruptMedia(f"This is not a valid {PICTURE_TYPES[declared]} file (its header is "
-                           "missing or damaged).")  # fmt: skip
-    name = other if other.startswith("not") else f"{other}, not a {SUPPORTED_PICTURES} picture"
-    raise NotAPicture(f"This is {name}: send {SUPPORTED_PICTURES}.")
+    other = what_else(data) or ("audio" if _signature(data) is not None else None)
+    if other is None and declared in PICTURE_TYPES:
+        raise CorruptMedia(
+            f"This is not a valid {PICTURE_TYPES[declared]} file (its header is missing or "
+            "damaged)."
+        )
+    found = f"This is {other}" if other else "This is not a picture"
+    raise NotAPicture(f"{found}: send a {SUPPORTED_PICTURES} picture.")
 
 
 # --- quotas ---
