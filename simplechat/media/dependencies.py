@@ -2,7 +2,10 @@
 
 from typing import Annotated
 
-from fastapi import Depends, Request, UploadFile
+from fastapi import Depends, Request
+from starlette.datastructures import (
+    UploadFile,
+)  # what Request.form() gives (FastAPI's subclasses it)
 
 from simplechat.kit.errors import InvalidInput
 from simplechat.media.rules import media_type

@@ -244,12 +244,18 @@ async def test_conditional_upsert_creates_with_its_equality_fields_or_collides(d
     created = await db.media_usage.find_one_and_update(
         query, update, upsert=True, return_document=ReturnDocument.AFTER
     )
-    assert created == {"_id": "u:2026-11-21", "user_id": "u", "day": "2026-11-21",
-                       "speech_ms": 0, "pictures": 1}  # fmt: skip
+    assert created == {
+        "_id": "u:2026-11-21",
+        "user_id": "u",
+        "day": "2026-11-21",
+        "speech_ms": 0,
+        "pictures": 1,
+    }
     counted = await db.media_usage.find_one_and_update(
         query, update, upsert=True, return_document=ReturnDocument.AFTER
     )
-    assert counted is not None and counted["pictures"] == 2
+    assert counted is not None
+    assert counted["pictures"] == 2
     # The condition fails on the existing document: MongoDB's upsert collides with it
     # (DuplicateKeyError); the embedded server's answers None. Neither writes anything.
     try:
@@ -283,16 +289,20 @@ async def test_parallel_conditional_upserts_admit_exactly_the_limit(db: Db) -> N
 
 async def test_group_sum_of_nulls(db: Db) -> None:
     await db.media_results.insert_many(
-        [{"user_id": "u", "kind": "speech", "duration_ms": 1500},
-         {"user_id": "u", "kind": "picture", "duration_ms": None},
-         {"user_id": "u", "kind": "speech", "duration_ms": 500}]
-    )  # fmt: skip
+        [
+            {"user_id": "u", "kind": "speech", "duration_ms": 1500},
+            {"user_id": "u", "kind": "picture", "duration_ms": None},
+            {"user_id": "u", "kind": "speech", "duration_ms": 500},
+        ]
+    )
     rows = await (
         await db.media_results.aggregate(
-            [{"$match": {"user_id": "u"}},
-             {"$group": {"_id": "$kind", "n": {"$sum": 1}, "ms": {"$sum": "$duration_ms"}}}]
+            [
+                {"$match": {"user_id": "u"}},
+                {"$group": {"_id": "$kind", "n": {"$sum": 1}, "ms": {"$sum": "$duration_ms"}}},
+            ]
         )
-    ).to_list()  # fmt: skip
+    ).to_list()
     # MongoDB sums only nulls to 0, the embedded server to null: read it as `or 0`.
     totals = {r["_id"]: (r["n"], r["ms"] or 0) for r in rows}
     assert totals == {"speech": (2, 2000), "picture": (1, 0)}

@@ -34,8 +34,10 @@ BYTES_PER_MS = 32  # 16 kHz, 16-bit mono
 
 def event(task_id: str, name: str, payload: dict[str, Any] | None = None, **header: Any) -> str:
     return json.dumps(
-        {"header": {"task_id": task_id, "event": name, "attributes": {}, **header},
-         "payload": payload if payload is not None else {}}  # fmt: skip
+        {
+            "header": {"task_id": task_id, "event": name, "attributes": {}, **header},
+            "payload": payload if payload is not None else {},
+        }
     )
 
 
@@ -72,10 +74,13 @@ class FakeDashScopeMedia(FakeUpstream):
         failure = self.take_failure()
         if failure is not None:
             await ws.send_str(
-                event(task_id, "task-failed",
-                      error_code=failure.opts.get("code", "InvalidParameter"),
-                      error_message=failure.opts.get("message", "The audio format is wrong."))
-            )  # fmt: skip
+                event(
+                    task_id,
+                    "task-failed",
+                    error_code=failure.opts.get("code", "InvalidParameter"),
+                    error_message=failure.opts.get("message", "The audio format is wrong."),
+                )
+            )
             await ws.close()
             return ws
         await ws.send_str(event(task_id, "task-started"))
@@ -83,9 +88,11 @@ class FakeDashScopeMedia(FakeUpstream):
         async for message in ws:
             if message.type == WSMsgType.BINARY:
                 audio.extend(message.data)
-            elif message.type == WSMsgType.TEXT:
-                if json.loads(message.data)["header"]["action"] == "finish-task":
-                    break
+            elif (
+                message.type == WSMsgType.TEXT
+                and json.loads(message.data)["header"]["action"] == "finish-task"
+            ):
+                break
         self.audio = bytes(audio)
         await self._send_results(ws, task_id, len(audio) // BYTES_PER_MS)
         await ws.send_str(event(task_id, "task-finished", {"output": {}, "usage": None}))
@@ -97,25 +104,38 @@ class FakeDashScopeMedia(FakeUpstream):
         for index, text in enumerate(self.sentences):
             begin, end = index * share, (index + 1) * share
             partial = {"begin_time": begin, "end_time": None, "text": text[: len(text) // 2]}
-            final = {"begin_time": begin, "end_time": end, "text": text,
-                     "words": [], "sentence_end": True}  # fmt: skip
+            final = {
+                "begin_time": begin,
+                "end_time": end,
+                "text": text,
+                "words": [],
+                "sentence_end": True,
+            }
             await ws.send_str(event(task_id, "result-generated", {"output": {"sentence": partial}}))
             await ws.send_str(
-                event(task_id, "result-generated",
-                      {"output": {"sentence": final}, "usage": {"duration": end // 1000}})
-            )  # fmt: skip
+                event(
+                    task_id,
+                    "result-generated",
+                    {"output": {"sentence": final}, "usage": {"duration": end // 1000}},
+                )
+            )
 
     async def multimodal(self, request: web.Request) -> web.Response:
         await self.record(request)
         if self.bearer_key(request) != self.api_key:
-            body = {"code": "InvalidApiKey", "message": "Invalid API-key provided.",
-                    "request_id": REQUEST_ID}  # fmt: skip
+            body = {
+                "code": "InvalidApiKey",
+                "message": "Invalid API-key provided.",
+                "request_id": REQUEST_ID,
+            }
             return web.json_response(body, status=401)
         failure = self.take_failure()
         if failure is not None:
-            body = {"code": failure.opts.get("code", "InternalError"),
-                    "message": failure.opts.get("message", "An internal error has occured."),
-                    "request_id": REQUEST_ID}  # fmt: skip
+            body = {
+                "code": failure.opts.get("code", "InternalError"),
+                "message": failure.opts.get("message", "An internal error has occured."),
+                "request_id": REQUEST_ID,
+            }
             return web.json_response(body, status=int(failure.opts.get("status", 500)))
         message = {"role": "assistant", "content": [{"text": self.ocr_text}]}
         return web.json_response(

@@ -53,8 +53,10 @@ class FakeOpenAIMedia(FakeUpstream):
         headers = {}
         if failure.opts.get("retry_after") is not None:
             headers["Retry-After"] = str(failure.opts["retry_after"])
-        response = openai_error(int(failure.opts.get("status", 500)),
-                                str(failure.opts.get("message", "The server had an error.")))  # fmt: skip
+        response = openai_error(
+            int(failure.opts.get("status", 500)),
+            str(failure.opts.get("message", "The server had an error.")),
+        )
         response.headers.update(headers)
         return response
 

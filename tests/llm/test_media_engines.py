@@ -80,7 +80,10 @@ class TestDashScopeSpeech:
         assert payload["parameters"]["sample_rate"] == 16000
         assert payload["parameters"]["language_hints"] == ["en"]
         assert (payload["task_group"], payload["task"], payload["function"]) == (
-            "audio", "asr", "recognition")  # fmt: skip
+            "audio",
+            "asr",
+            "recognition",
+        )
         assert dashscope.handshake_headers[0]["Authorization"] == f"Bearer {TEST_API_KEY}"
 
     async def test_a_refused_key_is_the_servers_key_refused(
@@ -157,8 +160,13 @@ class TestOpenAICompatible:
     async def test_speech_is_posted_as_a_wav_file(
         self, openai_fake: FakeOpenAIMedia, http_session: aiohttp.ClientSession
     ) -> None:
-        engine = OpenAISpeech(http_session, base_url=openai_fake.base_url, api_key=TEST_API_KEY,
-                              model="whisper-large-v3", retry=FAST_RETRY)  # fmt: skip
+        engine = OpenAISpeech(
+            http_session,
+            base_url=openai_fake.base_url,
+            api_key=TEST_API_KEY,
+            model="whisper-large-v3",
+            retry=FAST_RETRY,
+        )
         transcript = await engine.transcribe(AUDIO, language="en", prompt="greetings")
         assert transcript.text == "hello from the fake whisper"
         assert engine.name == "openai/whisper-large-v3"
@@ -175,24 +183,39 @@ class TestOpenAICompatible:
         self, openai_fake: FakeOpenAIMedia, http_session: aiohttp.ClientSession
     ) -> None:
         openai_fake.fail_next("status", status=503)
-        engine = OpenAISpeech(http_session, base_url=openai_fake.base_url, api_key=TEST_API_KEY,
-                              model="whisper-1", retry=FAST_RETRY)  # fmt: skip
+        engine = OpenAISpeech(
+            http_session,
+            base_url=openai_fake.base_url,
+            api_key=TEST_API_KEY,
+            model="whisper-1",
+            retry=FAST_RETRY,
+        )
         assert (await engine.transcribe(AUDIO)).text == "hello from the fake whisper"
         assert len(openai_fake.uploads) == 2  # the form was built afresh for the retry
 
     async def test_a_wrong_key_is_refused(
         self, openai_fake: FakeOpenAIMedia, http_session: aiohttp.ClientSession
     ) -> None:
-        engine = OpenAISpeech(http_session, base_url=openai_fake.base_url, api_key="wrong",
-                              model="whisper-1", retry=FAST_RETRY)  # fmt: skip
+        engine = OpenAISpeech(
+            http_session,
+            base_url=openai_fake.base_url,
+            api_key="wrong",
+            model="whisper-1",
+            retry=FAST_RETRY,
+        )
         with pytest.raises(UpstreamRejected, match="API key was refused"):
             await engine.transcribe(AUDIO)
 
     async def test_vision_ocr_sends_the_picture_as_an_image_url_part(
         self, openai_fake: FakeOpenAIMedia, http_session: aiohttp.ClientSession
     ) -> None:
-        engine = OpenAIVisionOcr(http_session, base_url=openai_fake.base_url,
-                                 api_key=TEST_API_KEY, model="qwen2.5-vl", retry=FAST_RETRY)  # fmt: skip
+        engine = OpenAIVisionOcr(
+            http_session,
+            base_url=openai_fake.base_url,
+            api_key=TEST_API_KEY,
+            model="qwen2.5-vl",
+            retry=FAST_RETRY,
+        )
         found = await engine.read(PICTURE)
         assert [line.text for line in found.lines] == ["CORNER CAFE", "TOTAL 10.50"]
         [request] = openai_fake.requests
@@ -218,8 +241,13 @@ class TestOpenAICompatible:
         await site.start()
         port = runner.addresses[0][1]
         try:
-            engine = OpenAIVisionOcr(http_session, base_url=f"http://127.0.0.1:{port}/v1",
-                                     api_key=None, model="m", retry=FAST_RETRY)  # fmt: skip
+            engine = OpenAIVisionOcr(
+                http_session,
+                base_url=f"http://127.0.0.1:{port}/v1",
+                api_key=None,
+                model="m",
+                retry=FAST_RETRY,
+            )
             with pytest.raises(UpstreamBadResponse):
                 await engine.read(PICTURE)
         finally:
@@ -228,8 +256,12 @@ class TestOpenAICompatible:
 
 class TestChoosingEngines:
     def settings(self, **values: object) -> Settings:
-        base: dict[str, object] = {"dashscope_api_key": None, "openai_base_url": None,
-                                   "openai_speech_model": None, "openai_vision_model": None}  # fmt: skip
+        base: dict[str, object] = {
+            "dashscope_api_key": None,
+            "openai_base_url": None,
+            "openai_speech_model": None,
+            "openai_vision_model": None,
+        }
         base.update(values)
         return Settings(_env_file=None, **base)  # type: ignore[arg-type]
 
@@ -238,12 +270,19 @@ class TestChoosingEngines:
     ) -> None:
         engines = build_media_engines(self.settings(dashscope_api_key="sk-x"), http_session)
         assert (engines.speech.name, engines.ocr.name) == (  # type: ignore[union-attr]
-            "dashscope/paraformer-realtime-v2", "dashscope/qwen-vl-ocr")  # fmt: skip
-        openai = self.settings(openai_base_url="http://127.0.0.1:1/v1",
-                               openai_speech_model="whisper-1", openai_vision_model="llava")  # fmt: skip
+            "dashscope/paraformer-realtime-v2",
+            "dashscope/qwen-vl-ocr",
+        )
+        openai = self.settings(
+            openai_base_url="http://127.0.0.1:1/v1",
+            openai_speech_model="whisper-1",
+            openai_vision_model="llava",
+        )
         engines = build_media_engines(openai, http_session)
         assert (engines.speech.name, engines.ocr.name) == (  # type: ignore[union-attr]
-            "openai/whisper-1", "openai/llava")  # fmt: skip
+            "openai/whisper-1",
+            "openai/llava",
+        )
         # A chat-only OpenAI-compatible server (no speech or vision model named) is not used.
         local = build_media_engines(self.settings(openai_base_url="http://x/v1"), http_session)
         assert (local.speech.name, local.ocr.name) == ("pocketsphinx", "rapidocr")  # type: ignore[union-attr]
@@ -255,7 +294,9 @@ class TestChoosingEngines:
             self.settings(speech_engine="dashscope", ocr_engine="openai"), http_session
         )
         assert isinstance(engines.speech, Unavailable)
-        assert "SIMPLECHAT_SPEECH_ENGINE=dashscope, so set DASHSCOPE_API_KEY" in engines.speech.reason
+        assert (
+            "SIMPLECHAT_SPEECH_ENGINE=dashscope, so set DASHSCOPE_API_KEY" in engines.speech.reason
+        )
         assert isinstance(engines.ocr, Unavailable)
         assert "SIMPLECHAT_OPENAI_VISION_MODEL" in engines.ocr.reason
 
@@ -268,11 +309,17 @@ class TestChoosingEngines:
     @pytest.mark.parametrize(
         ("base_url", "websocket_url"),
         [
-            ("https://dashscope.aliyuncs.com/api/v1", "wss://dashscope.aliyuncs.com/api-ws/v1/inference"),
-            ("https://dashscope-intl.aliyuncs.com/api/v1/", "wss://dashscope-intl.aliyuncs.com/api-ws/v1/inference"),
+            (
+                "https://dashscope.aliyuncs.com/api/v1",
+                "wss://dashscope.aliyuncs.com/api-ws/v1/inference",
+            ),
+            (
+                "https://dashscope-intl.aliyuncs.com/api/v1/",
+                "wss://dashscope-intl.aliyuncs.com/api-ws/v1/inference",
+            ),
             ("http://127.0.0.1:9000/api/v1", "ws://127.0.0.1:9000/api-ws/v1/inference"),
         ],
-    )  # fmt: skip
+    )
     def test_the_websocket_url_sits_beside_the_http_base(
         self, base_url: str, websocket_url: str
     ) -> None:
@@ -283,4 +330,3 @@ def test_fake_events_are_json() -> None:
     from tests.fakes.dashscope_media import event
 
     assert json.loads(event("t", "task-started"))["header"]["event"] == "task-started"
-

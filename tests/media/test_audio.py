@@ -75,8 +75,9 @@ def test_raw_pcm_at_another_rate_is_resampled() -> None:
     assert len(decoded) == pytest.approx(2 * len(SPEECH), abs=16)
 
 
-@pytest.mark.parametrize(("rate", "channels", "width"),
-                         [(16000, 1, 2), (22050, 2, 2), (44100, 1, 3), (8000, 1, 1)])  # fmt: skip
+@pytest.mark.parametrize(
+    ("rate", "channels", "width"), [(16000, 1, 2), (22050, 2, 2), (44100, 1, 3), (8000, 1, 1)]
+)
 def test_wav_of_any_rate_channels_and_width(rate: int, channels: int, width: int) -> None:
     data = stdlib_wav(rate, channels, width)
     decoded = decode(data, AudioFormat.WAV)

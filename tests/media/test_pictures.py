@@ -20,16 +20,23 @@ def png_header_claiming(width: int, height: int) -> bytes:
     """A tiny PNG whose header claims `width` x `height` pixels (a pixel bomb)."""
 
     def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        )
 
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
     pixels = zlib.compress(b"\x00" * 1024)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
+    )
 
 
 def test_a_good_picture_is_measured() -> None:
     picture = open_picture(RECEIPT, "JPEG", max_pixels=MAX)
-    assert (picture.mime, picture.width, picture.height) == ("image/jpeg", *Image.open(io.BytesIO(RECEIPT)).size)
+    assert (picture.mime, picture.width, picture.height) == (
+        "image/jpeg",
+        *Image.open(io.BytesIO(RECEIPT)).size,
+    )
     webp = io.BytesIO()
     Image.open(io.BytesIO(ENGLISH)).save(webp, "WEBP")
     assert open_picture(webp.getvalue(), "WEBP", max_pixels=MAX).mime == "image/webp"

@@ -65,9 +65,22 @@ async def test_overrides_round_trip(repo: MediaRepository) -> None:
 
 async def test_results_are_stored_and_totalled_per_user(repo: MediaRepository) -> None:
     for ms in (1_500, 2_500):
-        await repo.record(user_id=USER, kind=MediaKind.SPEECH, engine="pocketsphinx",
-                          size_bytes=ms * 32, duration_ms=ms, text="hello")  # fmt: skip
-    await repo.record(user_id=USER, kind=MediaKind.PICTURE, engine="rapidocr", size_bytes=900,
-                      width=40, height=20, text="TOTAL")  # fmt: skip
+        await repo.record(
+            user_id=USER,
+            kind=MediaKind.SPEECH,
+            engine="pocketsphinx",
+            size_bytes=ms * 32,
+            duration_ms=ms,
+            text="hello",
+        )
+    await repo.record(
+        user_id=USER,
+        kind=MediaKind.PICTURE,
+        engine="rapidocr",
+        size_bytes=900,
+        width=40,
+        height=20,
+        text="TOTAL",
+    )
     assert await repo.totals(USER) == MediaTotals(recordings=2, speech_ms=4_000, pictures=1)
     assert await repo.totals(OTHER) == MediaTotals(0, 0, 0)

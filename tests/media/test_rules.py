@@ -126,11 +126,26 @@ def test_a_users_own_quotas_replace_the_servers(
 @pytest.mark.parametrize(
     ("now", "zone", "day", "next_start"),
     [
-        (datetime(2026, 11, 21, 23, 59, tzinfo=UTC), "UTC", "2026-11-21", "2026-11-22T00:00:00+00:00"),
-        (datetime(2026, 11, 21, 23, 59, tzinfo=UTC), "Asia/Shanghai", "2026-11-22", "2026-11-23T00:00:00+08:00"),
-        (datetime(2026, 3, 29, 0, 30, tzinfo=UTC), "Europe/Paris", "2026-03-29", "2026-03-30T00:00:00+02:00"),
+        (
+            datetime(2026, 11, 21, 23, 59, tzinfo=UTC),
+            "UTC",
+            "2026-11-21",
+            "2026-11-22T00:00:00+00:00",
+        ),
+        (
+            datetime(2026, 11, 21, 23, 59, tzinfo=UTC),
+            "Asia/Shanghai",
+            "2026-11-22",
+            "2026-11-23T00:00:00+08:00",
+        ),
+        (
+            datetime(2026, 3, 29, 0, 30, tzinfo=UTC),
+            "Europe/Paris",
+            "2026-03-29",
+            "2026-03-30T00:00:00+02:00",
+        ),
     ],
-)  # fmt: skip
+)
 def test_days_are_local(now: datetime, zone: str, day: str, next_start: str) -> None:
     assert day_key(now, ZoneInfo(zone)) == day
     assert next_day_start(now, ZoneInfo(zone)).isoformat() == next_start
