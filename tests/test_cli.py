@@ -168,3 +168,13 @@ def test_a_chosen_metrics_directory_is_left_alone(
     cli._share_metrics_between_workers(tmp_path)
     assert os.environ[telemetry.MULTIPROC_DIR_ENV] == str(tmp_path / "mine")
     assert not (tmp_path / "metrics").exists()
+
+
+def test_says_which_media_engines_would_answer(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SIMPLECHAT_SPEECH_ENGINE", "dashscope")
+    code, out = check_config(capsys)
+    assert code == 0
+    assert "  pictures: rapidocr" in out
+    assert "SIMPLECHAT_SPEECH_ENGINE=dashscope, so set DASHSCOPE_API_KEY" in out
