@@ -10,7 +10,7 @@ from fastapi.responses import PlainTextResponse
 
 from simplechat.accounts.dependencies import CurrentUser
 from simplechat.media.dependencies import MediaServiceDep
-from simplechat.media.schemas import Transcription, TranscriptionVerbose
+from simplechat.media.schemas import OpenAIError, Transcription, TranscriptionVerbose
 from simplechat.media.subtitles import to_srt, to_vtt
 from simplechat.media.types import SpeechOptions, SpeechResult, Upload
 
@@ -35,7 +35,7 @@ TRANSCRIPTION_RESPONSES: dict[int | str, dict[str, Any]] = {
         "description": "json: `{text, usage}`; verbose_json: with language, duration and "
         "segments; text, srt, vtt: plain text",
     },
-    **{status: {"description": "An error in OpenAI's shape"}
+    **{status: {"model": OpenAIError, "description": "An error in OpenAI's shape"}
        for status in (400, 401, 413, 415, 422, 429, 502, 503, 504)},
 }  # fmt: skip
 

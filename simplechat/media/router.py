@@ -6,7 +6,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from simplechat.accounts.dependencies import CurrentUser
-from simplechat.kit.errors import RateLimited
+from simplechat.kit.errors import BadRequest, RateLimited
 from simplechat.kit.http import error_responses
 from simplechat.media.dependencies import MediaServiceDep, UploadBody
 from simplechat.media.errors import CorruptMedia, EngineUnavailable, NotAPicture, NotAudio
@@ -61,8 +61,9 @@ ENGINE_EXAMPLE = EngineUnavailable(
     'engines: pip install "simplechat[local-media]".'
 )
 MEDIA_ERRORS = error_responses(
-    401, 413, 415, 422, 429, 502, 503, 504,
+    400, 401, 413, 415, 422, 429, 502, 503, 504,
     examples={
+        400: [BadRequest("There was an error parsing the multipart body.")],
         415: [NotAudio("This is a PNG picture, not audio."),
               NotAPicture("audio/wav is not a picture.")],
         422: [CorruptMedia("The FLAC file is damaged or truncated: flac decoder lost sync.")],
@@ -70,6 +71,7 @@ MEDIA_ERRORS = error_responses(
         503: [ENGINE_EXAMPLE],
     },
     descriptions={
+        400: "A multipart body that cannot be parsed",
         415: "Not audio, or not a JPEG, PNG or WebP picture",
         422: "A corrupt, truncated or empty file, odd-length PCM, over 10 minutes, a pixel bomb",
         429: "Today's speech or picture quota is spent (retry_after: until midnight)",

@@ -90,6 +90,20 @@ class QuotaResponse(BaseModel):
 # --- OpenAI's transcription shapes (/v1/audio/transcriptions) ---
 
 
+class OpenAIErrorDetail(BaseModel):
+    message: str = Field(examples=["Daily speech quota reached: ..."])
+    type: str = Field(examples=["rate_limit_error"])
+    code: str | None = Field(examples=["speech_quota"])
+    param: str | None = None
+    request_id: str | None = None
+
+
+class OpenAIError(BaseModel):
+    """Errors under /v1 come in OpenAI's shape (kit.http renders them)."""
+
+    error: OpenAIErrorDetail
+
+
 class TranscriptionUsage(BaseModel):
     type: str = "duration"
     seconds: int = Field(description="The recording's length, rounded up", examples=[2])
