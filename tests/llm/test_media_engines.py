@@ -19,9 +19,10 @@ from simplechat.kit.errors import (
     UpstreamUnavailable,
 )
 from simplechat.llm.media_engines import Unavailable, build_media_engines, dashscope_websocket_url
-from simplechat.llm.ocr.base import Picture
+from simplechat.llm.ocr.base import OcrLine, Picture
 from simplechat.llm.ocr.dashscope import DashScopeOcr
 from simplechat.llm.ocr.openai_compat import OpenAIVisionOcr
+from simplechat.llm.ocr.rapidocr import reading_order
 from simplechat.llm.retry import RetryPolicy
 from simplechat.llm.speech.base import PcmAudio
 from simplechat.llm.speech.dashscope import DashScopeSpeech, join_sentences
@@ -330,3 +331,32 @@ def test_fake_events_are_json() -> None:
     from tests.fakes.dashscope_media import event
 
     assert json.loads(event("t", "task-started"))["header"]["event"] == "task-started"
+
+
+class TestReadingOrder:
+    @staticmethod
+    def piece(text: str, x: float, y: float, width: float = 100, height: float = 30) -> OcrLine:
+        box = ((x, y), (x + width, y), (x + width, y + height), (x, y + height))
+        return OcrLine(text, box, 0.99)
+
+    def test_pieces_of_one_row_join_left_to_right(self) -> None:
+        found = reading_order(
+            [
+                self.piece("3.20", 380, 240),  # a turned photo: the price sits higher
+                self.piece("Apples 1kg", 130, 252),
+                self.piece("GREEN GROCER", 120, 120),
+                self.piece("2.50", 380, 282),
+                self.piece("Bread", 130, 292),
+            ]
+        )
+        assert found.text == "GREEN GROCER\nApples 1kg 3.20\nBread 2.50"
+        assert [line.text for line in found.lines] == [
+            "GREEN GROCER",
+            "Apples 1kg",
+            "3.20",
+            "Bread",
+            "2.50",
+        ]
+
+    def test_nothing_found(self) -> None:
+        assert reading_order([]).text == ""
