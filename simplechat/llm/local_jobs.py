@@ -14,7 +14,8 @@ import logging
 from typing import Any
 
 SAMPLE_RATE = 16_000
-FRAME_SECONDS = 0.01  # pocketsphinx's frame rate is 100 frames a second
+BYTES_PER_SECOND = SAMPLE_RATE * 2
+MARGIN_SECONDS = 0.25
 
 _engines: dict[str, Any] = {}
 
@@ -51,28 +52,35 @@ def transcribe(pcm: bytes) -> list[tuple[float, float, str]]:
 
     The voice-activity segmenter splits the audio at pauses, and each stretch is decoded as
     one utterance: pocketsphinx's language model is made for sentences, not whole minutes.
+    Each stretch is decoded with a quarter second of the audio around it: the segmenter cuts
+    close, and a clipped first consonant ("please" heard as "these") changes the words.
     """
     from pocketsphinx import Segmenter
 
     decoder = _decoder()
     segmenter = Segmenter(sample_rate=SAMPLE_RATE)
-    if len(pcm) % segmenter.frame_bytes == 0:
-        # Segmenter.segment only closes a stretch still open at the end when the last read
-        # is short: one more silent sample makes sure the end of the audio is heard.
-        pcm += b"\0\0"
+    # Segmenter.segment only closes a stretch still open at the end when the last read is
+    # short: one more silent sample makes sure the end of the audio is heard.
+    padded = pcm + b"\0\0" if len(pcm) % segmenter.frame_bytes == 0 else pcm
     segments: list[tuple[float, float, str]] = []
     try:
-        for speech in segmenter.segment(io.BytesIO(pcm)):
+        for speech in segmenter.segment(io.BytesIO(padded)):
+            start = max(0.0, float(speech.start_time) - MARGIN_SECONDS)
+            end = min(len(pcm) / BYTES_PER_SECOND, float(speech.end_time) + MARGIN_SECONDS)
             decoder.start_utt()
-            decoder.process_raw(speech.pcm, full_utt=True)
+            decoder.process_raw(pcm[_offset(start) : _offset(end)], full_utt=True)
             decoder.end_utt()
             hypothesis = decoder.hyp()
             text = hypothesis.hypstr.strip() if hypothesis is not None else ""
             if text:
-                segments.append((float(speech.start_time), float(speech.end_time), text))
+                segments.append((round(start, 3), round(end, 3), text))
     except (RuntimeError, ValueError) as exc:
         raise LocalJobError(f"pocketsphinx could not decode the audio ({exc})") from None
     return segments
+
+
+def _offset(seconds: float) -> int:
+    return int(seconds * SAMPLE_RATE) * 2
 
 
 def read_text(data: bytes) -> list[tuple[str, list[list[float]], float]]:
