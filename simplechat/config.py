@@ -119,21 +119,19 @@ class Settings(BaseSettings):
     log_format: Literal["auto", "json", "text"] = "auto"
     metrics_enabled: bool = True
 
-    # --- speech and pictures (media/) ---
+    # --- speech and pictures (media/; engines chosen in llm/media_engines.py) ---
     speech_engine: MediaEngineChoice = "auto"
     ocr_engine: MediaEngineChoice = "auto"
     dashscope_speech_model: str = "paraformer-realtime-v2"
     dashscope_ocr_model: str = "qwen-vl-ocr"
-    # Recognition speaks WebSocket: unset, derived from DASHSCOPE_BASE_URL (see media_engines)
-    dashscope_websocket_url: str | None = None
-    openai_speech_model: str | None = None  # "auto" uses the OpenAI-compatible engine only
-    openai_vision_model: str | None = None  # when these name a model the server has
+    dashscope_websocket_url: str | None = None  # unset: beside DASHSCOPE_BASE_URL
+    openai_speech_model: str | None = None  # "auto" uses an OpenAI-compatible server only
+    openai_vision_model: str | None = None  # for what these name
     daily_speech_seconds: int = Field(default=600, ge=0)
     daily_pictures: int = Field(default=20, ge=0)
     media_max_bytes: int = Field(default=25 * 1024 * 1024, ge=1024)
     media_max_seconds: int = Field(default=600, ge=1)
-    # At most Pillow's own bomb threshold (89.5 MP), so our check is the one that answers.
-    media_max_pixels: int = Field(default=40_000_000, ge=10_000, le=89_000_000)
+    media_max_pixels: int = Field(default=40_000_000, ge=10_000, le=89_000_000)  # < Pillow's
     media_local_workers: int = Field(default=1, ge=1, le=16)
     media_queue_seconds: float = Field(default=30.0, gt=0)
 

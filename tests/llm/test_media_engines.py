@@ -19,7 +19,7 @@ from simplechat.kit.errors import (
     UpstreamUnavailable,
 )
 from simplechat.llm.media_engines import Unavailable, build_media_engines, dashscope_websocket_url
-from simplechat.llm.ocr.base import OcrLine, Picture
+from simplechat.llm.ocr.base import OcrLine, Picture, from_text
 from simplechat.llm.ocr.dashscope import DashScopeOcr
 from simplechat.llm.ocr.openai_compat import OpenAIVisionOcr
 from simplechat.llm.ocr.rapidocr import reading_order
@@ -360,3 +360,8 @@ class TestReadingOrder:
 
     def test_nothing_found(self) -> None:
         assert reading_order([]).text == ""
+
+
+def test_a_vision_models_code_fence_is_not_text() -> None:
+    found = from_text("```text\nCORNER CAFE\n\n  TOTAL 10.50\n```")
+    assert found.text == "CORNER CAFE\nTOTAL 10.50"

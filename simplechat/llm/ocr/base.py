@@ -45,6 +45,8 @@ class OcrEngine(Protocol):
 
 
 def from_text(text: str) -> OcrText:
-    """Lines of a plain-text answer (no boxes): one per non-empty line."""
-    lines = tuple(OcrLine(line.strip()) for line in text.splitlines() if line.strip())
+    """Lines of a model's plain-text answer (no boxes): one per non-empty line, without the
+    Markdown code fence (```) some vision models wrap their answer in."""
+    kept = [line.strip() for line in text.splitlines()]
+    lines = tuple(OcrLine(line) for line in kept if line and not line.startswith("```"))
     return OcrText(text="\n".join(line.text for line in lines), lines=lines)
