@@ -3,7 +3,8 @@
 Jobs run in a pool of worker processes, each of which loads its models once (see
 `local_jobs`): a local engine never holds the event loop, nor the GIL chat needs. One pool
 serves the whole process and lives as long as it does, so the models are loaded once per
-process, not once per application instance; the pool is made on the first local job.
+process, not once per application instance; the pool is made on the first local job, and
+each worker ends itself when the server process is gone (`local_jobs.watch_parent`).
 
 `LocalRunner.run` is the concurrency cap: at most `workers` jobs at once per application. A
 request that waits longer than `queue_seconds` for a turn gets ServerBusy (503). The slot is
@@ -20,12 +21,14 @@ import contextlib
 import importlib.util
 import logging
 import multiprocessing
+import os
 import threading
 from collections.abc import Callable
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, TypeVar
 
 from simplechat.kit.errors import ServerBusy, UpstreamError
+from simplechat.llm import local_jobs
 from simplechat.llm.local_jobs import LocalJobError
 
 log = logging.getLogger("simplechat.media")
@@ -48,7 +51,12 @@ def _shared_pool(workers: int) -> concurrent.futures.ProcessPoolExecutor:
         if _pool is None:
             # spawn: a fork of a process running an event loop and threads is not safe.
             context = multiprocessing.get_context("spawn")
-            _pool = concurrent.futures.ProcessPoolExecutor(workers, mp_context=context)
+            _pool = concurrent.futures.ProcessPoolExecutor(
+                workers,
+                mp_context=context,
+                initializer=local_jobs.watch_parent,
+                initargs=(os.getpid(),),
+            )
         return _pool
 
 

@@ -11,11 +11,15 @@ thread), which is why these run in processes rather than threads.
 
 import io
 import logging
+import os
+import threading
+import time
 from typing import Any
 
 SAMPLE_RATE = 16_000
 BYTES_PER_SECOND = SAMPLE_RATE * 2
 MARGIN_SECONDS = 0.25
+PARENT_CHECK_SECONDS = 1.0
 
 _engines: dict[str, Any] = {}
 
@@ -39,6 +43,20 @@ def _ocr() -> Any:
         logging.getLogger("RapidOCR").setLevel(logging.WARNING)  # it logs each step at INFO
         _engines["ocr"] = RapidOCR()
     return _engines["ocr"]
+
+
+def watch_parent(parent_pid: int) -> None:
+    """The pool's initializer: end this worker as soon as its server process is gone.
+
+    A server stopped by a signal (or killed) does not always shut its pool down, and a worker
+    left behind holds hundreds of MB of models; checking every second costs nothing."""
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(PARENT_CHECK_SECONDS)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="simplechat-parent-watch", daemon=True).start()
 
 
 def warm(kind: str) -> bool:

@@ -2,6 +2,7 @@
 real local engines: exactly the quota is admitted, whichever worker answers."""
 
 import asyncio
+import time
 from pathlib import Path
 
 import httpx
@@ -32,6 +33,21 @@ async def parallel_posts(
         return [*responses, httpx.Response(200, json=quota)]
 
 
+def engine_workers(data_dir: Path) -> set[int]:
+    """Local engine worker processes of the server whose data directory is `data_dir`."""
+    found = set()
+    for proc in Path("/proc").iterdir():
+        try:
+            command = (proc / "cmdline").read_bytes()
+            environment = (proc / "environ").read_bytes()
+        except (OSError, ValueError):
+            continue
+        marker = f"SIMPLECHAT_DATA_DIR={data_dir}".encode()
+        if b"spawn_main" in command and marker in environment.split(b"\0"):
+            found.add(int(proc.name))
+    return found
+
+
 def test_picture_and_speech_quotas_hold_across_two_workers(
     mongo_uri: str, database_name: str, tmp_path: Path
 ) -> None:
@@ -56,3 +72,9 @@ def test_picture_and_speech_quotas_hold_across_two_workers(
         assert statuses.count(200) == 2, statuses  # 2 x 1.89 s fit in 5 s, a third does not
         assert {r.json()["code"] for r in recordings if r.status_code == 429} == {"speech_quota"}
         assert quota.json()["speech_seconds"]["used"] == 2 * (len(PCM) // 32) / 1000
+        workers = engine_workers(tmp_path)
+        assert workers  # uvicorn's two workers and each one's engine process
+    deadline = time.monotonic() + 10
+    while engine_workers(tmp_path) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not engine_workers(tmp_path), "engine processes outlived the server"
