@@ -18,6 +18,8 @@ from simplechat.kit.observability import install_observability
 from simplechat.lifespan import lifespan
 from simplechat.limits import router as limits_router
 from simplechat.limits.rules import BURST_LIMIT_CODE, DAILY_LIMIT_CODE
+from simplechat.media import openai_router as media_openai_router
+from simplechat.media import router as media_router
 from simplechat.presets import router as presets_router
 from simplechat.reports import router as reports_router
 
@@ -28,6 +30,13 @@ Use **Authorize** with your username and password, then try the endpoints.
 # The per-user message limits answer with this status (401 by default, as the product's spec
 # has it; SIMPLECHAT_RATE_LIMIT_STATUS=429 for clients that expect 429).
 MESSAGE_LIMIT_CODES = (DAILY_LIMIT_CODE, BURST_LIMIT_CODE)
+# Uploads take files of up to SIMPLECHAT_MEDIA_MAX_BYTES; a multipart body adds its framing.
+MULTIPART_ALLOWANCE = 64 * 1024
+UPLOAD_PATHS = (
+    media_router.SPEECH_PATH,
+    media_router.OCR_PATH,
+    media_openai_router.TRANSCRIPTIONS_PATH,
+)
 
 
 def _operation_id(route: APIRoute) -> str:
@@ -49,7 +58,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     add_error_handlers(
         app, status_overrides=dict.fromkeys(MESSAGE_LIMIT_CODES, settings.rate_limit_status)
     )
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    upload_limit = settings.media_max_bytes + MULTIPART_ALLOWANCE
+    app.add_middleware(
+        BodySizeLimit,
+        max_bytes=settings.max_body_bytes,
+        path_limits=dict.fromkeys(UPLOAD_PATHS, upload_limit),
+    )
     limiter = make_limiter()
     app.state.limiter = limiter
     app.add_exception_handler(RateLimitExceeded, on_ip_limit)
@@ -60,6 +74,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         presets_router.router,
         openai_router.router,
         limits_router.router,
+        media_router.router,
+        media_openai_router.router,
         reports_router.router,
         health.router,
     ):

@@ -27,6 +27,7 @@ from simplechat.kit.secrets import (
     url_has_password,
 )
 from simplechat.llm.catalog import load_catalog
+from simplechat.llm.media_engines import Unavailable, build_media_engines
 from simplechat.llm.registry import build_registry, make_http_session
 from simplechat.llm.vendors import VENDORS
 
@@ -234,6 +235,36 @@ def _providers(settings: Settings, out: list[str], findings: Findings) -> None:
         )
 
 
+async def _media_engines(settings: Settings) -> tuple[str, str]:
+    """The speech and picture engines the server would use (nothing is loaded or sent)."""
+    async with make_http_session(settings) as session:
+        engines = build_media_engines(settings, session)
+        speech, ocr = engines.speech, engines.ocr
+        return (
+            f"none: {speech.reason}" if isinstance(speech, Unavailable) else speech.name,
+            f"none: {ocr.reason}" if isinstance(ocr, Unavailable) else ocr.name,
+        )
+
+
+def _media(settings: Settings, out: list[str], findings: Findings) -> None:
+    previous = logging.root.manager.disable
+    logging.disable(logging.INFO)
+    try:
+        speech, ocr = asyncio.run(_media_engines(settings))
+    finally:
+        logging.disable(previous)
+    out.append("Speech and pictures")
+    out.append(f"  speech: {speech}")
+    out.append(f"  pictures: {ocr}")
+    out.append(
+        f"  {settings.daily_speech_seconds} s of speech and {settings.daily_pictures} pictures "
+        f"per user per day; uploads up to {settings.media_max_bytes} bytes"
+    )
+    for kind, chosen in (("speech", speech), ("pictures", ocr)):
+        if chosen.startswith("none"):
+            findings.notes.append(f"No {kind} engine: {chosen.removeprefix('none: ')}")
+
+
 def _limits_and_edge(settings: Settings, out: list[str], findings: Findings) -> None:
     out.append("Limits")
     out.append(
@@ -303,6 +334,7 @@ def check_config(stream: TextIO | None = None) -> int:
     _auth(settings, out, findings)
     out.append("Providers")
     _providers(settings, out, findings)
+    _media(settings, out, findings)
     _limits_and_edge(settings, out, findings)
     out.append("Every setting")
     out.extend(_every_setting(settings))

@@ -28,6 +28,7 @@ DEFAULT_ADVANCED_PROMPT = (
 DEFAULT_SYSTEM_PROMPT = "You are a helpful assistant. Answer clearly and concisely."
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
 MIN_SECRET_CHARS = 32
+MediaEngineChoice = Literal["auto", "dashscope", "openai", "local"]
 
 
 class Settings(BaseSettings):
@@ -147,6 +148,22 @@ class Settings(BaseSettings):
         if value.lower() not in LOG_LEVELS:
             raise ValueError(f"{value!r} is not one of {', '.join(LOG_LEVELS)}")
         return value.lower()
+
+    # --- speech and pictures (media/; engines chosen in llm/media_engines.py) ---
+    speech_engine: MediaEngineChoice = "auto"
+    ocr_engine: MediaEngineChoice = "auto"
+    dashscope_speech_model: str = "paraformer-realtime-v2"
+    dashscope_ocr_model: str = "qwen-vl-ocr"
+    dashscope_websocket_url: str | None = None  # unset: beside DASHSCOPE_BASE_URL
+    openai_speech_model: str | None = None  # "auto" uses an OpenAI-compatible server only
+    openai_vision_model: str | None = None  # for what these name
+    daily_speech_seconds: int = Field(default=600, ge=0)
+    daily_pictures: int = Field(default=20, ge=0)
+    media_max_bytes: int = Field(default=25 * 1024 * 1024, ge=1024)
+    media_max_seconds: int = Field(default=600, ge=1)
+    media_max_pixels: int = Field(default=40_000_000, ge=10_000, le=89_000_000)  # < Pillow's
+    media_local_workers: int = Field(default=1, ge=1, le=16)
+    media_queue_seconds: float = Field(default=30.0, gt=0)
 
     @field_validator("cors_origins", mode="before")
     @classmethod

@@ -1,7 +1,7 @@
 """The lifespan owns every long-lived resource: the database (MONGODB_URI, or the embedded
-server), the outbound HTTP session, the provider registry and the token counter. It builds
-the services (`wiring`), seeds the built-in presets and hands the services to requests as the
-lifespan state."""
+server), the outbound HTTP session, the provider registry, the token counter and the speech
+and picture engines. It builds the services (`wiring`), seeds the built-in presets and hands
+the services to requests as the lifespan state."""
 
 import asyncio
 import logging
@@ -15,6 +15,7 @@ from simplechat.config import Settings
 from simplechat.kit.db import open_database, ping
 from simplechat.kit.embedded import attach_or_start, stop_started
 from simplechat.kit.secrets import load_or_create_secret
+from simplechat.llm.media_engines import build_media_engines
 from simplechat.llm.registry import build_registry, make_http_session
 from simplechat.llm.tokens import default_counter
 from simplechat.wiring import build_services
@@ -60,10 +61,13 @@ async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, object]]:
                 "SIMPLECHAT_OPENAI_BASE_URL)"
             )
         counter = await asyncio.to_thread(default_counter)
+        media_engines = build_media_engines(settings, http)
+        stack.push_async_callback(media_engines.aclose)
         services = build_services(
             settings,
             registry=registry,
             counter=counter,
+            media_engines=media_engines,
             jwt_secret=secret,
             database_ping=partial(ping, database),
         )

@@ -19,8 +19,13 @@ from simplechat.config import Settings
 from simplechat.limits.repository import LimitRepository
 from simplechat.limits.rules import LimitPolicy
 from simplechat.limits.service import LimitService
+from simplechat.llm.media_engines import MediaEngines
 from simplechat.llm.registry import ProviderRegistry
 from simplechat.llm.tokens import TokenCounter
+from simplechat.media.quota import DailyQuota
+from simplechat.media.repository import MediaRepository
+from simplechat.media.rules import QuotaPolicy
+from simplechat.media.service import MediaLimits, MediaService
 from simplechat.presets.repository import PresetRepository
 from simplechat.presets.rules import builtin_presets
 from simplechat.presets.service import PresetService
@@ -37,6 +42,7 @@ class Services:
     conversations: ConversationService
     presets: PresetService
     limits: LimitService
+    media: MediaService
     reports: ReportService
     database_ping: Callable[[], Awaitable[bool]]
 
@@ -49,6 +55,7 @@ def build_services(
     *,
     registry: ProviderRegistry,
     counter: TokenCounter,
+    media_engines: MediaEngines,
     jwt_secret: str,
     database_ping: Callable[[], Awaitable[bool]],
 ) -> Services:
@@ -85,13 +92,34 @@ def build_services(
     conversations = ConversationService(
         conversations=conversation_repo, messages=messages, presets=presets, registry=registry
     )
-    reports = ReportService(repo=ReportRepository(), tz=settings.zone)
+    media = build_media_service(settings, media_engines)
+    reports = ReportService(repo=ReportRepository(), tz=settings.zone, media=media)
     return Services(
         accounts=accounts,
         chat=chat,
         conversations=conversations,
         presets=presets,
         limits=limits,
+        media=media,
         reports=reports,
         database_ping=database_ping,
+    )
+
+
+def build_media_service(settings: Settings, engines: MediaEngines) -> MediaService:
+    repo = MediaRepository()
+    policy = QuotaPolicy(
+        speech_seconds=settings.daily_speech_seconds,
+        pictures=settings.daily_pictures,
+        timezone=settings.zone,
+    )
+    return MediaService(
+        repo=repo,
+        engines=engines,
+        quota=DailyQuota(repo=repo, policy=policy),
+        limits=MediaLimits(
+            max_bytes=settings.media_max_bytes,
+            max_seconds=settings.media_max_seconds,
+            max_pixels=settings.media_max_pixels,
+        ),
     )

@@ -174,3 +174,13 @@ def test_serve_with_an_invalid_setting_exits_2_with_one_line(
     assert code == 2
     assert "SIMPLECHAT_BURST_LIMIT: Input should be less than or equal to 100" in err
     assert "Traceback" not in err
+
+
+def test_says_which_media_engines_would_answer(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SIMPLECHAT_SPEECH_ENGINE", "dashscope")
+    code, out = check_config(capsys)
+    assert code == 0
+    assert "  pictures: rapidocr" in out
+    assert "SIMPLECHAT_SPEECH_ENGINE=dashscope, so set DASHSCOPE_API_KEY" in out

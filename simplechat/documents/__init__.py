@@ -15,6 +15,9 @@ from beanie import Document
 
 from simplechat.documents.conversations import ConversationDoc
 from simplechat.documents.limit_refusals import LimitRefusalDoc
+from simplechat.documents.media_overrides import MediaOverridesDoc
+from simplechat.documents.media_results import MediaResultDoc
+from simplechat.documents.media_usage import MediaUsageDoc
 from simplechat.documents.messages import MessageDoc
 from simplechat.documents.presets import PresetDoc
 from simplechat.documents.users import UserDoc
@@ -25,4 +28,7 @@ DOCUMENT_MODELS: list[type[Document]] = [
     ConversationDoc,
     PresetDoc,
     LimitRefusalDoc,
+    MediaResultDoc,
+    MediaUsageDoc,
+    MediaOverridesDoc,
 ]

@@ -7,8 +7,12 @@ status (OpenAI's shape under /v1).
     SimpleChatError (500, internal_error)
     ├── InternalError (500)           an unexpected failure (its details are only logged)
     ├── BadRequest (400)
+    │   ├── UnknownModel (400)        media: /v1/audio/transcriptions names no model here
     │   └── InvalidInput (422)
-    │       └── ModelTakesNoImages (422)      chat/errors.py: image parts to a text-only model
+    │       ├── ModelTakesNoImages (422)  chat/errors.py: image parts to a text-only model
+    │       ├── CorruptMedia (422)    media: a corrupt, truncated or empty file; odd-length PCM
+    │       ├── MediaTooLong (422)    media: over 10 minutes of audio
+    │       └── TooManyPixels (422)   media: a pixel bomb or a huge picture
     ├── NotAuthenticated (401)
     │   └── InvalidCredentials (401)
     ├── Forbidden (403)
@@ -21,10 +25,16 @@ status (OpenAI's shape under /v1).
     │   ├── NothingToRegenerate (409)     chat/errors.py: no user message to answer again
     │   └── PresetReadOnly (409)          presets/errors.py: the built-ins come from settings
     ├── PayloadTooLarge (413)
+    │   └── MediaTooLarge (413)       media: a file over 25 MB
     ├── UnsupportedMediaType (415)
-    ├── RateLimited (429; code daily_limit | burst_limit | ip_limit; the app may answer the
-    │                per-user limits with 401, as the product's spec has it)
-    ├── ServerBusy (503)              too many parallel requests for one account; try again
+    │   ├── NotAudio (415)            media
+    │   └── NotAPicture (415)         media
+    ├── RateLimited (429; code daily_limit | burst_limit | ip_limit | speech_quota |
+    │                picture_quota; the app may answer the per-user message limits with 401,
+    │                as the product's spec has it)
+    ├── ServerBusy (503)              too many parallel requests for one account, or a busy
+    │                                 local media engine; try again
+    ├── EngineUnavailable (503)       media: no speech or picture engine installed or set
     ├── DatabaseUnavailable (503)
     ├── ClientDisconnected (499)      recorded on a stream the client left; never sent
     └── UpstreamError (502)
@@ -32,7 +42,10 @@ status (OpenAI's shape under /v1).
         ├── UpstreamBadResponse (502)  the provider answered something unreadable
         ├── UpstreamUnavailable (503)  the provider is overloaded or rate-limited us
         ├── UpstreamTimeout (504)
+        ├── LocalEngineFailed (502)    llm/local.py: a local speech or picture engine failed
         └── ContextTooLong (400)       the provider said the prompt does not fit
+
+The media errors live in `media/errors.py`.
 """
 
 from collections.abc import Mapping

@@ -11,7 +11,13 @@ from simplechat.accounts.types import User
 from simplechat.kit.http import error_responses
 from simplechat.reports.charts import render_activity_svg
 from simplechat.reports.dependencies import ReportServiceDep
-from simplechat.reports.schemas import DayCount, ReportResponse, ReportTokens, ReportTotals
+from simplechat.reports.schemas import (
+    DayCount,
+    ReportMedia,
+    ReportResponse,
+    ReportTokens,
+    ReportTotals,
+)
 from simplechat.reports.service import Report, ReportService
 
 router = APIRouter(prefix="/user", tags=["user"])
@@ -47,6 +53,11 @@ def _report_response(report: Report) -> ReportResponse:
             total=report.prompt_tokens + report.completion_tokens,
         ),
         limit_refusals=report.refusals,
+        media=ReportMedia(
+            recordings=report.media.recordings,
+            speech_seconds=report.media.speech_ms / 1000,
+            pictures=report.media.pictures,
+        ),
         first_activity=activity.first_activity,
         last_activity=activity.last_activity,
     )
@@ -87,7 +98,7 @@ async def read_report(
     reports: ReportServiceDep,
     format: Literal["json", "svg"] = Query("json", description="json, or svg for a chart"),
 ) -> ReportResponse | Response:
-    """Totals, active days, messages per day and per hour, tokens, and limit refusals."""
+    """Totals, active days, messages per day and per hour, tokens, limit refusals, media."""
     report = await _build_report(user, reports)
     return _svg(report) if format == "svg" else report
 

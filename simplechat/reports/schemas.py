@@ -24,6 +24,12 @@ class ReportTokens(BaseModel):
     total: int = Field(examples=[137])
 
 
+class ReportMedia(BaseModel):
+    recordings: int = Field(description="Recordings turned into text", examples=[2])
+    speech_seconds: float = Field(description="Their total length", examples=[41.2])
+    pictures: int = Field(description="Pictures turned into text", examples=[3])
+
+
 class ReportResponse(BaseModel):
     username: str = Field(examples=["eric"])
     generated_at: datetime = Field(examples=["2026-11-21T15:20:00Z"])
@@ -40,5 +46,6 @@ class ReportResponse(BaseModel):
     limit_refusals: dict[str, int] = Field(
         description="Requests the limits refused, by limit", examples=[{"burst_limit": 2}]
     )
+    media: ReportMedia = Field(description="Speech and pictures turned into text")
     first_activity: datetime | None = Field(examples=["2026-11-21T15:14:32Z"])
     last_activity: datetime | None = Field(examples=["2026-11-21T15:16:05Z"])

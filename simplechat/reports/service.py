@@ -1,4 +1,8 @@
-"""The behaviour report: what a user did, from their own data only."""
+"""The behaviour report: what a user did, from their own data only.
+
+Reports sit above the capabilities whose figures they show: what the media capability
+recorded comes through its service (`MediaService.totals`), not from its collections.
+"""
 
 import asyncio
 from dataclasses import dataclass
@@ -6,6 +10,8 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from simplechat.accounts.types import User
+from simplechat.media.service import MediaService
+from simplechat.media.types import MediaTotals
 from simplechat.reports.repository import ReportRepository
 from simplechat.reports.rules import Activity, average, summarize_activity
 
@@ -24,19 +30,22 @@ class Report:
     prompt_tokens: int
     completion_tokens: int
     refusals: dict[str, int]
+    media: MediaTotals
 
 
 class ReportService:
-    def __init__(self, *, repo: ReportRepository, tz: ZoneInfo) -> None:
+    def __init__(self, *, repo: ReportRepository, tz: ZoneInfo, media: MediaService) -> None:
         self._repo = repo
         self._tz = tz
+        self._media = media
 
     async def build(self, user: User, now: datetime) -> Report:
-        kinds, usage, times, refusals = await asyncio.gather(
+        kinds, usage, times, refusals, media = await asyncio.gather(
             self._repo.kinds(user.id),
             self._repo.usage(user.id),
             self._repo.message_times(user.id),
             self._repo.refusals(user.id),
+            self._media.totals(user.id),
         )
         messages = sum(k.messages for k in kinds.values())
         return Report(
@@ -52,4 +61,5 @@ class ReportService:
             prompt_tokens=usage.prompt_tokens,
             completion_tokens=usage.completion_tokens,
             refusals=refusals,
+            media=media,
         )

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 from beanie import PydanticObjectId
 
@@ -20,6 +21,7 @@ from simplechat.kit.db import open_database
 from simplechat.kit.errors import UpstreamUnavailable
 from simplechat.kit.pagination import PageParams
 from simplechat.llm.catalog import load_catalog
+from simplechat.llm.media_engines import build_media_engines
 from simplechat.llm.mock import MockProvider
 from simplechat.llm.registry import ProviderRegistry
 from simplechat.llm.tokens import default_counter
@@ -52,11 +54,13 @@ class FailingProvider:
 class World:
     services: Services
     settings: Settings
+    http: aiohttp.ClientSession
 
     async def services_with(self, provider: Any) -> Services:
         registry = ProviderRegistry(load_catalog(None), {"mock": provider}, "mock")
         return build_services(
             self.settings,
+            media_engines=build_media_engines(self.settings, self.http),
             registry=registry,
             counter=default_counter(),
             jwt_secret="x" * 40,
@@ -75,12 +79,14 @@ async def world(mongo_uri: str, database_name: str, tmp_path: Path) -> AsyncIter
         mongo_uri, database_name, tmp_path, burst_limit=100, burst_window_seconds=1
     )
     await UserDoc(id=PydanticObjectId(USER), username="eric", password_hash="x").insert()
-    world = World(services=None, settings=settings)  # type: ignore[arg-type]
+    http = aiohttp.ClientSession()
+    world = World(services=None, settings=settings, http=http)  # type: ignore[arg-type]
     world.services = await world.services_with(MockProvider())
     await world.services.presets.seed_builtins()
     try:
         yield world
     finally:
+        await http.close()
         await client.close()
 
 

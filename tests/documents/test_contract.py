@@ -431,3 +431,74 @@ async def test_built_in_presets_are_unique_by_a_partial_index(db: Db) -> None:
     )
     assert changed is not None
     assert changed["messages"] == [{"role": "system", "content": "x", "visible": False}]
+
+
+async def test_conditional_upsert_creates_with_its_equality_fields_or_collides(db: Db) -> None:
+    """The media quotas: one conditional upsert per request on "<user>:<day>" documents."""
+    query = {"_id": "u:2026-11-21", "user_id": "u", "day": "2026-11-21", "pictures": {"$lte": 1}}
+    update = {"$inc": {"speech_ms": 0, "pictures": 1}}
+    created = await db.media_usage.find_one_and_update(
+        query, update, upsert=True, return_document=ReturnDocument.AFTER
+    )
+    assert created == {
+        "_id": "u:2026-11-21",
+        "user_id": "u",
+        "day": "2026-11-21",
+        "speech_ms": 0,
+        "pictures": 1,
+    }
+    counted = await db.media_usage.find_one_and_update(
+        query, update, upsert=True, return_document=ReturnDocument.AFTER
+    )
+    assert counted is not None
+    assert counted["pictures"] == 2
+    # The condition fails on the existing document: MongoDB's upsert collides with it
+    # (DuplicateKeyError); the embedded server's answers None. Neither writes anything.
+    try:
+        refused = await db.media_usage.find_one_and_update(query, update, upsert=True)
+    except DuplicateKeyError:
+        refused = None
+    assert refused is None
+    assert await db.media_usage.find_one_and_update(query, update) is None
+    assert (await db.media_usage.find_one({"_id": "u:2026-11-21"}) or {})["pictures"] == 2
+
+
+async def test_parallel_conditional_upserts_admit_exactly_the_limit(db: Db) -> None:
+    query = {"_id": "u:d", "user_id": "u", "pictures": {"$lte": 2}}
+    update = {"$inc": {"pictures": 1}}
+
+    async def one() -> bool:
+        try:
+            after = await db.media_usage.find_one_and_update(
+                query, update, upsert=True, return_document=ReturnDocument.AFTER
+            )
+        except DuplicateKeyError:
+            after = await db.media_usage.find_one_and_update(
+                query, update, return_document=ReturnDocument.AFTER
+            )
+        return after is not None
+
+    admitted = await asyncio.gather(*(one() for _ in range(10)))
+    assert sum(admitted) == 3
+    assert (await db.media_usage.find_one({"_id": "u:d"}) or {})["pictures"] == 3
+
+
+async def test_group_sum_of_nulls(db: Db) -> None:
+    await db.media_results.insert_many(
+        [
+            {"user_id": "u", "kind": "speech", "duration_ms": 1500},
+            {"user_id": "u", "kind": "picture", "duration_ms": None},
+            {"user_id": "u", "kind": "speech", "duration_ms": 500},
+        ]
+    )
+    rows = await (
+        await db.media_results.aggregate(
+            [
+                {"$match": {"user_id": "u"}},
+                {"$group": {"_id": "$kind", "n": {"$sum": 1}, "ms": {"$sum": "$duration_ms"}}},
+            ]
+        )
+    ).to_list()
+    # MongoDB sums only nulls to 0, the embedded server to null: read it as `or 0`.
+    totals = {r["_id"]: (r["n"], r["ms"] or 0) for r in rows}
+    assert totals == {"speech": (2, 2000), "picture": (1, 0)}

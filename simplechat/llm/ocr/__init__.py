@@ -1,0 +1,1 @@
+"""Picture-to-text engines: one interface (`base.OcrEngine`), one module per engine."""

@@ -1,0 +1,1 @@
+"""Speech-to-text engines: one interface (`base.SpeechEngine`), one module per engine."""

@@ -1,0 +1,1 @@
+"""Speech and pictures: voice-to-text and picture-to-text, with daily quotas per user."""

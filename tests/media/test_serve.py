@@ -1,0 +1,80 @@
+"""The daily media quotas under parallel requests at `simplechat serve --workers 2`, with the
+real local engines: exactly the quota is admitted, whichever worker answers."""
+
+import asyncio
+import time
+from pathlib import Path
+
+import httpx
+
+from tests.media.conftest import FIXTURES
+from tests.test_serve import serve
+
+PARALLEL = 12
+ENGLISH = (FIXTURES / "english.png").read_bytes()
+PCM = (FIXTURES / "hello.pcm").read_bytes()
+
+
+async def parallel_posts(
+    base: str, path: str, body: bytes, content_type: str
+) -> list[httpx.Response]:
+    async with httpx.AsyncClient(base_url=base, timeout=120) as client:
+        await client.post("/user/", json={"username": "eric", "password": "password123"})
+        token = (
+            await client.post("/token", data={"username": "eric", "password": "password123"})
+        ).json()
+        headers = {"Authorization": f"Bearer {token['access_token']}", "content-type": content_type}
+        limits = httpx.Limits(max_connections=PARALLEL)
+        async with httpx.AsyncClient(base_url=base, timeout=120, limits=limits) as parallel:
+            responses = await asyncio.gather(
+                *(parallel.post(path, content=body, headers=headers) for _ in range(PARALLEL))
+            )
+            quota = (await parallel.get("/media/quota", headers=headers)).json()
+        return [*responses, httpx.Response(200, json=quota)]
+
+
+def engine_workers(data_dir: Path) -> set[int]:
+    """Local engine worker processes of the server whose data directory is `data_dir`."""
+    found = set()
+    for proc in Path("/proc").iterdir():
+        try:
+            command = (proc / "cmdline").read_bytes()
+            environment = (proc / "environ").read_bytes()
+        except (OSError, ValueError):
+            continue
+        marker = f"SIMPLECHAT_DATA_DIR={data_dir}".encode()
+        if b"spawn_main" in command and marker in environment.split(b"\0"):
+            found.add(int(proc.name))
+    return found
+
+
+def test_picture_and_speech_quotas_hold_across_two_workers(
+    mongo_uri: str, database_name: str, tmp_path: Path
+) -> None:
+    env = {
+        "SIMPLECHAT_DAILY_PICTURES": "3",
+        "SIMPLECHAT_DAILY_SPEECH_SECONDS": "5",
+        "SIMPLECHAT_MEDIA_QUEUE_SECONDS": "120",
+    }
+    with serve(mongo_uri, database_name, tmp_path, **env) as base:
+        *pictures, quota = asyncio.run(parallel_posts(base, "/media/ocr", ENGLISH, "image/png"))
+        statuses = [r.status_code for r in pictures]
+        assert statuses.count(200) == 3, statuses
+        assert statuses.count(429) == PARALLEL - 3, statuses
+        assert {r.json()["text"] for r in pictures if r.status_code == 200} == {
+            "Speech and pictures to text"
+        }
+        assert {r.json()["code"] for r in pictures if r.status_code == 429} == {"picture_quota"}
+        assert quota.json()["pictures"]["used"] == 3
+
+        *recordings, quota = asyncio.run(parallel_posts(base, "/media/speech", PCM, "audio/pcm"))
+        statuses = [r.status_code for r in recordings]
+        assert statuses.count(200) == 2, statuses  # 2 x 1.89 s fit in 5 s, a third does not
+        assert {r.json()["code"] for r in recordings if r.status_code == 429} == {"speech_quota"}
+        assert quota.json()["speech_seconds"]["used"] == 2 * (len(PCM) // 32) / 1000
+        workers = engine_workers(tmp_path)
+        assert workers  # uvicorn's two workers and each one's engine process
+    deadline = time.monotonic() + 10
+    while engine_workers(tmp_path) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not engine_workers(tmp_path), "engine processes outlived the server"
