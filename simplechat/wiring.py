@@ -3,13 +3,29 @@
 The lifespan opens the resources (database, HTTP session, provider registry, token counter)
 and calls `build_services`; each capability's `dependencies.py` reads its own service from
 the lifespan state under the name given here.
+
+Deleting an account must remove what every capability keeps for it, but accounts sit below
+the capabilities that own user data and may not import them. So each such capability's
+service offers `delete_owner_data(user_id)`, and `build_services` hands them to accounts as
+`OwnerDataRemover`s (its `owner_data` list): a capability that stores user data adds its own.
 """
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from simplechat.accounts.repository import UserRepository
-from simplechat.accounts.service import AccountService
+import aiohttp
+
+from simplechat.accounts.passwords import Passwords
+from simplechat.accounts.repository.avatars import AvatarRepository
+from simplechat.accounts.repository.refresh_tokens import RefreshTokenRepository
+from simplechat.accounts.repository.roles import RoleRepository
+from simplechat.accounts.repository.users import UserRepository
+from simplechat.accounts.service import AccountRemoval, AccountService, UserDirectory
+from simplechat.accounts.sessions import Sessions
+from simplechat.accounts.types import OwnerDataRemover
+from simplechat.accounts.wechat import WeChatClient
+from simplechat.admin.repository import AuditRepository
+from simplechat.admin.service import AdminService
 from simplechat.chat.repository import MessageRepository
 from simplechat.chat.service import ChatService
 from simplechat.chat.types import Persona
@@ -31,6 +47,7 @@ class Services:
     chat: ChatService
     limits: LimitService
     reports: ReportService
+    admin: AdminService
     database_ping: Callable[[], Awaitable[bool]]
 
     def state(self) -> dict[str, object]:
@@ -44,6 +61,7 @@ def build_services(
     counter: TokenCounter,
     jwt_secret: str,
     database_ping: Callable[[], Awaitable[bool]],
+    http: aiohttp.ClientSession,
 ) -> Services:
     limits = LimitService(
         repo=LimitRepository(),
@@ -65,14 +83,56 @@ def build_services(
         stream_first_chunk_wait=settings.stream_first_chunk_wait_seconds,
         stream_keepalive=settings.stream_keepalive_seconds,
     )
-    accounts = AccountService(
-        users=UserRepository(), secret=jwt_secret, expire_minutes=settings.jwt_expire_minutes
-    )
     reports = ReportService(repo=ReportRepository(), tz=settings.zone)
+    owner_data: list[OwnerDataRemover] = [chat.delete_owner_data, limits.delete_owner_data]
+    accounts, directory = _accounts(settings, jwt_secret, http, owner_data)
+    admin = AdminService(
+        directory=directory, limits=limits, reports=reports, audit=AuditRepository()
+    )
     return Services(
         accounts=accounts,
         chat=chat,
         limits=limits,
         reports=reports,
+        admin=admin,
         database_ping=database_ping,
     )
+
+
+def _accounts(
+    settings: Settings,
+    jwt_secret: str,
+    http: aiohttp.ClientSession,
+    owner_data: list[OwnerDataRemover],
+) -> tuple[AccountService, UserDirectory]:
+    users, roles, avatars = UserRepository(), RoleRepository(), AvatarRepository()
+    passwords = Passwords(concurrency=settings.password_hash_concurrency)
+    sessions = Sessions(
+        refresh_tokens=RefreshTokenRepository(),
+        secret=jwt_secret,
+        access_minutes=settings.jwt_expire_minutes,
+        refresh_days=settings.refresh_token_days,
+    )
+    removal = AccountRemoval(
+        users=users, roles=roles, sessions=sessions, avatars=avatars, owner_data=owner_data
+    )
+    wechat = None
+    if settings.wechat_app_id and settings.wechat_app_secret:
+        wechat = WeChatClient(
+            session=http,
+            app_id=settings.wechat_app_id,
+            app_secret=settings.wechat_app_secret.get_secret_value(),
+            base_url=settings.wechat_base_url,
+        )
+    accounts = AccountService(
+        users=users,
+        sessions=sessions,
+        passwords=passwords,
+        avatars=avatars,
+        removal=removal,
+        wechat=wechat,
+    )
+    directory = UserDirectory(
+        users=users, roles=roles, sessions=sessions, passwords=passwords, removal=removal
+    )
+    return accounts, directory

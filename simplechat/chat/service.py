@@ -98,6 +98,10 @@ class ChatService:
             raise InvalidInput(f"last_n must be between 1 and {self._history_max}.")
         return await self._messages.last_entries(owner_id=user_id, n=n)
 
+    async def delete_owner_data(self, user_id: str) -> None:
+        """Forget a deleted user's history."""
+        await self._messages.delete_owner(user_id)
+
     def models(self) -> list[ModelSpec]:
         """The models this server can answer with, in catalog order."""
         return self._registry.models()

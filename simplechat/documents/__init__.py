@@ -5,20 +5,30 @@ Only repositories (and `kit/db.py`) import this package.
 References to other documents (owner, conversation, reply) are stored as hex strings: the
 embedded server cannot match ObjectId-valued fields other than `_id` by equality.
 
-Times that are only written once at insert are BSON dates. Times that are rewritten by
-`find_one_and_update` (the burst-limit slots in `UserDoc.lim`) are integer epoch milliseconds:
-they compare the same way everywhere, and the embedded server stores a date set through
-`$set` as a string.
+Times that are only written once at insert are BSON dates. Times that are rewritten by an
+update (the burst-limit slots in `UserDoc.lim`, `UserDoc.active_ms`, `AvatarDoc.updated_ms`,
+`IpLimitDoc.exp_ms`) are integer epoch milliseconds: they compare the same way everywhere, and
+the embedded server stores a date set through `$set` as a string.
 """
 
 from beanie import Document
 
+from simplechat.documents.audit_log import AuditEntryDoc
+from simplechat.documents.avatars import AvatarDoc
+from simplechat.documents.ip_limits import IpLimitDoc
 from simplechat.documents.limit_refusals import LimitRefusalDoc
 from simplechat.documents.messages import MessageDoc
+from simplechat.documents.refresh_tokens import RefreshTokenDoc
+from simplechat.documents.role_counts import RoleCountDoc
 from simplechat.documents.users import UserDoc
 
 DOCUMENT_MODELS: list[type[Document]] = [
     UserDoc,
     MessageDoc,
     LimitRefusalDoc,
+    RefreshTokenDoc,
+    AvatarDoc,
+    RoleCountDoc,
+    AuditEntryDoc,
+    IpLimitDoc,
 ]

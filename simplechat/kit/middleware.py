@@ -1,27 +1,35 @@
 """ASGI middleware: the request body size limit (413) before anything parses the body."""
 
+from collections.abc import Mapping
+
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from simplechat.kit.errors import PayloadTooLarge
 from simplechat.kit.http import render
 
-_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
 class BodySizeLimit:
-    """Refuse request bodies over `max_bytes` with 413, whether or not Content-Length is sent."""
+    """Refuse request bodies over `max_bytes` with 413, whether or not Content-Length is sent.
 
-    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+    `path_limits` gives some paths another limit (an avatar upload may be larger than JSON)."""
+
+    def __init__(
+        self, app: ASGIApp, *, max_bytes: int, path_limits: Mapping[str, int] | None = None
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.path_limits = dict(path_limits or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] not in _BODY_METHODS:
             await self.app(scope, receive, send)
             return
+        max_bytes = self.path_limits.get(scope["path"], self.max_bytes)
         for name, value in scope["headers"]:
-            if name == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
-                await self._refuse(scope, send)
+            if name == b"content-length" and value.isdigit() and int(value) > max_bytes:
+                await self._refuse(scope, send, max_bytes)
                 return
         chunks: list[bytes] = []
         size = 0
@@ -32,8 +40,8 @@ class BodySizeLimit:
                 return
             chunk = message.get("body", b"")
             size += len(chunk)
-            if size > self.max_bytes:
-                await self._refuse(scope, send)
+            if size > max_bytes:
+                await self._refuse(scope, send, max_bytes)
                 return
             chunks.append(chunk)
             more = message.get("more_body", False)
@@ -49,8 +57,8 @@ class BodySizeLimit:
 
         await self.app(scope, replay, send)
 
-    async def _refuse(self, scope: Scope, send: Send) -> None:
-        error = PayloadTooLarge(f"The request body is larger than {self.max_bytes} bytes.")
+    async def _refuse(self, scope: Scope, send: Send, max_bytes: int) -> None:
+        error = PayloadTooLarge(f"The request body is larger than {max_bytes} bytes.")
         body = render(error, path=scope["path"], status=error.status_code)
         headers = [
             (b"content-type", b"application/json"),

@@ -26,6 +26,17 @@ class Report:
     refusals: dict[str, int]
 
 
+@dataclass(frozen=True, slots=True)
+class Figures:
+    """A user's totals at a glance (for admins)."""
+
+    messages: int
+    replies: int
+    prompt_tokens: int
+    completion_tokens: int
+    last_activity: datetime | None
+
+
 class ReportService:
     def __init__(self, *, repo: ReportRepository, tz: ZoneInfo) -> None:
         self._repo = repo
@@ -52,4 +63,18 @@ class ReportService:
             prompt_tokens=usage.prompt_tokens,
             completion_tokens=usage.completion_tokens,
             refusals=refusals,
+        )
+
+    async def figures(self, user_id: str) -> Figures:
+        kinds, usage, last = await asyncio.gather(
+            self._repo.kinds(user_id),
+            self._repo.usage(user_id),
+            self._repo.last_message_at(user_id),
+        )
+        return Figures(
+            messages=sum(k.messages for k in kinds.values()),
+            replies=usage.replies,
+            prompt_tokens=usage.prompt_tokens,
+            completion_tokens=usage.completion_tokens,
+            last_activity=last,
         )
