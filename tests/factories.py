@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 from asgi_lifespan import LifespanManager
+from pymongo import MongoClient
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from simplechat.app import create_app
@@ -87,6 +88,41 @@ async def sign_up(
     """Create a user, log in, and return the Authorization header."""
     response = await client.post("/user/", json={"username": username, "password": password})
     assert response.status_code == 201, response.text
+    response = await client.post("/token", data={"username": username, "password": password})
+    assert response.status_code == 200, response.text
+    return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+def promote_in_database(settings: Settings, username: str) -> None:
+    """Make an existing user an admin the way RoleRepository.promote does (the role, then the
+    admin count), straight in the database: for tests whose app runs in-process, where the
+    command line (which opens its own database client) cannot run."""
+    assert settings.mongodb_uri is not None
+    client: MongoClient[dict[str, Any]] = MongoClient(settings.mongodb_uri.get_secret_value())
+    try:
+        database = client[settings.mongodb_db]
+        result = database.users.update_one(
+            {"username": username, "role": "user"}, {"$set": {"role": "admin"}}
+        )
+        assert result.matched_count == 1, f"no normal user {username!r}"
+        database.role_counts.update_one({"_id": "admin"}, {"$inc": {"n": 1}}, upsert=True)
+    finally:
+        client.close()
+
+
+async def sign_up_admin(
+    client: httpx.AsyncClient, settings: Settings, username: str, password: str = "password123"
+) -> dict[str, str]:
+    """Create a user, make them an admin, and return their Authorization header."""
+    response = await client.post("/user/", json={"username": username, "password": password})
+    assert response.status_code == 201, response.text
+    promote_in_database(settings, username)
+    return await log_in(client, username, password)
+
+
+async def log_in(
+    client: httpx.AsyncClient, username: str, password: str = "password123"
+) -> dict[str, str]:
     response = await client.post("/token", data={"username": username, "password": password})
     assert response.status_code == 200, response.text
     return {"Authorization": f"Bearer {response.json()['access_token']}"}

@@ -186,7 +186,7 @@ async def read_my_avatar(
     responses={**JPEG_RESPONSE, **error_responses(404)},
 )
 async def read_avatar(
-    username: Annotated[str, Path(max_length=64)],
+    username: Annotated[str, Path(examples=["eric"])],
     accounts: AccountServiceDep,
     if_none_match: IfNoneMatch = None,
 ) -> Response:

@@ -20,7 +20,7 @@ from simplechat.kit.pagination import Page, PageQuery
 
 router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[Depends(get_admin_user)])
 
-Username = Annotated[str, Path(max_length=64, examples=["eric"])]
+Username = Annotated[str, Path(examples=["eric"])]
 LAST_ADMIN = {409: [Conflict("'alice' is the last admin: promote someone else first.")]}
 
 
