@@ -10,7 +10,13 @@ deletion cut short by an outage can simply be run again.
 import asyncio
 from collections.abc import Sequence
 
-from simplechat.accounts.errors import InvalidImage, LastAdmin, NoPassword, WeChatNotConfigured
+from simplechat.accounts.errors import (
+    InvalidImage,
+    InvalidRefreshToken,
+    LastAdmin,
+    NoPassword,
+    WeChatNotConfigured,
+)
 from simplechat.accounts.images import AVATAR_MAX_BYTES, etag_of, make_avatar
 from simplechat.accounts.passwords import Passwords
 from simplechat.accounts.repository.avatars import AvatarRepository
@@ -134,7 +140,7 @@ class AccountService:
         found = await self._users.credentials(stored.user_id)
         if found is None or found.epoch != stored.epoch:  # gone, disabled, or password changed
             await self._sessions.revoke_family(stored.family)
-            raise NotAuthenticated("The refresh token was revoked: log in again.")
+            raise InvalidRefreshToken("The refresh token was revoked: log in again.")
         return await self._sessions.rotate(refresh_token, stored, found.user)
 
     async def revoke(self, refresh_token: str) -> None:
