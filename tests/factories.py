@@ -3,11 +3,19 @@
 Plain functions and classes, imported where used (fixtures stay in the conftest files).
 """
 
+import os
 import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from asgi_lifespan import LifespanManager
 from pymongo import MongoClient
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -126,3 +134,81 @@ async def log_in(
     response = await client.post("/token", data={"username": username, "password": password})
     assert response.status_code == 200, response.text
     return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+@dataclass(frozen=True)
+class Served:
+    base: str
+    process: subprocess.Popen[bytes]
+
+
+@contextmanager
+def running_server(
+    data_dir: Path,
+    *,
+    mongo_uri: str | None,
+    database: str = "simplechat",
+    workers: int = 2,
+    **env: str,
+) -> Iterator[Served]:
+    """`simplechat serve --workers N` as a real process (MONGODB_URI, or None for the embedded
+    database in `data_dir`), stopped afterwards."""
+    port = free_port()
+    environment = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.endswith("_API_KEY") and "BASE_URL" not in k and not k.startswith("SIMPLECHAT_")
+    }
+    environment.pop("MONGODB_URI", None)
+    if mongo_uri is not None:
+        environment.update(MONGODB_URI=mongo_uri)
+    environment.update(
+        SIMPLECHAT_MONGODB_DB=database,
+        SIMPLECHAT_JWT_SECRET=TEST_JWT_SECRET,
+        SIMPLECHAT_DATA_DIR=str(data_dir),
+        SIMPLECHAT_IP_LIMIT="1000/minute",
+        SIMPLECHAT_LOG_LEVEL="warning",
+    )
+    environment.update(env)
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "simplechat",
+            "serve",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+        ],
+        env=environment,
+        cwd=data_dir,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        else:
+            pytest.fail("simplechat serve did not come up")
+        yield Served(base, process)
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
+
+
+@contextmanager
+def serve(
+    mongo_uri: str, database: str, data_dir: Path, workers: int = 2, **env: str
+) -> Iterator[str]:
+    """The base URL of `simplechat serve --workers N` on the test database."""
+    with running_server(
+        data_dir, mongo_uri=mongo_uri, database=database, workers=workers, **env
+    ) as served:
+        yield served.base

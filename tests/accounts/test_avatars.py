@@ -227,7 +227,8 @@ class TestServing:
         await put(client, auth_headers, photo_jpeg(), "image/jpeg")
         first = await client.get("/user/me/avatar", headers=auth_headers)
         etag = first.headers["etag"]
-        assert etag.startswith('"') and etag.endswith('"')
+        assert etag.startswith('"')
+        assert etag.endswith('"')
         cached = await client.get(
             "/user/me/avatar", headers={**auth_headers, "If-None-Match": etag}
         )

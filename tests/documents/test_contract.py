@@ -351,13 +351,15 @@ async def test_ip_window_steps(db: Db) -> None:
     added = await db.ip_limits.find_one_and_update(
         live, {"$inc": {"hits": 1}}, return_document=ReturnDocument.AFTER
     )
-    assert added is not None and added["hits"] == 2
+    assert added is not None
+    assert added["hits"] == 2
     restarted = await db.ip_limits.find_one_and_update(
         {"_id": "k", "exp_ms": {"$lte": 3000}},
         {"$set": {"hits": 1, "exp_ms": 9000}},
         return_document=ReturnDocument.AFTER,
     )
-    assert restarted is not None and (restarted["hits"], restarted["exp_ms"]) == (1, 9000)
+    assert restarted is not None
+    assert (restarted["hits"], restarted["exp_ms"]) == (1, 9000)
 
 
 async def test_ttl_indexes_are_accepted(db: Db) -> None:
@@ -378,4 +380,5 @@ async def test_newest_of_a_history_range_with_find_one_and_a_sort(db: Db) -> Non
         {"history_key": {"$gte": "a:", "$lt": "a;"}, "role": "user"},
         sort=[("history_key", DESCENDING)],
     )
-    assert doc is not None and doc["n"] == 2
+    assert doc is not None
+    assert doc["n"] == 2

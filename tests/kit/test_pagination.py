@@ -2,7 +2,7 @@
 
 import pytest
 
-from simplechat.kit.pagination import Page, PageParams, Paged
+from simplechat.kit.pagination import Page, Paged, PageParams
 
 
 @pytest.mark.parametrize(
