@@ -57,8 +57,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         max_bytes=settings.max_body_bytes,
         path_limits={"/user/me/avatar": max(settings.max_body_bytes, AVATAR_BODY_BYTES)},
     )
-    app.include_router(accounts_router.build_router(IpLimiter(settings.ip_limit)))
+    app.state.ip_limiter = IpLimiter(settings.ip_limit)
     for router in (
+        accounts_router.router,
         profile_router.router,
         chat_router.router,
         openai_router.router,

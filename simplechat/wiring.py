@@ -16,11 +16,12 @@ from dataclasses import dataclass
 import aiohttp
 
 from simplechat.accounts.passwords import Passwords
+from simplechat.accounts.removal import AccountRemoval
 from simplechat.accounts.repository.avatars import AvatarRepository
 from simplechat.accounts.repository.refresh_tokens import RefreshTokenRepository
 from simplechat.accounts.repository.roles import RoleRepository
 from simplechat.accounts.repository.users import UserRepository
-from simplechat.accounts.service import AccountRemoval, AccountService, UserDirectory
+from simplechat.accounts.service import AccountService, UserDirectory
 from simplechat.accounts.sessions import Sessions
 from simplechat.accounts.types import OwnerDataRemover
 from simplechat.accounts.wechat import WeChatClient

@@ -1,14 +1,9 @@
 """Accounts: sign up and log in (password or WeChat), tokens, the caller's own profile and
-avatar (`AccountService`), and what admins do to other accounts (`UserDirectory`).
-
-Deleting an account removes everything it owns: accounts' own data (refresh tokens, avatar),
-then each capability's through the `OwnerDataRemover`s that `wiring` hands in, then the user.
-The account is disabled first, so nothing new is stored for it while its data goes, and a
-deletion cut short by an outage can simply be run again.
+avatar (`AccountService`), and what admins do to other accounts (`UserDirectory`). Deleting
+an account (either way) goes through `AccountRemoval` (removal.py).
 """
 
 import asyncio
-from collections.abc import Sequence
 
 from simplechat.accounts.errors import (
     InvalidImage,
@@ -19,6 +14,7 @@ from simplechat.accounts.errors import (
 )
 from simplechat.accounts.images import AVATAR_MAX_BYTES, etag_of, make_avatar
 from simplechat.accounts.passwords import Passwords
+from simplechat.accounts.removal import AccountRemoval
 from simplechat.accounts.repository.avatars import AvatarRepository
 from simplechat.accounts.repository.roles import Removal, RoleRepository
 from simplechat.accounts.repository.users import UserRepository
@@ -32,7 +28,6 @@ from simplechat.accounts.rules import (
 from simplechat.accounts.sessions import Sessions
 from simplechat.accounts.types import (
     Avatar,
-    OwnerDataRemover,
     ProfileChanges,
     Role,
     TokenPair,
@@ -61,36 +56,6 @@ def _check_profile(changes: ProfileChanges) -> None:
         _check(email_problem(changes.email))
     if "display_name" in changes.fields and changes.display_name is not None:
         _check(display_name_problem(changes.display_name))
-
-
-class AccountRemoval:
-    """Removes an account and everything it owns (see the module docstring)."""
-
-    def __init__(
-        self,
-        *,
-        users: UserRepository,
-        roles: RoleRepository,
-        sessions: Sessions,
-        avatars: AvatarRepository,
-        owner_data: Sequence[OwnerDataRemover],
-    ) -> None:
-        self._users = users
-        self._roles = roles
-        self._sessions = sessions
-        self._avatars = avatars
-        self._owner_data = tuple(owner_data)
-
-    async def remove(self, user: User) -> None:
-        if not await self._users.retire(user.id):  # not a normal user: an admin, or gone
-            removal = await self._roles.retire(user.id)
-            if removal is Removal.LAST_ADMIN:
-                raise LastAdmin(f"'{user.username}' is the last admin: promote someone else first.")
-        await self._sessions.revoke_user(user.id)
-        await self._avatars.delete(user.id)
-        for remove_owner_data in self._owner_data:
-            await remove_owner_data(user.id)
-        await self._users.delete_retired(user.id)
 
 
 class AccountService:

@@ -8,26 +8,38 @@ status (OpenAI's shape under /v1).
     ├── InternalError (500)           an unexpected failure (its details are only logged)
     ├── BadRequest (400)
     │   └── InvalidInput (422)
+    │       └── InvalidImage (422)         accounts: not an image, truncated, a pixel bomb
     ├── NotAuthenticated (401)
-    │   └── InvalidCredentials (401)
+    │   ├── InvalidCredentials (401)
+    │   ├── InvalidRefreshToken (401)      accounts: unknown, expired, used or revoked
+    │   └── WeChatCodeInvalid (401)        accounts: WeChat refused the login code
     ├── Forbidden (403)
     ├── NotFound (404)
     ├── MethodNotAllowed (405)
     ├── Conflict (409)
-    │   └── UsernameTaken (409)
+    │   ├── UsernameTaken (409)
+    │   ├── LastAdmin (409)                accounts: the last admin stays an admin
+    │   └── NoPassword (409)               accounts: set a password first
     ├── PayloadTooLarge (413)
     ├── UnsupportedMediaType (415)
-    ├── RateLimited (429; code daily_limit | burst_limit | ip_limit; the app may answer the
-    │                per-user limits with 401, as the product's spec has it)
+    ├── RateLimited (429; code daily_limit | burst_limit | ip_limit | wechat_rate_limit; the
+    │                app may answer the per-user limits with 401, as the product's spec has it)
     ├── ServerBusy (503)              too many parallel requests for one account; try again
     ├── DatabaseUnavailable (503)
     ├── ClientDisconnected (499)      recorded on a stream the client left; never sent
     └── UpstreamError (502)
         ├── UpstreamRejected (502)     the server's provider key or request was refused
         ├── UpstreamBadResponse (502)  the provider answered something unreadable
+        │   └── WeChatBadResponse (502)    accounts
         ├── UpstreamUnavailable (503)  the provider is overloaded or rate-limited us
+        │   ├── WeChatBusy (503)           accounts: WeChat's -1, with Retry-After
+        │   └── WeChatNotConfigured (503)  accounts: names the settings to set
         ├── UpstreamTimeout (504)
+        │   └── WeChatTimeout (504)        accounts
+        ├── WeChatError (502)          accounts: any other WeChat errcode
         └── ContextTooLong (400)       the provider said the prompt does not fit
+
+Capabilities keep their own subclasses in their `errors.py` (marked above with theirs).
 """
 
 from collections.abc import Mapping

@@ -2,8 +2,8 @@
 
 `IpLimiter("10/minute")` counts requests per client address with the `limits` package's
 fixed-window strategy, on a small storage of our own in the database (`ip_limits`), so the
-limit means the same whatever the number of workers or instances. Routes add it as a
-dependency: `dependencies=[Depends(ip_limiter.check("token"))]`.
+limit means the same whatever the number of workers or instances. The app keeps one in
+`app.state.ip_limiter`; routes add `dependencies=[Depends(ip_limited("token"))]`.
 
 Why not slowapi (in-memory) or `limits`' own MongoDB storage: slowapi checks limits with a
 synchronous call on the event loop (a database round trip per login would block every other
@@ -125,19 +125,24 @@ class IpLimiter:
         self._items = limits.parse_many(limit)
         self._strategy = FixedWindowRateLimiter(storage or MongoWindowStorage())
 
-    def check(self, scope: str) -> Callable[[Request], Awaitable[None]]:
-        """A dependency that counts the request and refuses it (429) over the limit."""
+    async def hit(self, scope: str, address: str) -> None:
+        """Count one request of `address` on `scope`; RateLimited (429) over the limit."""
+        for item in self._items:
+            if not await self._strategy.hit(item, scope, address):
+                stats = await self._strategy.get_window_stats(item, scope, address)
+                record_limit_refusal(IP_LIMIT_CODE)
+                raise RateLimited(
+                    f"Too many attempts from your address ({item}). Try again later.",
+                    limit_code=IP_LIMIT_CODE,
+                    retry_after=math.ceil(stats.reset_time - time.time()),
+                )
 
-        async def ip_limit(request: Request) -> None:
-            address = client_address(request)
-            for item in self._items:
-                if not await self._strategy.hit(item, scope, address):
-                    stats = await self._strategy.get_window_stats(item, scope, address)
-                    record_limit_refusal(IP_LIMIT_CODE)
-                    raise RateLimited(
-                        f"Too many attempts from your address ({item}). Try again later.",
-                        limit_code=IP_LIMIT_CODE,
-                        retry_after=math.ceil(stats.reset_time - time.time()),
-                    )
 
-        return ip_limit
+def ip_limited(scope: str) -> Callable[[Request], Awaitable[None]]:
+    """A dependency that counts the request against the app's per-IP limit on `scope`."""
+
+    async def ip_limit(request: Request) -> None:
+        limiter: IpLimiter = request.app.state.ip_limiter
+        await limiter.hit(scope, client_address(request))
+
+    return ip_limit
