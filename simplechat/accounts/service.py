@@ -46,6 +46,9 @@ from simplechat.kit.errors import (
 from simplechat.kit.pagination import Paged, PageParams
 
 
+GONE = "The token's user no longer exists or is disabled."
+
+
 def _check(problem: str | None) -> None:
     if problem:
         raise InvalidInput(problem)
@@ -120,7 +123,7 @@ class AccountService:
     async def user_from_token(self, token: str) -> User:
         user = await self._users.get(self.user_id_from_token(token))
         if user is None:
-            raise NotAuthenticated("The token's user no longer exists or is disabled.")
+            raise NotAuthenticated(GONE)
         return user
 
     # --- the caller's own account ---
@@ -128,7 +131,7 @@ class AccountService:
         _check_profile(changes)
         updated = await self._users.update_profile(user.id, changes)
         if updated is None:
-            raise NotAuthenticated("The token's user no longer exists.")
+            raise NotAuthenticated(GONE)
         return updated
 
     async def change_password(self, user: User, *, old: str | None, new: str) -> TokenPair:
@@ -137,12 +140,12 @@ class AccountService:
         _check(password_problem(new))
         found = await self._users.credentials(user.id)
         if found is None:
-            raise NotAuthenticated("The token's user no longer exists.")
+            raise NotAuthenticated(GONE)
         if found.password_hash and not await self._passwords.verify(old or "", found.password_hash):
             raise InvalidCredentials("The current password is not right.")
         epoch = await self._users.set_password(user.id, await self._passwords.hash(new))
         if epoch is None:
-            raise NotAuthenticated("The token's user no longer exists.")
+            raise NotAuthenticated(GONE)
         await self._sessions.revoke_user(user.id)
         return await self._sessions.start(found.user, epoch=epoch)
 
@@ -150,7 +153,7 @@ class AccountService:
         """Delete the caller's account and everything it owns (the password confirms it)."""
         found = await self._users.credentials(user.id)
         if found is None:
-            raise NotAuthenticated("The token's user no longer exists.")
+            raise NotAuthenticated(GONE)
         if not found.password_hash:
             raise NoPassword()
         if not await self._passwords.verify(password, found.password_hash):

@@ -94,7 +94,7 @@ class LimitService:
         state = await self._repo.read(user_id=user_id, slots=self._policy.burst)
         if state is None:
             self._seen.pop(user_id, None)
-            raise NotAuthenticated("The token's user no longer exists.")
+            raise NotAuthenticated("The token's user no longer exists or is disabled.")
         return state
 
     async def _try(

@@ -12,7 +12,7 @@ import pytest
 
 from simplechat.kit.docs import ASSETS_URL, assets_dir
 from tests.browser import BrowserError, Chromium, find_chromium
-from tests.test_serve import serve
+from tests.factories import serve
 
 SEED = "hi, my name is Eric"
 HTTP_METHODS = frozenset({"get", "put", "post", "delete", "patch", "head", "options", "trace"})
