@@ -1,6 +1,7 @@
 """Beanie documents: one module per collection, the only place the database's shape is declared.
 
-Only repositories (and `kit/db.py`) import this package.
+Only repositories (and `kit/db.py`, and `kit/iplimit.py` for the per-IP counters) import this
+package.
 
 References to other documents (owner, conversation, reply) are stored as hex strings: the
 embedded server cannot match ObjectId-valued fields other than `_id` by equality.
