@@ -87,9 +87,10 @@ class AccountService:
 
     async def log_in(self, *, username: str, password: str) -> TokenPair:
         found = await self._users.credentials_by_username(username)
-        if not await self._passwords.verify(password, found.password_hash if found else None):
+        # checked even for an unknown user (against a dummy hash): the same time either way
+        valid = await self._passwords.verify(password, found.password_hash if found else None)
+        if found is None or not valid:
             raise InvalidCredentials()
-        assert found is not None  # verify() is False without a stored hash
         return await self._sessions.start(found.user, epoch=found.epoch)
 
     async def log_in_wechat(self, code: str) -> TokenPair:

@@ -100,7 +100,8 @@ class AdminService:
             await self._limits.set_overrides(
                 user.id, daily=changes.daily_limit, burst=changes.burst_limit, which=which
             )
-        await self._record(actor, "user.update", user, _audit_details(changes))
+        if changes.fields:
+            await self._record(actor, "user.update", user, _audit_details(changes))
         return await self._detail(await self._directory.get(username))
 
     async def delete_user(self, actor: Actor, username: str) -> None:

@@ -41,6 +41,13 @@ class TestProfile:
         me = (await client.get("/user/me", headers=auth_headers)).json()
         assert (me["email"], me["display_name"]) == (None, "E.")
 
+    async def test_an_empty_patch_changes_nothing(
+        self, client: httpx.AsyncClient, auth_headers: dict[str, str]
+    ) -> None:
+        response = await client.patch("/user/me", json={}, headers=auth_headers)
+        assert response.status_code == 200, response.text
+        assert response.json()["username"] == "eric"
+
     async def test_bad_values_are_422(
         self, client: httpx.AsyncClient, auth_headers: dict[str, str]
     ) -> None:

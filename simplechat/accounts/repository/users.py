@@ -140,6 +140,9 @@ class UserRepository:
 
     async def update_profile(self, user_id: str, changes: ProfileChanges) -> User | None:
         values = {name: getattr(changes, name) for name in changes.fields}
+        if not values:  # MongoDB refuses an empty $set
+            doc = await users().find_one({"_id": oid(user_id), "disabled": False}, _FIELDS)
+            return to_user(doc) if doc else None
         doc = await users().find_one_and_update(
             {"_id": oid(user_id)},
             {"$set": values},
