@@ -45,7 +45,6 @@ from simplechat.kit.errors import (
 )
 from simplechat.kit.pagination import Paged, PageParams
 
-
 GONE = "The token's user no longer exists or is disabled."
 
 
