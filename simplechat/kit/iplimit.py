@@ -113,8 +113,8 @@ def _window(count: int, now_ms: int, expiry_seconds: int) -> dict[str, Any]:
 
 
 def client_address(request: Request) -> str:
-    """The caller's address as the server sees it (behind a proxy, run uvicorn with
-    --proxy-headers so this is the client's, not the proxy's)."""
+    """The caller's address as the server sees it: uvicorn takes it from X-Forwarded-For when
+    the proxy is trusted (127.0.0.1 by default; FORWARDED_ALLOW_IPS for others)."""
     return request.client.host if request.client else "unknown"
 
 
