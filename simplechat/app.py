@@ -3,16 +3,18 @@ The lifespan (`lifespan.py`) owns the resources and builds the services (`wiring
 
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
-from slowapi.errors import RateLimitExceeded
 
 from simplechat import __version__, health
+from simplechat.accounts import profile_router
 from simplechat.accounts import router as accounts_router
+from simplechat.accounts.images import AVATAR_MAX_BYTES
+from simplechat.admin import router as admin_router
 from simplechat.chat import conversation_router, openai_router
 from simplechat.chat import router as chat_router
 from simplechat.config import Settings, get_settings
 from simplechat.kit.docs import install_docs
 from simplechat.kit.http import add_error_handlers
-from simplechat.kit.iplimit import make_limiter, on_ip_limit
+from simplechat.kit.iplimit import IpLimiter
 from simplechat.kit.middleware import BodySizeLimit
 from simplechat.kit.observability import install_observability
 from simplechat.lifespan import lifespan
@@ -27,6 +29,8 @@ DESCRIPTION = """
 A lightweight chat API: create an account, log in, and chat with an LLM.
 Use **Authorize** with your username and password, then try the endpoints.
 """
+# Room for a multipart envelope around the largest avatar.
+AVATAR_BODY_BYTES = AVATAR_MAX_BYTES + 64 * 1024
 # The per-user message limits answer with this status (401 by default, as the product's spec
 # has it; SIMPLECHAT_RATE_LIMIT_STATUS=429 for clients that expect 429).
 MESSAGE_LIMIT_CODES = (DAILY_LIMIT_CODE, BURST_LIMIT_CODE)
@@ -62,13 +66,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(
         BodySizeLimit,
         max_bytes=settings.max_body_bytes,
-        path_limits=dict.fromkeys(UPLOAD_PATHS, upload_limit),
+        path_limits={
+            **dict.fromkeys(UPLOAD_PATHS, upload_limit),
+            "/user/me/avatar": max(settings.max_body_bytes, AVATAR_BODY_BYTES),
+        },
     )
-    limiter = make_limiter()
-    app.state.limiter = limiter
-    app.add_exception_handler(RateLimitExceeded, on_ip_limit)
-    app.include_router(accounts_router.build_router(limiter, settings.ip_limit))
+    app.state.ip_limiter = IpLimiter(settings.ip_limit)
     for router in (
+        accounts_router.router,
+        profile_router.router,
         chat_router.router,
         conversation_router.router,
         presets_router.router,
@@ -77,6 +83,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         media_router.router,
         media_openai_router.router,
         reports_router.router,
+        admin_router.router,
         health.router,
     ):
         app.include_router(router)

@@ -1,4 +1,5 @@
-"""The `simplechat` command: `serve` the API, or `check-config` to see what it would run with."""
+"""The `simplechat` command: `serve` the API, `check-config` to see what it would run with, and
+`admin create|promote|demote USERNAME` (see cli_admin.py)."""
 
 import argparse
 import asyncio
@@ -15,6 +16,7 @@ from typing import TextIO
 from pydantic import AliasChoices, SecretStr, ValidationError
 
 from simplechat import __version__
+from simplechat.cli_admin import add_admin_commands, run_admin
 from simplechat.config import Settings, get_settings
 from simplechat.kit import telemetry
 from simplechat.kit.embedded import DB_FILE_NAME, EmbeddedMongo, attach_or_start, stop_started
@@ -52,6 +54,7 @@ def _parser() -> argparse.ArgumentParser:
         "check-config",
         help="print the effective configuration (secrets masked) and what is missing",
     )
+    add_admin_commands(commands)
     return parser
 
 
@@ -180,7 +183,30 @@ def _auth(settings: Settings, out: list[str], findings: Findings) -> None:
             )
     else:
         out.append("  JWT secret: set (hidden)")
-    out.append(f"  tokens last {settings.jwt_expire_minutes} minutes")
+    out.append(
+        f"  access tokens last {settings.jwt_expire_minutes} minutes, refresh tokens "
+        f"{settings.refresh_token_days} days; {settings.password_hash_concurrency} password "
+        "hashes at a time per worker"
+    )
+    _wechat(settings, out, findings)
+
+
+def _wechat(settings: Settings, out: list[str], findings: Findings) -> None:
+    if settings.wechat_app_id and settings.wechat_app_secret:
+        out.append(
+            f"  WeChat login: app {settings.wechat_app_id}, secret set (hidden), "
+            f"{settings.wechat_base_url}"
+        )
+        return
+    out.append(
+        "  WeChat login: not configured (POST /token/wechat answers 503): set "
+        "SIMPLECHAT_WECHAT_APP_ID and SIMPLECHAT_WECHAT_APP_SECRET"
+    )
+    if settings.wechat_app_id or settings.wechat_app_secret:
+        findings.warnings.append(
+            "Only one of SIMPLECHAT_WECHAT_APP_ID and SIMPLECHAT_WECHAT_APP_SECRET is set: "
+            "WeChat login needs both."
+        )
 
 
 async def _registry_facts(settings: Settings) -> tuple[bool, str, list[tuple[str, str]]]:
@@ -272,7 +298,10 @@ def _limits_and_edge(settings: Settings, out: list[str], findings: Findings) -> 
         f"{settings.burst_limit} in any {settings.burst_window_seconds} s; refusals answer "
         f"{settings.rate_limit_status}"
     )
-    out.append(f"  per IP: {settings.ip_limit} on POST /token and POST /user/ (per worker)")
+    out.append(
+        f"  per IP: {settings.ip_limit} on POST /token, /token/wechat and /user/ "
+        "(shared by every worker, in the database)"
+    )
     out.append(f"  request bodies up to {settings.max_body_bytes} bytes")
     out.append("HTTP")
     origins = ", ".join(settings.cors_origins) or "none (only same-origin browser pages)"
@@ -360,4 +389,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return serve(args.host, args.port, args.workers)
     if args.command == "check-config":
         return check_config()
+    if args.command == "admin":
+        return run_admin(args)
     return 2

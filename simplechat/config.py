@@ -48,8 +48,16 @@ class Settings(BaseSettings):
 
     # --- auth ---
     jwt_secret: SecretStr | None = None
-    jwt_expire_minutes: int = 24 * 60
+    jwt_expire_minutes: int = Field(default=24 * 60, ge=1)  # access tokens
+    refresh_token_days: int = Field(default=90, ge=1)
+    # Password hashes computed at once per worker (argon2 takes 64 MiB each): more wait.
+    password_hash_concurrency: int = Field(default=2, ge=1, le=64)
     max_body_bytes: int = 1_000_000
+
+    # --- WeChat mini-program login ---
+    wechat_app_id: str | None = None
+    wechat_app_secret: SecretStr | None = None
+    wechat_base_url: str = "https://api.weixin.qq.com"
 
     # --- providers ---
     openrouter_api_key: SecretStr | None = Field(
@@ -107,7 +115,7 @@ class Settings(BaseSettings):
     @field_validator("ip_limit")
     @classmethod
     def _ip_rate(cls, value: str) -> str:
-        import limits  # slowapi's rate parser
+        import limits  # the rate parser the per-IP limit uses
 
         try:
             limits.parse(value)

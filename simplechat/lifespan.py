@@ -1,7 +1,9 @@
 """The lifespan owns every long-lived resource: the database (MONGODB_URI, or the embedded
 server), the outbound HTTP session, the provider registry, the token counter and the speech
 and picture engines. It builds the services (`wiring`), seeds the built-in presets and hands
-the services to requests as the lifespan state."""
+the services to requests as the lifespan state.
+
+`running_services` is the same without FastAPI, for the command line (`simplechat admin`)."""
 
 import asyncio
 import logging
@@ -18,17 +20,18 @@ from simplechat.kit.secrets import load_or_create_secret
 from simplechat.llm.media_engines import build_media_engines
 from simplechat.llm.registry import build_registry, make_http_session
 from simplechat.llm.tokens import default_counter
-from simplechat.wiring import build_services
+from simplechat.wiring import Services, build_services
 
 log = logging.getLogger("simplechat")
 
 
-def _database_uri(stack: AsyncExitStack, settings: Settings) -> str:
+def _database_uri(stack: AsyncExitStack, settings: Settings, *, attach_running: bool) -> str:
     """MONGODB_URI, or the embedded server (stopped with the stack if started here)."""
     if settings.mongodb_uri is not None:
         log.info("simplechat.database embedded=no")
         return settings.mongodb_uri.get_secret_value()
-    uri, started = attach_or_start(settings.data_dir)  # on the main thread: see EmbeddedMongo
+    # on the main thread: see EmbeddedMongo
+    uri, started = attach_or_start(settings.data_dir, attach_running=attach_running)
     if started is not None:
         stack.callback(stop_started, started)
     log.info("simplechat.database embedded=yes data_dir=%s", settings.data_dir)
@@ -36,11 +39,16 @@ def _database_uri(stack: AsyncExitStack, settings: Settings) -> str:
 
 
 @asynccontextmanager
-async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, object]]:
-    settings: Settings = app.state.settings
+async def running_services(
+    settings: Settings, *, attach_running: bool = False
+) -> AsyncIterator[Services]:
+    """Open every resource, build the services, and close it all afterwards.
+
+    `attach_running`: use the embedded database a running `simplechat serve` started on the
+    same data directory (the command line does, while the server runs)."""
     async with AsyncExitStack() as stack:
         client, database = await open_database(
-            _database_uri(stack, settings),
+            _database_uri(stack, settings, attach_running=attach_running),
             settings.mongodb_db,
             timeout_ms=settings.mongodb_timeout_ms,
         )
@@ -63,13 +71,19 @@ async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, object]]:
         counter = await asyncio.to_thread(default_counter)
         media_engines = build_media_engines(settings, http)
         stack.push_async_callback(media_engines.aclose)
-        services = build_services(
+        yield build_services(
             settings,
             registry=registry,
             counter=counter,
             media_engines=media_engines,
             jwt_secret=secret,
             database_ping=partial(ping, database),
+            http=http,
         )
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, object]]:
+    async with running_services(app.state.settings) as services:
         await services.presets.seed_builtins()
         yield services.state()

@@ -1,15 +1,32 @@
 """Builds every service from the settings: the only module that knows them all.
 
-The lifespan opens the resources (database, HTTP session, provider registry, token counter)
-and calls `build_services`; each capability's `dependencies.py` reads its own service from
-the lifespan state under the name given here.
+The lifespan opens the resources (database, HTTP session, provider registry, token counter,
+media engines) and calls `build_services`; each capability's `dependencies.py` reads its own
+service from the lifespan state under the name given here.
+
+Deleting an account must remove what every capability keeps for it, but accounts sit below
+the capabilities that own user data and may not import them. So each such capability's
+service offers `delete_owner_data(user_id)`, and `build_services` hands them to accounts as
+`OwnerDataRemover`s (its `owner_data` list): a capability that stores user data adds its own.
 """
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from simplechat.accounts.repository import UserRepository
-from simplechat.accounts.service import AccountService
+import aiohttp
+
+from simplechat.accounts.passwords import Passwords
+from simplechat.accounts.removal import AccountRemoval
+from simplechat.accounts.repository.avatars import AvatarRepository
+from simplechat.accounts.repository.refresh_tokens import RefreshTokenRepository
+from simplechat.accounts.repository.roles import RoleRepository
+from simplechat.accounts.repository.users import UserRepository
+from simplechat.accounts.service import AccountService, UserDirectory
+from simplechat.accounts.sessions import Sessions
+from simplechat.accounts.types import OwnerDataRemover
+from simplechat.accounts.wechat import WeChatClient
+from simplechat.admin.repository import AuditRepository
+from simplechat.admin.service import AdminService
 from simplechat.chat.conversations import ConversationService
 from simplechat.chat.repository.conversations import ConversationRepository
 from simplechat.chat.repository.messages import MessageRepository
@@ -44,6 +61,7 @@ class Services:
     limits: LimitService
     media: MediaService
     reports: ReportService
+    admin: AdminService
     database_ping: Callable[[], Awaitable[bool]]
 
     def state(self) -> dict[str, object]:
@@ -58,6 +76,7 @@ def build_services(
     media_engines: MediaEngines,
     jwt_secret: str,
     database_ping: Callable[[], Awaitable[bool]],
+    http: aiohttp.ClientSession,
 ) -> Services:
     limits = LimitService(
         repo=LimitRepository(),
@@ -86,14 +105,21 @@ def build_services(
         stream_first_chunk_wait=settings.stream_first_chunk_wait_seconds,
         stream_keepalive=settings.stream_keepalive_seconds,
     )
-    accounts = AccountService(
-        users=UserRepository(), secret=jwt_secret, expire_minutes=settings.jwt_expire_minutes
-    )
     conversations = ConversationService(
         conversations=conversation_repo, messages=messages, presets=presets, registry=registry
     )
     media = build_media_service(settings, media_engines)
     reports = ReportService(repo=ReportRepository(), tz=settings.zone, media=media)
+    owner_data: list[OwnerDataRemover] = [
+        conversations.delete_owner_data,
+        presets.delete_owner_data,
+        media.delete_owner_data,
+        limits.delete_owner_data,
+    ]
+    accounts, directory = _accounts(settings, jwt_secret, http, owner_data)
+    admin = AdminService(
+        directory=directory, limits=limits, reports=reports, audit=AuditRepository()
+    )
     return Services(
         accounts=accounts,
         chat=chat,
@@ -102,6 +128,7 @@ def build_services(
         limits=limits,
         media=media,
         reports=reports,
+        admin=admin,
         database_ping=database_ping,
     )
 
@@ -123,3 +150,42 @@ def build_media_service(settings: Settings, engines: MediaEngines) -> MediaServi
             max_pixels=settings.media_max_pixels,
         ),
     )
+
+
+def _accounts(
+    settings: Settings,
+    jwt_secret: str,
+    http: aiohttp.ClientSession,
+    owner_data: list[OwnerDataRemover],
+) -> tuple[AccountService, UserDirectory]:
+    users, roles, avatars = UserRepository(), RoleRepository(), AvatarRepository()
+    passwords = Passwords(concurrency=settings.password_hash_concurrency)
+    sessions = Sessions(
+        refresh_tokens=RefreshTokenRepository(),
+        secret=jwt_secret,
+        access_minutes=settings.jwt_expire_minutes,
+        refresh_days=settings.refresh_token_days,
+    )
+    removal = AccountRemoval(
+        users=users, roles=roles, sessions=sessions, avatars=avatars, owner_data=owner_data
+    )
+    wechat = None
+    if settings.wechat_app_id and settings.wechat_app_secret:
+        wechat = WeChatClient(
+            session=http,
+            app_id=settings.wechat_app_id,
+            app_secret=settings.wechat_app_secret.get_secret_value(),
+            base_url=settings.wechat_base_url,
+        )
+    accounts = AccountService(
+        users=users,
+        sessions=sessions,
+        passwords=passwords,
+        avatars=avatars,
+        removal=removal,
+        wechat=wechat,
+    )
+    directory = UserDirectory(
+        users=users, roles=roles, sessions=sessions, passwords=passwords, removal=removal
+    )
+    return accounts, directory

@@ -3,13 +3,21 @@
 Plain functions and classes, imported where used (fixtures stay in the conftest files).
 """
 
+import os
 import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from asgi_lifespan import LifespanManager
-from pymongo import AsyncMongoClient
+from pymongo import AsyncMongoClient, MongoClient
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from simplechat.app import create_app
@@ -103,17 +111,117 @@ async def sign_up(
     return {"Authorization": f"Bearer {response.json()['access_token']}"}
 
 
-async def make_admin(settings: Settings, username: str) -> None:
-    """Give an existing account the admin role, straight in the database."""
+def promote_in_database(settings: Settings, username: str) -> None:
+    """Make an existing user an admin the way RoleRepository.promote does (the role, then the
+    admin count), straight in the database: for tests whose app runs in-process, where the
+    command line (which opens its own database client) cannot run."""
     assert settings.mongodb_uri is not None
-    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
-        settings.mongodb_uri.get_secret_value()
-    )
+    client: MongoClient[dict[str, Any]] = MongoClient(settings.mongodb_uri.get_secret_value())
     try:
-        users = client[settings.mongodb_db].users
-        await users.update_one({"username": username}, {"$set": {"role": "admin"}})
+        database = client[settings.mongodb_db]
+        result = database.users.update_one(
+            {"username": username, "role": "user"}, {"$set": {"role": "admin"}}
+        )
+        assert result.matched_count == 1, f"no normal user {username!r}"
+        database.role_counts.update_one({"_id": "admin"}, {"$inc": {"n": 1}}, upsert=True)
     finally:
-        await client.close()
+        client.close()
+
+
+async def sign_up_admin(
+    client: httpx.AsyncClient, settings: Settings, username: str, password: str = "password123"
+) -> dict[str, str]:
+    """Create a user, make them an admin, and return their Authorization header."""
+    response = await client.post("/user/", json={"username": username, "password": password})
+    assert response.status_code == 201, response.text
+    promote_in_database(settings, username)
+    return await log_in(client, username, password)
+
+
+async def log_in(
+    client: httpx.AsyncClient, username: str, password: str = "password123"
+) -> dict[str, str]:
+    response = await client.post("/token", data={"username": username, "password": password})
+    assert response.status_code == 200, response.text
+    return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+@dataclass(frozen=True)
+class Served:
+    base: str
+    process: subprocess.Popen[bytes]
+
+
+@contextmanager
+def running_server(
+    data_dir: Path,
+    *,
+    mongo_uri: str | None,
+    database: str = "simplechat",
+    workers: int = 2,
+    **env: str,
+) -> Iterator[Served]:
+    """`simplechat serve --workers N` as a real process (MONGODB_URI, or None for the embedded
+    database in `data_dir`), stopped afterwards."""
+    port = free_port()
+    environment = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.endswith("_API_KEY") and "BASE_URL" not in k and not k.startswith("SIMPLECHAT_")
+    }
+    environment.pop("MONGODB_URI", None)
+    if mongo_uri is not None:
+        environment.update(MONGODB_URI=mongo_uri)
+    environment.update(
+        SIMPLECHAT_MONGODB_DB=database,
+        SIMPLECHAT_JWT_SECRET=TEST_JWT_SECRET,
+        SIMPLECHAT_DATA_DIR=str(data_dir),
+        SIMPLECHAT_IP_LIMIT="1000/minute",
+        SIMPLECHAT_LOG_LEVEL="warning",
+    )
+    environment.update(env)
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "simplechat",
+            "serve",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+        ],
+        env=environment,
+        cwd=data_dir,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        else:
+            pytest.fail("simplechat serve did not come up")
+        yield Served(base, process)
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
+
+
+@contextmanager
+def serve(
+    mongo_uri: str, database: str, data_dir: Path, workers: int = 2, **env: str
+) -> Iterator[str]:
+    """The base URL of `simplechat serve --workers N` on the test database."""
+    with running_server(
+        data_dir, mongo_uri=mongo_uri, database=database, workers=workers, **env
+    ) as served:
+        yield served.base
 
 
 async def stored_documents(
@@ -128,3 +236,8 @@ async def stored_documents(
         return await client[settings.mongodb_db][collection].find(query or {}).to_list()
     finally:
         await client.close()
+
+
+async def make_admin(settings: Settings, username: str) -> None:
+    """Give an existing account the admin role, straight in the database."""
+    promote_in_database(settings, username)

@@ -184,3 +184,22 @@ def test_says_which_media_engines_would_answer(
     assert code == 0
     assert "  pictures: rapidocr" in out
     assert "SIMPLECHAT_SPEECH_ENGINE=dashscope, so set DASHSCOPE_API_KEY" in out
+
+
+def test_wechat_login_is_described(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    code, out = check_config(capsys)
+    assert code == 0
+    assert "WeChat login: not configured" in out
+    assert "SIMPLECHAT_WECHAT_APP_SECRET" in out
+    monkeypatch.setenv("SIMPLECHAT_WECHAT_APP_ID", "wx0123")
+    get_settings.cache_clear()
+    code, out = check_config(capsys)
+    assert "Only one of SIMPLECHAT_WECHAT_APP_ID and SIMPLECHAT_WECHAT_APP_SECRET" in out
+    monkeypatch.setenv("SIMPLECHAT_WECHAT_APP_SECRET", "a-wechat-secret-value")
+    get_settings.cache_clear()
+    code, out = check_config(capsys)
+    assert "WeChat login: app wx0123, secret set (hidden)" in out
+    assert "a-wechat-secret-value" not in out
+    assert "refresh tokens 90 days" in out

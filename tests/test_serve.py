@@ -5,55 +5,14 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.factories import TEST_JWT_SECRET, free_port
+from tests.factories import free_port, serve
 
 PARALLEL = 24
-
-
-@contextmanager
-def serve(mongo_uri: str, database: str, data_dir: Path, **env: str) -> Iterator[str]:
-    port = free_port()
-    environment = {
-        k: v for k, v in os.environ.items() if not k.endswith("_API_KEY") and "BASE_URL" not in k
-    }
-    environment.update(
-        MONGODB_URI=mongo_uri,
-        SIMPLECHAT_MONGODB_DB=database,
-        SIMPLECHAT_JWT_SECRET=TEST_JWT_SECRET,
-        SIMPLECHAT_DATA_DIR=str(data_dir),
-        SIMPLECHAT_IP_LIMIT="1000/minute",
-        SIMPLECHAT_LOG_LEVEL="warning",
-        **env,
-    )
-    process = subprocess.Popen(
-        [sys.executable, "-m", "simplechat", "serve", "--port", str(port), "--workers", "2"],
-        env=environment,
-        cwd=data_dir,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.2)
-        else:
-            pytest.fail("simplechat serve did not come up")
-        yield base
-    finally:
-        process.terminate()
-        process.wait(timeout=15)
 
 
 async def burst_of_messages(base: str, username: str) -> list[httpx.Response]:

@@ -43,7 +43,7 @@ CurrentUserId = Annotated[str, Depends(get_current_user_id)]
 
 async def get_admin_user(user: CurrentUser) -> User:
     """The current user, who must be an admin (403 otherwise)."""
-    if user.role != "admin":
+    if not user.is_admin:
         raise Forbidden("This needs an admin account.")
     return user
 

@@ -1,80 +1,272 @@
-"""Accounts and tokens: sign up, log in (OAuth2 password flow), and who a Bearer token is."""
+"""Accounts: sign up and log in (password or WeChat), tokens, the caller's own profile and
+avatar (`AccountService`), and what admins do to other accounts (`UserDirectory`). Deleting
+an account (either way) goes through `AccountRemoval` (removal.py).
+"""
 
 import asyncio
-from datetime import UTC, datetime, timedelta
 
-import jwt
-from pwdlib import PasswordHash
-from pwdlib.hashers.argon2 import Argon2Hasher
+from simplechat.accounts.errors import (
+    InvalidImage,
+    InvalidRefreshToken,
+    LastAdmin,
+    NoPassword,
+    WeChatNotConfigured,
+)
+from simplechat.accounts.images import AVATAR_MAX_BYTES, etag_of, make_avatar
+from simplechat.accounts.passwords import Passwords
+from simplechat.accounts.removal import AccountRemoval
+from simplechat.accounts.repository.avatars import AvatarRepository
+from simplechat.accounts.repository.roles import Removal, RoleRepository
+from simplechat.accounts.repository.users import UserRepository
+from simplechat.accounts.rules import (
+    display_name_problem,
+    email_problem,
+    password_problem,
+    search_prefix_problem,
+    username_problem,
+)
+from simplechat.accounts.sessions import Sessions
+from simplechat.accounts.types import (
+    Avatar,
+    ProfileChanges,
+    Role,
+    TokenPair,
+    User,
+    UserQuery,
+)
+from simplechat.accounts.wechat import WeChatClient
+from simplechat.kit.errors import (
+    Conflict,
+    InvalidCredentials,
+    InvalidInput,
+    NotAuthenticated,
+    NotFound,
+    PayloadTooLarge,
+)
+from simplechat.kit.pagination import Paged, PageParams
 
-from simplechat.accounts.repository import UserRepository
-from simplechat.accounts.rules import password_problem, username_problem
-from simplechat.accounts.types import User
-from simplechat.kit.errors import InvalidCredentials, InvalidInput, NotAuthenticated
+GONE = "The token's user no longer exists or is disabled."
 
-JWT_ALGORITHM = "HS256"
-_HASHER = PasswordHash((Argon2Hasher(),))
-# Verifying against a dummy hash when the user does not exist makes a login for an unknown
-# username cost the same as one with a wrong password, so timing does not reveal accounts.
-_DUMMY_HASH = _HASHER.hash("simplechat-dummy-password")
+
+def _check(problem: str | None) -> None:
+    if problem:
+        raise InvalidInput(problem)
+
+
+def _check_profile(changes: ProfileChanges) -> None:
+    if "email" in changes.fields and changes.email is not None:
+        _check(email_problem(changes.email))
+    if "display_name" in changes.fields and changes.display_name is not None:
+        _check(display_name_problem(changes.display_name))
 
 
 class AccountService:
-    def __init__(self, *, users: UserRepository, secret: str, expire_minutes: int) -> None:
+    def __init__(
+        self,
+        *,
+        users: UserRepository,
+        sessions: Sessions,
+        passwords: Passwords,
+        avatars: AvatarRepository,
+        removal: AccountRemoval,
+        wechat: WeChatClient | None,
+    ) -> None:
         self._users = users
-        self._secret = secret
-        self._expire = timedelta(minutes=expire_minutes)
+        self._sessions = sessions
+        self._passwords = passwords
+        self._avatars = avatars
+        self._removal = removal
+        self._wechat = wechat
 
+    # --- signing up and logging in ---
     async def sign_up(self, *, username: str, password: str) -> User:
-        problem = username_problem(username) or password_problem(password)
-        if problem:
-            raise InvalidInput(problem)
-        password_hash = await asyncio.to_thread(_HASHER.hash, password)
+        _check(username_problem(username) or password_problem(password))
+        password_hash = await self._passwords.hash(password)
         return await self._users.create(username=username, password_hash=password_hash)
 
-    async def log_in(self, *, username: str, password: str) -> str:
-        found = await self._users.get_with_hash(username)
-        stored_hash = found[1] if found else _DUMMY_HASH
-        valid = await asyncio.to_thread(_verify, password, stored_hash)
+    async def log_in(self, *, username: str, password: str) -> TokenPair:
+        found = await self._users.credentials_by_username(username)
+        # checked even for an unknown user (against a dummy hash): the same time either way
+        valid = await self._passwords.verify(password, found.password_hash if found else None)
         if found is None or not valid:
             raise InvalidCredentials()
-        return self.issue_token(found[0])
+        return await self._sessions.start(found.user, epoch=found.epoch)
 
-    def issue_token(self, user: User, *, now: datetime | None = None) -> str:
-        issued = now or datetime.now(UTC)
-        claims = {
-            "sub": user.id,
-            "name": user.username,
-            "iat": issued,
-            "exp": issued + self._expire,
-        }
-        return jwt.encode(claims, self._secret, algorithm=JWT_ALGORITHM)
+    async def log_in_wechat(self, code: str) -> TokenPair:
+        """Log in with a WeChat mini-program login code; the first login creates the user."""
+        if self._wechat is None:
+            raise WeChatNotConfigured()
+        identity = await self._wechat.identify(code)
+        found = await self._users.wechat_user(identity.openid, identity.unionid)
+        if found.user.disabled:
+            raise NotAuthenticated("This account is disabled.")
+        return await self._sessions.start(found.user, epoch=found.epoch)
 
+    async def refresh(self, refresh_token: str) -> TokenPair:
+        """A new token pair for a refresh token, which stops working (see sessions.py)."""
+        stored = await self._sessions.find(refresh_token)
+        found = await self._users.credentials(stored.user_id)
+        if found is None or found.epoch != stored.epoch:  # gone, disabled, or password changed
+            await self._sessions.revoke_family(stored.family)
+            raise InvalidRefreshToken("The refresh token was revoked: log in again.")
+        return await self._sessions.rotate(refresh_token, stored, found.user)
+
+    async def revoke(self, refresh_token: str) -> None:
+        await self._sessions.revoke(refresh_token)
+
+    # --- who a token is ---
     def user_id_from_token(self, token: str) -> str:
-        """The user id a valid, unexpired token was issued to (no database lookup: the chat
-        routes prove the user still exists in the same round trip that admits the message)."""
-        try:
-            claims = jwt.decode(
-                token,
-                self._secret,
-                algorithms=[JWT_ALGORITHM],
-                options={"require": ["sub", "exp", "iat"]},
-            )
-        except jwt.ExpiredSignatureError as exc:
-            raise NotAuthenticated("The token has expired: log in again.") from exc
-        except jwt.PyJWTError as exc:
-            raise NotAuthenticated("The token is not valid.") from exc
-        return str(claims["sub"])
+        """The user id of a valid access token, without a database lookup (the chat routes
+        prove the user still exists, enabled, in the round trip that admits the message)."""
+        return self._sessions.user_id_from_access_token(token)
 
     async def user_from_token(self, token: str) -> User:
         user = await self._users.get(self.user_id_from_token(token))
         if user is None:
-            raise NotAuthenticated("The token's user no longer exists.")
+            raise NotAuthenticated(GONE)
         return user
 
+    # --- the caller's own account ---
+    async def update_profile(self, user: User, changes: ProfileChanges) -> User:
+        _check_profile(changes)
+        updated = await self._users.update_profile(user.id, changes)
+        if updated is None:
+            raise NotAuthenticated(GONE)
+        return updated
 
-def _verify(password: str, stored_hash: str) -> bool:
-    try:
-        return _HASHER.verify(password, stored_hash)
-    except Exception:  # a corrupt stored hash must read as a failed login, not a 500
-        return False
+    async def change_password(self, user: User, *, old: str | None, new: str) -> TokenPair:
+        """Change the password (the old one is needed if there is one); every refresh token
+        stops working, and this client gets a new pair."""
+        _check(password_problem(new))
+        found = await self._users.credentials(user.id)
+        if found is None:
+            raise NotAuthenticated(GONE)
+        if found.password_hash and not await self._passwords.verify(old or "", found.password_hash):
+            raise InvalidCredentials("The current password is not right.")
+        epoch = await self._users.set_password(user.id, await self._passwords.hash(new))
+        if epoch is None:
+            raise NotAuthenticated(GONE)
+        await self._sessions.revoke_user(user.id)
+        return await self._sessions.start(found.user, epoch=epoch)
+
+    async def delete_account(self, user: User, *, password: str) -> None:
+        """Delete the caller's account and everything it owns (the password confirms it)."""
+        found = await self._users.credentials(user.id)
+        if found is None:
+            raise NotAuthenticated(GONE)
+        if not found.password_hash:
+            raise NoPassword()
+        if not await self._passwords.verify(password, found.password_hash):
+            raise InvalidCredentials("The password is not right.")
+        await self._removal.remove(found.user)
+
+    async def set_avatar(self, user: User, upload: bytes) -> Avatar:
+        if len(upload) > AVATAR_MAX_BYTES:
+            raise PayloadTooLarge(f"Avatars are at most {AVATAR_MAX_BYTES // (1024 * 1024)} MB.")
+        if not upload:
+            raise InvalidImage("The upload is empty: send a JPEG, PNG, WebP or GIF.")
+        data = await asyncio.to_thread(make_avatar, upload)  # Pillow is CPU-bound
+        avatar = Avatar(data, etag_of(data))
+        await self._avatars.put(
+            user_id=user.id, username=user.username, data=data, etag=avatar.etag
+        )
+        return avatar
+
+    async def avatar(self, user: User) -> Avatar:
+        found = await self._avatars.by_user_id(user.id)
+        if found is None:
+            raise NotFound("You have no avatar yet: PUT one to /user/me/avatar.")
+        return found
+
+    async def avatar_of(self, username: str) -> Avatar:
+        found = await self._avatars.by_username(username)
+        if found is None:
+            raise NotFound(f"No avatar for '{username}'.")
+        return found
+
+
+class UserDirectory:
+    """What admins do to accounts: find, create, change, promote, demote and delete them."""
+
+    def __init__(
+        self,
+        *,
+        users: UserRepository,
+        roles: RoleRepository,
+        sessions: Sessions,
+        passwords: Passwords,
+        removal: AccountRemoval,
+    ) -> None:
+        self._users = users
+        self._roles = roles
+        self._sessions = sessions
+        self._passwords = passwords
+        self._removal = removal
+
+    def validate(self, *, password: str | None, profile: ProfileChanges) -> None:
+        """Refuse bad values before anything is written (InvalidInput)."""
+        if password is not None:
+            _check(password_problem(password))
+        _check_profile(profile)
+
+    async def list(self, query: UserQuery, page: PageParams) -> Paged[User]:
+        if query.prefix:
+            _check(search_prefix_problem(query.prefix))
+        found, total = await self._users.list(query, skip=page.skip, limit=page.limit)
+        return Paged(found, total, page)
+
+    async def get(self, username: str) -> User:
+        user = await self._users.by_username(username)
+        if user is None:
+            raise NotFound(f"No user '{username}'.")
+        return user
+
+    async def create(
+        self, *, username: str, password: str, role: Role, profile: ProfileChanges
+    ) -> User:
+        _check(username_problem(username) or password_problem(password))
+        _check_profile(profile)
+        user = await self._users.create(
+            username=username,
+            password_hash=await self._passwords.hash(password),
+            email=profile.email,
+            display_name=profile.display_name,
+        )
+        return await self.promote(user) if role is Role.ADMIN else user
+
+    async def update_profile(self, user: User, changes: ProfileChanges) -> User:
+        _check_profile(changes)
+        return await self._users.update_profile(user.id, changes) or user
+
+    async def reset_password(self, user: User, password: str) -> None:
+        """Set a new password; every refresh token of the user stops working."""
+        _check(password_problem(password))
+        await self._users.set_password(user.id, await self._passwords.hash(password))
+        await self._sessions.revoke_user(user.id)
+
+    async def set_disabled(self, user: User, disabled: bool) -> None:
+        """Disable (every token stops working) or enable a normal user."""
+        if user.is_admin and not disabled:
+            return  # admins are never disabled
+        if user.is_admin:
+            raise Conflict(f"'{user.username}' is an admin: demote them first.")
+        if not await self._users.set_disabled(user.id, disabled):
+            raise Conflict(f"'{user.username}' changed meanwhile; try again.")
+        if disabled:
+            await self._sessions.revoke_user(user.id)
+
+    async def promote(self, user: User) -> User:
+        if not user.is_admin and not await self._roles.promote(user.id):
+            raise Conflict(f"'{user.username}' cannot be made an admin (disabled or deleted).")
+        return await self.get(user.username)
+
+    async def demote(self, user: User) -> User:
+        if user.is_admin and await self._roles.demote(user.id) is Removal.LAST_ADMIN:
+            raise LastAdmin(f"'{user.username}' is the last admin: promote someone else first.")
+        return await self.get(user.username)
+
+    async def delete(self, user: User) -> None:
+        await self._removal.remove(user)
+
+    async def admin_count(self) -> int:
+        return await self._roles.admin_count()

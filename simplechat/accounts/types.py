@@ -1,7 +1,18 @@
-"""Accounts as the rest of the code sees them (no secret fields)."""
+"""Accounts as the rest of the code sees them (no secret fields), and what the service takes."""
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    USER = "user"
+    ADMIN = "admin"
+
+
+# Permission levels, as the products simplechat replaces number them (2 = admin).
+LEVELS = {Role.USER: 1, Role.ADMIN: 2}
 
 
 @dataclass(frozen=True, slots=True)
@@ -10,3 +21,62 @@ class User:
     username: str
     role: str
     created_at: datetime
+    email: str | None = None
+    display_name: str | None = None
+    disabled: bool = False
+    has_password: bool = True
+    last_active_at: datetime | None = None
+
+    @property
+    def level(self) -> int:
+        return LEVELS[Role.ADMIN] if self.role == Role.ADMIN else LEVELS[Role.USER]
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == Role.ADMIN
+
+
+@dataclass(frozen=True, slots=True)
+class TokenPair:
+    access_token: str
+    refresh_token: str
+    expires_in: int  # seconds the access token lasts
+
+
+@dataclass(frozen=True, slots=True)
+class Avatar:
+    data: bytes  # a 128x128 JPEG
+    etag: str  # quoted, as sent in the ETag header
+
+
+class UserSort(StrEnum):
+    CREATED = "created_at"
+    CREATED_DESC = "-created_at"
+    ACTIVE = "last_active_at"
+    ACTIVE_DESC = "-last_active_at"
+    USERNAME = "username"
+
+
+@dataclass(frozen=True, slots=True)
+class UserQuery:
+    """Which users to list: a username prefix, a role, disabled or not, and the order."""
+
+    prefix: str | None = None
+    role: Role | None = None
+    disabled: bool | None = None
+    sort: UserSort = UserSort.CREATED_DESC
+
+
+@dataclass(frozen=True, slots=True)
+class ProfileChanges:
+    """Fields to change on an account; a field left out stays as it is (None clears it)."""
+
+    email: str | None = None
+    display_name: str | None = None
+    fields: frozenset[str] = frozenset()  # which of the above to apply
+
+
+# Removes everything one capability keeps for a user (messages, counters, files...), given the
+# user's id. `wiring` hands the accounts service one per capability that owns user data, so
+# deleting an account reaches every capability without accounts importing them.
+OwnerDataRemover = Callable[[str], Awaitable[None]]

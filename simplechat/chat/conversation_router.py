@@ -16,7 +16,6 @@ from simplechat.chat.conversation_schemas import (
     MessagePublic,
     RegenerateRequest,
 )
-from simplechat.chat.conversations import FIRST_PAGE
 from simplechat.chat.dependencies import ChatServiceDep, ConversationServiceDep
 from simplechat.chat.events import simple_events
 from simplechat.chat.export import to_markdown
@@ -77,8 +76,8 @@ async def list_conversations(
     q: TitleSearch = None,
 ) -> Page[ConversationPublic]:
     """Your conversations, most recently updated first; `q` keeps those whose title contains it."""
-    items, total = await conversations.list_page(user.id, page, q)
-    return Page.of([ConversationPublic.from_domain(c) for c in items], total, page)
+    found = await conversations.list_page(user.id, page, q)
+    return Page.of(found, ConversationPublic.from_domain)
 
 
 @router.get(
@@ -92,7 +91,7 @@ async def read_conversation(
 ) -> ConversationDetail:
     """A conversation with its totals and the first page of its messages."""
     found = await conversations.read(user.id, conversation_id)
-    first = Page.of([MessagePublic.from_domain(m) for m in found.messages], found.total, FIRST_PAGE)
+    first = Page.of(found.messages, MessagePublic.from_domain)
     public = ConversationPublic.from_domain(found.conversation)
     return ConversationDetail(**public.model_dump(), messages=first)
 
@@ -141,8 +140,8 @@ async def list_messages(
     page: PageQuery,
 ) -> Page[MessagePublic]:
     """A conversation's messages, oldest first (answers replaced by a regeneration are hidden)."""
-    items, total = await conversations.messages(user.id, conversation_id, page)
-    return Page.of([MessagePublic.from_domain(m) for m in items], total, page)
+    found = await conversations.messages(user.id, conversation_id, page)
+    return Page.of(found, MessagePublic.from_domain)
 
 
 @router.get(

@@ -16,7 +16,7 @@ from simplechat.chat.types import (
     StoredMessage,
 )
 from simplechat.kit.errors import InvalidInput
-from simplechat.kit.pagination import PageParams
+from simplechat.kit.pagination import Paged, PageParams
 from simplechat.llm.registry import ProviderRegistry
 from simplechat.presets.service import PresetService
 
@@ -70,11 +70,12 @@ class ConversationService:
 
     async def list_page(
         self, user_id: str, page: PageParams, title_search: str | None = None
-    ) -> tuple[list[Conversation], int]:
+    ) -> Paged[Conversation]:
         """The user's conversations, most recently updated first."""
-        return await self._conversations.page(
+        items, total = await self._conversations.page(
             user_id, title_search=title_search or None, skip=page.skip, limit=page.limit
         )
+        return Paged(items, total, page)
 
     async def get(self, user_id: str, conversation_id: str) -> Conversation:
         conversation = await self._conversations.get(user_id, conversation_id)
@@ -88,14 +89,15 @@ class ConversationService:
         messages, total = await self._messages.page(
             conversation.id, skip=FIRST_PAGE.skip, limit=FIRST_PAGE.limit
         )
-        return ConversationPage(conversation, messages, total)
+        return ConversationPage(conversation, Paged(messages, total, FIRST_PAGE))
 
     async def messages(
         self, user_id: str, conversation_id: str, page: PageParams
-    ) -> tuple[list[StoredMessage], int]:
+    ) -> Paged[StoredMessage]:
         """A page of the conversation's visible messages, oldest first."""
         conversation = await self.get(user_id, conversation_id)
-        return await self._messages.page(conversation.id, skip=page.skip, limit=page.limit)
+        items, total = await self._messages.page(conversation.id, skip=page.skip, limit=page.limit)
+        return Paged(items, total, page)
 
     async def update(
         self, user_id: str, conversation_id: str, changes: Mapping[str, Any]
@@ -131,6 +133,11 @@ class ConversationService:
         if not await self._conversations.delete(user_id, conversation.id):
             raise ConversationNotFound()
         return await self._messages.delete_conversation(conversation.id)
+
+    async def delete_owner_data(self, user_id: str) -> None:
+        """Forget a deleted user's conversations and messages."""
+        await self._messages.delete_owner(user_id)
+        await self._conversations.delete_owner(user_id)
 
     async def export(
         self, user_id: str, conversation_id: str

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
+from simplechat.kit.pagination import Paged
 from simplechat.llm.truncation import Truncated
 from simplechat.llm.types import ChatMessage, ContentPart, Role, Usage
 from simplechat.presets.types import PresetMessage
@@ -103,8 +104,7 @@ class ConversationPage:
     """A conversation with one page of its visible messages."""
 
     conversation: Conversation
-    messages: list[StoredMessage]
-    total: int
+    messages: Paged[StoredMessage]
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,25 +1,32 @@
 """Beanie documents: one module per collection, the only place the database's shape is declared.
 
-Only repositories (and `kit/db.py`) import this package.
+Only repositories (and `kit/db.py`, and `kit/iplimit.py` for the per-IP counters) import this
+package.
 
 References to other documents (owner, conversation, reply) are stored as hex strings: the
 embedded server cannot match ObjectId-valued fields other than `_id` by equality.
 
-Times that are only written once at insert are BSON dates. Times that are rewritten by updates
-(the burst-limit slots in `UserDoc.lim`, conversations' and presets' `updated_ms`) are integer
-epoch milliseconds: they compare the same way everywhere, and the embedded server stores a
-date set through `$set` as a string.
+Times that are only written once at insert are BSON dates. Times that are rewritten by an
+update (the burst-limit slots in `UserDoc.lim`, `UserDoc.active_ms`, `AvatarDoc.updated_ms`,
+`IpLimitDoc.exp_ms`, conversations' and presets' `updated_ms`) are integer epoch milliseconds:
+they compare the same way everywhere, and the embedded server stores a date set through `$set`
+as a string.
 """
 
 from beanie import Document
 
+from simplechat.documents.audit_log import AuditEntryDoc
+from simplechat.documents.avatars import AvatarDoc
 from simplechat.documents.conversations import ConversationDoc
+from simplechat.documents.ip_limits import IpLimitDoc
 from simplechat.documents.limit_refusals import LimitRefusalDoc
 from simplechat.documents.media_overrides import MediaOverridesDoc
 from simplechat.documents.media_results import MediaResultDoc
 from simplechat.documents.media_usage import MediaUsageDoc
 from simplechat.documents.messages import MessageDoc
 from simplechat.documents.presets import PresetDoc
+from simplechat.documents.refresh_tokens import RefreshTokenDoc
+from simplechat.documents.role_counts import RoleCountDoc
 from simplechat.documents.users import UserDoc
 
 DOCUMENT_MODELS: list[type[Document]] = [
@@ -31,4 +38,9 @@ DOCUMENT_MODELS: list[type[Document]] = [
     MediaResultDoc,
     MediaUsageDoc,
     MediaOverridesDoc,
+    RefreshTokenDoc,
+    AvatarDoc,
+    RoleCountDoc,
+    AuditEntryDoc,
+    IpLimitDoc,
 ]

@@ -44,6 +44,9 @@ class EmbeddedServerError(RuntimeError):
 
 
 EMBEDDED_URI_ENV = "SIMPLECHAT_EMBEDDED_URI"
+# Where a started server says it listens, so that a command run beside `simplechat serve`
+# (`simplechat admin ...`) can use it: a second server on the same file refuses to start.
+URI_FILE_NAME = "nx-27017.uri"
 
 
 def _free_port() -> int:
@@ -98,6 +101,7 @@ class EmbeddedMongo:
                 command, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env
             )
         self._wait_until_ready()
+        (self.data_dir / URI_FILE_NAME).write_text(self.uri)
         log.info("storage.embedded.started port=%s db=%s", self.port, self.db_path)
         return self
 
@@ -109,16 +113,9 @@ class EmbeddedMongo:
                     f"the embedded database exited with code {self._process.returncode}; "
                     f"see {self.data_dir / 'nx-27017.out'}"
                 )
-            client: MongoClient[dict[str, object]] = MongoClient(
-                self.uri, serverSelectionTimeoutMS=300, connectTimeoutMS=300
-            )
-            try:
-                client.admin.command("ping")
+            if _answers(self.uri):
                 return
-            except PyMongoError:
-                time.sleep(0.1)
-            finally:
-                client.close()
+            time.sleep(0.1)
         self.stop()
         raise EmbeddedServerError("the embedded database did not answer in time")
 
@@ -126,6 +123,7 @@ class EmbeddedMongo:
         process, self._process = self._process, None
         if process is None or process.poll() is not None:
             return
+        (self.data_dir / URI_FILE_NAME).unlink(missing_ok=True)
         process.terminate()
         try:
             process.wait(timeout=STOP_TIMEOUT_SECONDS)
@@ -155,11 +153,38 @@ class EmbeddedMongo:
         self.stop()
 
 
-def attach_or_start(data_dir: Path) -> tuple[str, EmbeddedMongo | None]:
+def _answers(uri: str) -> bool:
+    client: MongoClient[dict[str, object]] = MongoClient(
+        uri, serverSelectionTimeoutMS=300, connectTimeoutMS=300
+    )
+    try:
+        client.admin.command("ping")
+        return True
+    except PyMongoError:
+        return False
+    finally:
+        client.close()
+
+
+def running_uri(data_dir: Path) -> str | None:
+    """The URI of an embedded server already serving `data_dir`, if one answers."""
+    try:
+        uri = (data_dir / URI_FILE_NAME).read_text().strip()
+    except OSError:
+        return None
+    return uri if uri.startswith("mongodb://127.0.0.1:") and _answers(uri) else None
+
+
+def attach_or_start(
+    data_dir: Path, *, attach_running: bool = False
+) -> tuple[str, EmbeddedMongo | None]:
     """The one way simplechat gets its embedded database: the server this process (or its
     parent, `simplechat serve`) already started, or a new one. Returns its URI and the server
-    when it was started here (the caller stops it with `stop_started`)."""
-    uri = os.environ.get(EMBEDDED_URI_ENV)
+    when it was started here (the caller stops it with `stop_started`).
+
+    `attach_running` also uses a server another process (a running `simplechat serve`)
+    started on the same data directory."""
+    uri = os.environ.get(EMBEDDED_URI_ENV) or (running_uri(data_dir) if attach_running else None)
     if uri:
         log.info("storage.embedded.attached uri=%s", uri)
         return uri, None

@@ -12,9 +12,12 @@ status (OpenAI's shape under /v1).
     │       ├── ModelTakesNoImages (422)  chat/errors.py: image parts to a text-only model
     │       ├── CorruptMedia (422)    media: a corrupt, truncated or empty file; odd-length PCM
     │       ├── MediaTooLong (422)    media: over 10 minutes of audio
-    │       └── TooManyPixels (422)   media: a pixel bomb or a huge picture
+    │       ├── TooManyPixels (422)   media: a pixel bomb or a huge picture
+    │       └── InvalidImage (422)    accounts: not an image, truncated, a pixel bomb
     ├── NotAuthenticated (401)
-    │   └── InvalidCredentials (401)
+    │   ├── InvalidCredentials (401)
+    │   ├── InvalidRefreshToken (401)      accounts: unknown, expired, used or revoked
+    │   └── WeChatCodeInvalid (401)        accounts: WeChat refused the login code
     ├── Forbidden (403)
     ├── NotFound (404)
     │   ├── ConversationNotFound (404)    chat/errors.py: missing, or another user's
@@ -23,15 +26,17 @@ status (OpenAI's shape under /v1).
     ├── Conflict (409)
     │   ├── UsernameTaken (409)
     │   ├── NothingToRegenerate (409)     chat/errors.py: no user message to answer again
-    │   └── PresetReadOnly (409)          presets/errors.py: the built-ins come from settings
+    │   ├── PresetReadOnly (409)          presets/errors.py: the built-ins come from settings
+    │   ├── LastAdmin (409)               accounts: the last admin stays an admin
+    │   └── NoPassword (409)              accounts: set a password first
     ├── PayloadTooLarge (413)
     │   └── MediaTooLarge (413)       media: a file over 25 MB
     ├── UnsupportedMediaType (415)
     │   ├── NotAudio (415)            media
     │   └── NotAPicture (415)         media
     ├── RateLimited (429; code daily_limit | burst_limit | ip_limit | speech_quota |
-    │                picture_quota; the app may answer the per-user message limits with 401,
-    │                as the product's spec has it)
+    │                picture_quota | wechat_rate_limit; the app may answer the per-user
+    │                message limits with 401, as the product's spec has it)
     ├── ServerBusy (503)              too many parallel requests for one account, or a busy
     │                                 local media engine; try again
     ├── EngineUnavailable (503)       media: no speech or picture engine installed or set
@@ -40,12 +45,17 @@ status (OpenAI's shape under /v1).
     └── UpstreamError (502)
         ├── UpstreamRejected (502)     the server's provider key or request was refused
         ├── UpstreamBadResponse (502)  the provider answered something unreadable
+        │   └── WeChatBadResponse (502)    accounts
         ├── UpstreamUnavailable (503)  the provider is overloaded or rate-limited us
+        │   ├── WeChatBusy (503)           accounts: WeChat's -1, with Retry-After
+        │   └── WeChatNotConfigured (503)  accounts: names the settings to set
         ├── UpstreamTimeout (504)
+        │   └── WeChatTimeout (504)        accounts
+        ├── WeChatError (502)          accounts: any other WeChat errcode
         ├── LocalEngineFailed (502)    llm/local.py: a local speech or picture engine failed
         └── ContextTooLong (400)       the provider said the prompt does not fit
 
-The media errors live in `media/errors.py`.
+Capabilities keep their own subclasses in their `errors.py` (marked above with theirs).
 """
 
 from collections.abc import Mapping

@@ -1,22 +1,27 @@
-"""Paged lists: `?page=` (from 1) and `?page_size=` (1-100, default 20) in, `{items, total,
-page, page_size}` out.
+"""The one way lists are paged: `?page=1&page_size=20` in, `{items, total, page, page_size}` out.
 
-Routes take `PageQuery` (the parsed parameters) and hand the `PageParams` to their service,
-which reads `skip`/`limit`; the route answers `Page[X].of(items, total, params)`.
+Routes take `PageQuery` (the validated parameters), services return `Paged[T]` (the domain
+items and the total), and routes answer `Page[Schema]`, mapping each item:
+
+    async def list_things(page: PageQuery, ...) -> Page[ThingPublic]:
+        found = await things.list(page)
+        return Page.of(found, ThingPublic.from_domain)
 """
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Annotated, Generic, Self, TypeVar
+from typing import Annotated, Generic, TypeVar
 
 from fastapi import Depends, Query
 from pydantic import BaseModel, Field
 
-DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
+DEFAULT_PAGE_SIZE = 20
 # Skipping costs the database a scan of what it skips: deep pages are refused, not slow.
 MAX_PAGE = 10_000
 
 T = TypeVar("T")
+S = TypeVar("S")
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,13 +38,19 @@ class PageParams:
         return self.page_size
 
 
-async def page_params(
-    page: Annotated[
-        int, Query(ge=1, le=MAX_PAGE, description="Which page, from 1", examples=[1])
-    ] = 1,
+@dataclass(frozen=True, slots=True)
+class Paged(Generic[T]):
+    """One page of domain items and how many there are in all."""
+
+    items: Sequence[T]
+    total: int
+    params: PageParams
+
+
+def page_params(
+    page: Annotated[int, Query(ge=1, le=MAX_PAGE, description="1-based page number")] = 1,
     page_size: Annotated[
-        int,
-        Query(ge=1, le=MAX_PAGE_SIZE, description="Items per page (1-100)", examples=[20]),
+        int, Query(ge=1, le=MAX_PAGE_SIZE, description=f"Items per page (1-{MAX_PAGE_SIZE})")
     ] = DEFAULT_PAGE_SIZE,
 ) -> PageParams:
     return PageParams(page=page, page_size=page_size)
@@ -49,13 +60,18 @@ PageQuery = Annotated[PageParams, Depends(page_params)]
 
 
 class Page(BaseModel, Generic[T]):
-    """One page of a list, with the total the whole list holds."""
+    """A page of a list."""
 
     items: list[T]
-    total: int = Field(description="How many items the whole list holds", examples=[42])
+    total: int = Field(description="Items in the whole list", examples=[42])
     page: int = Field(examples=[1])
     page_size: int = Field(examples=[20])
 
     @classmethod
-    def of(cls, items: list[T], total: int, params: PageParams) -> Self:
-        return cls(items=items, total=total, page=params.page, page_size=params.page_size)
+    def of(cls, found: Paged[S], to_item: Callable[[S], T]) -> "Page[T]":
+        return cls(
+            items=[to_item(item) for item in found.items],
+            total=found.total,
+            page=found.params.page,
+            page_size=found.params.page_size,
+        )

@@ -1,13 +1,15 @@
 """LimitRepository: the per-user limit counters, kept in the user's own document.
 
-    users.lim = {"day": "2026-11-21", "count": 5, "s0": <epoch ms>, "s1": ..., "s2": ...}
+    users.lim = {"day": "2026-11-21", "count": 5, "s0": <epoch ms>, "s1": ..., "s2": ...,
+                 "daily": -1, "burst": -1}
 
 A message is admitted by one conditional `find_one_and_update` on that document: its filter
 holds the limits (the chosen slot is at least one window old; today's count is below the
-limit, or the stored day is the one the caller saw) and the user's existence, so deciding and
-recording are one atomic step on every server, and the same round trip authenticates the
-caller. Slot times are integer epoch milliseconds (the embedded server stores dates written
-by `$set` as strings).
+limit, or the stored day is the one the caller saw; the user's overrides are the ones the
+plan used) and the user's existence, so deciding and recording are one atomic step on every
+server, and the same round trip authenticates the caller. Slot times are integer epoch
+milliseconds (the embedded server stores dates written by `$set` as strings). The same update
+records when the user was last active (`users.active_ms`).
 """
 
 from dataclasses import dataclass
@@ -20,7 +22,7 @@ from pymongo import ReturnDocument
 from simplechat.accounts.types import User
 from simplechat.documents.limit_refusals import LimitRefusalDoc
 from simplechat.documents.users import UserDoc
-from simplechat.limits.rules import Claim, LimitState
+from simplechat.limits.rules import NO_OVERRIDE, Claim, LimitState
 
 _USER_FIELDS = {"username": 1, "role": 1, "created_at": 1, "lim": 1}
 MAX_FIELDS_PER_UPDATE = 40
@@ -47,6 +49,8 @@ def _state(doc: dict[str, Any], slots: int) -> LimitState:
         day=str(lim.get("day", "")),
         count=int(lim.get("count", 0)),
         slots=tuple(int(lim.get(f"s{k}", 0)) for k in range(slots)),
+        daily_override=int(lim.get("daily", NO_OVERRIDE)),
+        burst_override=int(lim.get("burst", NO_OVERRIDE)),
     )
 
 
@@ -58,13 +62,33 @@ def _user(doc: dict[str, Any]) -> User:
 
 class LimitRepository:
     async def read(self, *, user_id: str, slots: int) -> LimitState | None:
-        """The user's counters (None when the user does not exist or is disabled). Missing
-        fields (a new user, a raised burst limit) are created as free."""
+        """The user's counters (None when the user does not exist or is disabled), with at
+        least `slots` burst slots, or as many as the user's own burst limit needs. Missing
+        fields (a new user, a raised burst limit) are created as free, overrides as none."""
         oid = _oid(user_id)
         if oid is None:
             return None
         fields: list[tuple[str, Any]] = [("lim.day", ""), ("lim.count", 0)]
+        fields += [("lim.daily", NO_OVERRIDE), ("lim.burst", NO_OVERRIDE)]
         fields += [(f"lim.s{k}", 0) for k in range(slots)]
+        doc = await self._create_missing(oid, fields)
+        if doc is None:
+            return None
+        wanted = int((doc.get("lim") or {}).get("burst", NO_OVERRIDE))
+        if wanted > slots:
+            doc = await self._create_missing(oid, [(f"lim.s{k}", 0) for k in range(slots, wanted)])
+            if doc is None:
+                return None
+        return _state(doc, max(slots, wanted))
+
+    async def peek(self, *, user_id: str, slots: int) -> LimitState | None:
+        """The user's counters as they are, disabled or not, changing nothing (for admins)."""
+        doc = await UserDoc.get_pymongo_collection().find_one({"_id": _oid(user_id)}, {"lim": 1})
+        return _state(doc, slots) if doc else None
+
+    async def _create_missing(
+        self, oid: PydanticObjectId, fields: list[tuple[str, Any]]
+    ) -> dict[str, Any] | None:
         doc: dict[str, Any] | None = None
         # The embedded server silently ignores an update with too many fields (over ~60):
         # create them in batches (only a raised burst limit ever needs more than one).
@@ -77,7 +101,7 @@ class LimitRepository:
             )
             if doc is None:
                 return None
-        return _state(doc, slots) if doc else None
+        return doc
 
     async def claim(
         self,
@@ -94,8 +118,15 @@ class LimitRepository:
         if oid is None:
             return None
         slot = f"lim.s{claim.slot}"
-        query: dict[str, Any] = {"_id": oid, "disabled": False, slot: {"$lte": now_ms - window_ms}}
-        update: dict[str, Any] = {"$set": {slot: now_ms}}
+        query: dict[str, Any] = {
+            "_id": oid,
+            "disabled": False,
+            slot: {"$lte": now_ms - window_ms},
+            # the limits the plan used: an admin changing them meanwhile makes this miss
+            "lim.daily": seen.daily_override,
+            "lim.burst": seen.burst_override,
+        }
+        update: dict[str, Any] = {"$set": {slot: now_ms, "active_ms": now_ms}}
         if claim.same_day:
             query.update({"lim.day": claim.day, "lim.count": {"$lt": daily_limit}})
             update["$inc"] = {"lim.count": 1}
@@ -112,6 +143,8 @@ class LimitRepository:
             day=claim.day,
             count=(previous.count + 1) if claim.same_day else 1,
             slots=tuple(now_ms if k == claim.slot else t for k, t in enumerate(previous.slots)),
+            daily_override=previous.daily_override,
+            burst_override=previous.burst_override,
         )
         return Admitted(_user(before), after, now_ms, previous.slots[claim.slot])
 
@@ -131,3 +164,14 @@ class LimitRepository:
 
     async def record_refusal(self, *, user_id: str, code: str) -> None:
         await LimitRefusalDoc(user_id=user_id, code=code).insert()
+
+    async def set_override(self, *, user_id: str, limit: str, value: int) -> bool:
+        """Store the user's own `limit` ("daily" or "burst"; NO_OVERRIDE clears it). False
+        when the user does not exist."""
+        result = await UserDoc.get_pymongo_collection().update_one(
+            {"_id": _oid(user_id)}, {"$set": {f"lim.{limit}": value}}
+        )
+        return result.matched_count == 1
+
+    async def delete_refusals(self, user_id: str) -> None:
+        await LimitRefusalDoc.get_pymongo_collection().delete_many({"user_id": user_id})

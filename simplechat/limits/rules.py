@@ -9,6 +9,10 @@ that last claimed it. A request may claim a slot whose time is at least one wind
 is exactly the sliding-window rule: if `burst` messages were admitted in the last window,
 every slot is recent; if fewer were, at least one slot is free.
 
+An admin may give one user other limits (overrides, stored with the counters): `plan` then
+applies those instead of the configured ones, and the conditional update also checks that the
+overrides are still the ones it planned with.
+
 `plan` decides from a snapshot of the user's state which conditional update to try; the
 database applies it only if the state still allows it (see limits/repository.py), so the
 decision and the record stay one atomic step.
@@ -16,12 +20,15 @@ decision and the record stay one atomic step.
 
 import math
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 DAILY_LIMIT_CODE = "daily_limit"
 BURST_LIMIT_CODE = "burst_limit"
+NO_OVERRIDE = -1  # stored instead of an override: the configured limit applies
+MAX_DAILY_OVERRIDE = 1_000_000
+MAX_BURST_OVERRIDE = 100  # one counter field per allowed message, like the setting
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,11 +45,30 @@ class LimitPolicy:
 
 @dataclass(frozen=True, slots=True)
 class LimitState:
-    """A user's counters as stored: the day of `count`, and one time (epoch ms) per slot."""
+    """A user's counters as stored: the day of `count`, one time (epoch ms) per slot, and the
+    user's own limits (NO_OVERRIDE when the configured ones apply)."""
 
     day: str
     count: int
     slots: tuple[int, ...]
+    daily_override: int = NO_OVERRIDE
+    burst_override: int = NO_OVERRIDE
+
+
+def effective_policy(policy: LimitPolicy, state: LimitState) -> LimitPolicy:
+    """The limits that apply to this user: the overrides where there are, else the policy."""
+    daily = state.daily_override if state.daily_override >= 0 else policy.daily
+    burst = state.burst_override if state.burst_override >= 1 else policy.burst
+    return replace(policy, daily=daily, burst=burst)
+
+
+def override_problem(*, daily: int | None, burst: int | None) -> str | None:
+    """Why per-user limits are not acceptable (None clears an override)."""
+    if daily is not None and not 0 <= daily <= MAX_DAILY_OVERRIDE:
+        return f"daily_limit must be between 0 and {MAX_DAILY_OVERRIDE} (or null)."
+    if burst is not None and not 1 <= burst <= MAX_BURST_OVERRIDE:
+        return f"burst_limit must be between 1 and {MAX_BURST_OVERRIDE} (or null)."
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,8 +97,10 @@ def plan(
     """What to claim for a message at `now`, or why the limits refuse it.
 
     Among free slots one is picked at random, so parallel requests rarely race for the same
-    one (a lost race only costs a retry). Slots missing from `state` count as free.
+    one (a lost race only costs a retry). Slots missing from `state` count as free. The
+    user's overrides, if any, replace the policy's limits.
     """
+    policy = effective_policy(policy, state)
     now_ms = to_ms(now)
     slots = (*state.slots, *([0] * (policy.burst - len(state.slots))))[: policy.burst]
     free_before = now_ms - policy.burst_window_ms

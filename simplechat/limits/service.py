@@ -14,19 +14,22 @@ from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from simplechat.accounts.types import User
-from simplechat.kit.errors import NotAuthenticated, RateLimited, ServerBusy
+from simplechat.kit.errors import InvalidInput, NotAuthenticated, NotFound, RateLimited, ServerBusy
 from simplechat.kit.telemetry import record_limit_refusal
 from simplechat.limits.repository import LimitRepository
 from simplechat.limits.rules import (
     BURST_LIMIT_CODE,
     DAILY_LIMIT_CODE,
+    NO_OVERRIDE,
     Claim,
     LimitPolicy,
     LimitState,
     Refusal,
     burst_refusal_message,
     daily_refusal_message,
+    effective_policy,
     next_day_start,
+    override_problem,
     plan,
     to_ms,
     used_today,
@@ -55,6 +58,8 @@ class LimitStatus:
     burst_limit: int
     burst_window_seconds: int
     resets_at: datetime
+    daily_override: int | None = None  # the user's own limits, when an admin set them
+    burst_override: int | None = None
 
 
 class LimitService:
@@ -74,7 +79,9 @@ class LimitService:
             decision = plan(state, now, policy)
             if isinstance(decision, Refusal):
                 if fresh:
-                    raise await self._refuse(user_id, decision, now)
+                    raise await self._refuse(
+                        user_id, decision, effective_policy(policy, state), now
+                    )
                 state = None  # never refuse on a remembered state: read it first
                 continue
             admitted = await self._try(user_id, state, decision, now)
@@ -87,7 +94,7 @@ class LimitService:
         state = await self._repo.read(user_id=user_id, slots=self._policy.burst)
         if state is None:
             self._seen.pop(user_id, None)
-            raise NotAuthenticated("The token's user no longer exists.")
+            raise NotAuthenticated("The token's user no longer exists or is disabled.")
         return state
 
     async def _try(
@@ -97,7 +104,7 @@ class LimitService:
             user_id=user_id,
             seen=state,
             claim=claim,
-            daily_limit=self._policy.daily,
+            daily_limit=effective_policy(self._policy, state).daily,
             now_ms=to_ms(now),
             window_ms=self._policy.burst_window_ms,
         )
@@ -130,8 +137,19 @@ class LimitService:
         )
 
     async def status(self, user_id: str, now: datetime) -> LimitStatus:
-        policy = self._policy
-        used = used_today(await self._read(user_id), now, policy.timezone)
+        """Today's count and the limits that apply to the user (their own, if set)."""
+        return self._status(await self._read(user_id), now)
+
+    async def overview(self, user_id: str, now: datetime) -> LimitStatus:
+        """The same for an admin: any user, disabled or not, read without changing anything."""
+        state = await self._repo.peek(user_id=user_id, slots=self._policy.burst)
+        if state is None:
+            raise NotFound("No such user.")
+        return self._status(state, now)
+
+    def _status(self, state: LimitState, now: datetime) -> LimitStatus:
+        policy = effective_policy(self._policy, state)
+        used = used_today(state, now, policy.timezone)
         return LimitStatus(
             chat_cnt=used,
             daily_limit=policy.daily,
@@ -139,12 +157,40 @@ class LimitService:
             burst_limit=policy.burst,
             burst_window_seconds=policy.burst_window_seconds,
             resets_at=next_day_start(now, policy.timezone),
+            daily_override=state.daily_override if state.daily_override >= 0 else None,
+            burst_override=state.burst_override if state.burst_override >= 1 else None,
         )
 
-    async def _refuse(self, user_id: str, refusal: Refusal, now: datetime) -> RateLimited:
+    async def set_overrides(
+        self, user_id: str, *, daily: int | None, burst: int | None, which: frozenset[str]
+    ) -> None:
+        """Give the user their own daily and/or burst limit (`which` names the ones to set;
+        None clears one). They hold like the configured ones, from the next message on."""
+        self.validate_overrides(daily=daily, burst=burst)
+        for limit, value in (("daily", daily), ("burst", burst)):
+            if limit in which:
+                stored = NO_OVERRIDE if value is None else value
+                if not await self._repo.set_override(user_id=user_id, limit=limit, value=stored):
+                    raise NotFound("No such user.")
+        self._seen.pop(user_id, None)
+
+    @staticmethod
+    def validate_overrides(*, daily: int | None, burst: int | None) -> None:
+        problem = override_problem(daily=daily, burst=burst)
+        if problem:
+            raise InvalidInput(problem)
+
+    async def delete_owner_data(self, user_id: str) -> None:
+        """Forget what the limits kept about a deleted user (their refusals)."""
+        self._seen.pop(user_id, None)
+        await self._repo.delete_refusals(user_id)
+
+    async def _refuse(
+        self, user_id: str, refusal: Refusal, policy: LimitPolicy, now: datetime
+    ) -> RateLimited:
         await self._repo.record_refusal(user_id=user_id, code=refusal.code)
         record_limit_refusal(refusal.code)
-        return refusal_error(refusal, self._policy, now)
+        return refusal_error(refusal, policy, now)
 
 
 def refusal_error(refusal: Refusal, policy: LimitPolicy, now: datetime) -> RateLimited:

@@ -137,3 +137,9 @@ class MediaRepository:
             speech_ms=int(speech.get("ms") or 0),
             pictures=int(by_kind.get(MediaKind.PICTURE.value, {}).get("n") or 0),
         )
+
+    async def delete_user(self, user_id: str) -> None:
+        """Everything kept for one user (their account is being deleted)."""
+        await MediaResultDoc.get_pymongo_collection().delete_many({"user_id": user_id})
+        await MediaUsageDoc.get_pymongo_collection().delete_many({"user_id": user_id})
+        await MediaOverridesDoc.get_pymongo_collection().delete_one({"_id": user_id})

@@ -184,6 +184,10 @@ class MediaService:
         return await self._repo.totals(user_id)
 
     # --- the sequence every request goes through ---
+    async def delete_owner_data(self, user_id: str) -> None:
+        """Forget a deleted user's results, counters and quota overrides."""
+        await self._repo.delete_user(user_id)
+
     def _check_size(self, upload: Upload) -> None:
         if len(upload.data) > self._limits.max_bytes:
             raise MediaTooLarge(

@@ -147,3 +147,8 @@ class PresetRepository:
             await collection.update_one({"builtin": key}, update, upsert=True)
         except DuplicateKeyError:  # another process inserted it first: now it exists
             await collection.update_one({"builtin": key}, update)
+
+    async def delete_private(self, owner_id: str) -> None:
+        """One owner's private presets (their account is being deleted); public presets an
+        admin made stay, for everyone."""
+        await PresetDoc.get_pymongo_collection().delete_many({"scope": owner_id})

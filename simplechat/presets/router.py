@@ -41,8 +41,8 @@ async def list_presets(
     user: CurrentUser, presets: PresetServiceDep, page: PageQuery
 ) -> Page[PresetPublic]:
     """The public presets and your own, public first, paged."""
-    items, total = await presets.list_visible(user, page)
-    return Page.of([PresetPublic.from_domain(p, user.id) for p in items], total, page)
+    found = await presets.list_visible(user, page)
+    return Page.of(found, lambda preset: PresetPublic.from_domain(preset, user.id))
 
 
 @router.get(

@@ -7,7 +7,7 @@ from typing import Any
 
 from simplechat.accounts.types import User
 from simplechat.kit.errors import Forbidden, InvalidInput
-from simplechat.kit.pagination import PageParams
+from simplechat.kit.pagination import Paged, PageParams
 from simplechat.llm.registry import ProviderRegistry
 from simplechat.presets.errors import PresetNotFound, PresetReadOnly
 from simplechat.presets.repository import PresetRepository, message_docs, params_fields
@@ -43,10 +43,14 @@ class PresetService:
         self._check_model(draft.params)
         return await self._repo.create(user.id, draft)
 
-    async def list_visible(self, user: User, page: PageParams) -> tuple[list[Preset], int]:
+    async def delete_owner_data(self, user_id: str) -> None:
+        """Forget a deleted user's private presets."""
+        await self._repo.delete_private(user_id)
+
+    async def list_visible(self, user: User, page: PageParams) -> Paged[Preset]:
         """The public presets and the user's own, public first."""
         items, total = await self._repo.page(user.id, skip=page.skip, limit=page.limit)
-        return [shown_to(user, preset) for preset in items], total
+        return Paged([shown_to(user, preset) for preset in items], total, page)
 
     async def get(self, user: User, preset_id: str) -> Preset:
         return shown_to(user, await self.usable(user.id, preset_id))

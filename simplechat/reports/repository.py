@@ -78,6 +78,15 @@ class ReportRepository:
         )
         return [doc["created_at"] async for doc in cursor]
 
+    async def last_message_at(self, owner_id: str) -> datetime | None:
+        """When the owner last sent a message (a range of the single-field history key)."""
+        doc = await MessageDoc.get_pymongo_collection().find_one(
+            {"history_key": {"$gte": f"{owner_id}:", "$lt": f"{owner_id};"}, "role": "user"},
+            projection={"created_at": 1},
+            sort=[("history_key", -1)],
+        )
+        return doc["created_at"] if doc else None
+
     async def refusals(self, user_id: str) -> dict[str, int]:
         rows = await (
             await LimitRefusalDoc.get_pymongo_collection().aggregate(

@@ -33,6 +33,17 @@ class Report:
     media: MediaTotals
 
 
+@dataclass(frozen=True, slots=True)
+class Figures:
+    """A user's totals at a glance (for admins)."""
+
+    messages: int
+    replies: int
+    prompt_tokens: int
+    completion_tokens: int
+    last_activity: datetime | None
+
+
 class ReportService:
     def __init__(self, *, repo: ReportRepository, tz: ZoneInfo, media: MediaService) -> None:
         self._repo = repo
@@ -62,4 +73,18 @@ class ReportService:
             completion_tokens=usage.completion_tokens,
             refusals=refusals,
             media=media,
+        )
+
+    async def figures(self, user_id: str) -> Figures:
+        kinds, usage, last = await asyncio.gather(
+            self._repo.kinds(user_id),
+            self._repo.usage(user_id),
+            self._repo.last_message_at(user_id),
+        )
+        return Figures(
+            messages=sum(k.messages for k in kinds.values()),
+            replies=usage.replies,
+            prompt_tokens=usage.prompt_tokens,
+            completion_tokens=usage.completion_tokens,
+            last_activity=last,
         )

@@ -169,7 +169,8 @@ class TestCurrentUser:
         me = (await client.get("/user/me", headers=auth_headers)).json()
         then = datetime.now(UTC) - timedelta(days=2)
         token = jwt.encode(
-            {"sub": me["id"], "iat": then, "exp": then + timedelta(days=1)}, TEST_JWT_SECRET
+            {"sub": me["id"], "typ": "access", "iat": then, "exp": then + timedelta(days=1)},
+            TEST_JWT_SECRET,
         )
         body = assert_error(
             await client.get("/user/me", headers={"Authorization": f"Bearer {token}"}),

@@ -65,6 +65,7 @@ class World:
             counter=default_counter(),
             jwt_secret="x" * 40,
             database_ping=_ping,
+            http=self.http,
         )
 
 
@@ -99,7 +100,8 @@ async def test_parallel_first_messages_make_one_default_conversation(world: Worl
 
     await asyncio.gather(*(chat.send(USER, ask(f"hello {i}")) for i in range(10)))
 
-    items, total = await conversations.list_page(USER, ALL)
+    found = await conversations.list_page(USER, ALL)
+    items, total = found.items, found.total
     assert total == 1
     (default,) = items
     assert default.id == USER
@@ -119,10 +121,10 @@ async def test_totals_add_up_through_answers_regenerations_and_failures(world: W
 
     read = await conversations.read(USER, conversation.id)
     stored = await MessageDoc.find({"conversation_id": conversation.id}).to_list()
-    shown = read.messages
+    shown = read.messages.items
 
     assert read.conversation.message_count == len(stored) == 8
-    assert len(shown) == read.total == 7  # one answer replaced by the regeneration
+    assert len(shown) == read.messages.total == 7  # one answer replaced by the regeneration
     assert shown[-1].status is MessageStatus.UNANSWERED
     assert read.conversation.input_tokens == sum(m.tokens for m in stored if m.role == "user")
     assert read.conversation.output_tokens == sum(
@@ -150,7 +152,7 @@ async def test_a_conversation_deleted_while_answered_takes_the_answer_with_it(
         pass
 
     assert await MessageDoc.find({"conversation_id": conversation.id}).to_list() == []
-    assert (await slow.conversations.list_page(USER, ALL))[1] == 0
+    assert (await slow.conversations.list_page(USER, ALL)).total == 0
 
 
 async def test_regenerating_with_nothing_answered_leaves_everything_as_it_was(
@@ -166,6 +168,6 @@ async def test_regenerating_with_nothing_answered_leaves_everything_as_it_was(
         await failing.chat.regenerate(USER, conversation.id)
 
     after = await conversations.read(USER, conversation.id)
-    assert [m.id for m in after.messages] == [m.id for m in before.messages]
+    assert [m.id for m in after.messages.items] == [m.id for m in before.messages.items]
     assert after.conversation.message_count == 2
-    assert all(m.visible for m in after.messages)
+    assert all(m.visible for m in after.messages.items)

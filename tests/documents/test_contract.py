@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from bson import ObjectId
+from bson import Binary, ObjectId
 from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
@@ -502,3 +502,149 @@ async def test_group_sum_of_nulls(db: Db) -> None:
     # MongoDB sums only nulls to 0, the embedded server to null: read it as `or 0`.
     totals = {r["_id"]: (r["n"], r["ms"] or 0) for r in rows}
     assert totals == {"speech": (2, 2000), "picture": (1, 0)}
+
+
+# --- accounts, admin and per-IP limits ---
+
+
+async def test_partial_unique_index_only_among_documents_that_have_the_field(db: Db) -> None:
+    """users.wechat_openid: unique among WeChat users; every other user has null."""
+    await db.users.create_index(
+        "wechat_openid", unique=True, partialFilterExpression={"wechat_openid": {"$type": "string"}}
+    )
+    await db.users.insert_many([{"n": 1, "wechat_openid": None}, {"n": 2, "wechat_openid": None}])
+    await db.users.insert_one({"n": 3, "wechat_openid": "o-1"})
+    with pytest.raises(DuplicateKeyError):
+        await db.users.insert_one({"n": 4, "wechat_openid": "o-1"})
+
+
+async def test_a_rotation_is_one_conditional_update_with_one_winner(db: Db) -> None:
+    """refresh_tokens: unused and unexpired -> used, whatever runs in parallel."""
+    now = datetime.now(UTC)
+    await db.refresh_tokens.insert_one(
+        {"token_hash": "h", "used": False, "expires_at": now + timedelta(days=1), "family": "f"}
+    )
+
+    async def use() -> dict[str, Any] | None:
+        return await db.refresh_tokens.find_one_and_update(
+            {"token_hash": "h", "used": False, "expires_at": {"$gt": now}}, {"$set": {"used": True}}
+        )
+
+    results = await asyncio.gather(*(use() for _ in range(12)))
+    assert sum(r is not None for r in results) == 1
+    doc = await db.refresh_tokens.find_one({"token_hash": "h"})
+    assert doc is not None
+    assert doc["used"]  # True on MongoDB, 1 on the embedded server: read it as a truth value
+    assert await db.refresh_tokens.count_documents({"used": True}) == 1
+    assert await db.refresh_tokens.count_documents({"used": False}) == 0
+    expired = await db.refresh_tokens.find_one_and_update(
+        {"token_hash": "h", "expires_at": {"$gt": now + timedelta(days=2)}}, {"$set": {"x": 1}}
+    )
+    assert expired is None
+    assert (await db.refresh_tokens.delete_many({"family": "f"})).deleted_count == 1
+
+
+async def test_booleans_set_by_an_update_match_equality_filters(db: Db) -> None:
+    """users.disabled is set by updates and filtered by equality (admission, lists, counts)."""
+    await db.users.insert_many([{"_id": i, "disabled": False} for i in range(4)])
+    await db.users.update_one({"_id": 1}, {"$set": {"disabled": True}})
+    await db.users.update_many({"_id": {"$in": [2]}}, {"$set": {"disabled": True}})
+    enabled = await db.users.find({"disabled": False}).to_list()
+    assert [d["_id"] for d in enabled] == [0, 3]
+    assert await db.users.count_documents({"disabled": True}) == 2
+    assert await db.users.count_documents({"disabled": False}) == 2
+
+
+async def test_a_counter_taken_only_above_one(db: Db) -> None:
+    """role_counts: of parallel demotions with two admins, exactly one takes the count."""
+    await db.role_counts.insert_one({"_id": "admin", "n": 2})
+
+    async def take() -> dict[str, Any] | None:
+        return await db.role_counts.find_one_and_update(
+            {"_id": "admin", "n": {"$gt": 1}}, {"$inc": {"n": -1}}
+        )
+
+    results = await asyncio.gather(*(take() for _ in range(10)))
+    assert sum(r is not None for r in results) == 1
+    await db.role_counts.update_one({"_id": "other"}, {"$inc": {"n": 1}}, upsert=True)
+    assert (await db.role_counts.find_one({"_id": "other"}) or {})["n"] == 1
+
+
+async def test_update_one_upsert_keyed_by_a_string_id_with_binary_data(db: Db) -> None:
+    """avatars: one document per user, replaced by `update_one(..., upsert=True)` (the embedded
+    server ignores the filter's _id in replace_one and find_one_and_replace upserts)."""
+    jpeg = bytes(range(256)) * 40
+    for data, etag in ((jpeg, "a"), (jpeg[::-1], "b")):
+        await db.avatars.update_one(
+            {"_id": "6b01b59ab1945f3903016ee2"},
+            {"$set": {"username": "eric", "data": Binary(data), "etag": etag}},
+            upsert=True,
+        )
+    doc = await db.avatars.find_one({"username": "eric"})
+    assert doc is not None
+    assert (doc["_id"], bytes(doc["data"]), doc["etag"]) == (
+        "6b01b59ab1945f3903016ee2",
+        jpeg[::-1],
+        "b",
+    )
+    assert await db.avatars.count_documents({}) == 1
+
+
+async def test_username_prefix_range_with_filters_counts_and_pages(db: Db) -> None:
+    """The admin's user list: a range of the username index, equality filters, a sort with
+    skip and limit, and count_documents of the same filter."""
+    await db.users.create_index("username", unique=True)
+    names = ["bob", "ed.d", "er.c", "eric", "erica", "ers", "es"]
+    await db.users.insert_many(
+        [
+            {"username": n, "role": "user", "disabled": False, "created_at": i}
+            for i, n in enumerate(names)
+        ]
+    )
+    where = {"username": {"$gte": "er", "$lt": "es"}, "role": "user", "disabled": False}
+    page = await db.users.find(where).sort([("created_at", DESCENDING)]).skip(1).limit(2).to_list()
+    assert [d["username"] for d in page] == ["erica", "eric"]
+    assert await db.users.count_documents(where) == 4
+
+
+async def test_ip_window_steps(db: Db) -> None:
+    """ip_limits: add to a live window; restart an expired one; create a missing one."""
+    live = {"_id": "k", "exp_ms": {"$gt": 1000}}
+    assert await db.ip_limits.find_one_and_update(live, {"$inc": {"hits": 1}}) is None
+    await db.ip_limits.insert_one({"_id": "k", "hits": 1, "exp_ms": 2000})
+    with pytest.raises(DuplicateKeyError):
+        await db.ip_limits.insert_one({"_id": "k", "hits": 1, "exp_ms": 2000})
+    added = await db.ip_limits.find_one_and_update(
+        live, {"$inc": {"hits": 1}}, return_document=ReturnDocument.AFTER
+    )
+    assert added is not None
+    assert added["hits"] == 2
+    restarted = await db.ip_limits.find_one_and_update(
+        {"_id": "k", "exp_ms": {"$lte": 3000}},
+        {"$set": {"hits": 1, "exp_ms": 9000}},
+        return_document=ReturnDocument.AFTER,
+    )
+    assert restarted is not None
+    assert (restarted["hits"], restarted["exp_ms"]) == (1, 9000)
+
+
+async def test_ttl_indexes_are_accepted(db: Db) -> None:
+    await db.refresh_tokens.create_index("expires_at", expireAfterSeconds=0)
+    info = await db.refresh_tokens.index_information()
+    assert any(index.get("expireAfterSeconds") == 0 for index in info.values())
+
+
+async def test_newest_of_a_history_range_with_find_one_and_a_sort(db: Db) -> None:
+    """reports' last activity: the newest message of one owner."""
+    await db.messages.insert_many(
+        [
+            {"history_key": f"a:{1_800_000_000_000 + i:013d}:x", "role": r, "n": i}
+            for i, r in enumerate(["user", "assistant", "user", "assistant"])
+        ]
+    )
+    doc = await db.messages.find_one(
+        {"history_key": {"$gte": "a:", "$lt": "a;"}, "role": "user"},
+        sort=[("history_key", DESCENDING)],
+    )
+    assert doc is not None
+    assert doc["n"] == 2

@@ -15,10 +15,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from simplechat.config import Settings
 from simplechat.kit import telemetry
 from simplechat.kit.logs import JsonFormatter, RedactingFilter
-from tests.factories import app_client, make_settings, sign_up
+from tests.factories import app_client, make_settings, serve, sign_up
 from tests.fakes.openrouter import FakeOpenRouter
 from tests.fakes.upstream import TEST_API_KEY
-from tests.test_serve import serve
 
 SEED = "hi, my name is Eric"
 SERIES = (

@@ -1,6 +1,7 @@
 """The limit policy as pure arithmetic: tables, no database, no clock."""
 
 import random
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -12,7 +13,9 @@ from simplechat.limits.rules import (
     LimitState,
     Refusal,
     day_key,
+    effective_policy,
     next_day_start,
+    override_problem,
     plan,
     to_ms,
     used_today,
@@ -109,3 +112,52 @@ def test_next_day_start_across_dst() -> None:
 def test_used_today() -> None:
     assert used_today(state(day="2026-11-21", count=4), NOW, UTC_ZONE) == 4
     assert used_today(state(day="2026-11-20", count=4), NOW, UTC_ZONE) == 0
+
+
+@pytest.mark.parametrize(
+    ("daily", "burst", "expected"),
+    [
+        (-1, -1, (20, 3)),
+        (5, -1, (5, 3)),
+        (0, -1, (0, 3)),  # zero messages a day: blocked from chatting
+        (-1, 10, (20, 10)),
+        (7, 1, (7, 1)),
+    ],
+)
+def test_effective_policy(daily: int, burst: int, expected: tuple[int, int]) -> None:
+    current = LimitState(day="", count=0, slots=(), daily_override=daily, burst_override=burst)
+    effective = effective_policy(POLICY, current)
+    assert (effective.daily, effective.burst) == expected
+    assert effective.burst_window_seconds == POLICY.burst_window_seconds
+
+
+@pytest.mark.parametrize(
+    ("current", "expected"),
+    [
+        (replace(state(None, None, None, count=5), daily_override=5), "daily_limit"),
+        (replace(state(None, None, None, count=4), daily_override=5), "claim"),
+        (replace(state(None, None, None, count=25), daily_override=30), "claim"),
+        (replace(state(None, None, None), daily_override=0), "daily_limit"),
+        (replace(state(1, 2, 3), burst_override=4), "claim"),  # a fourth slot, missing: free
+        (replace(state(1, 2, 3, None), burst_override=2), "burst_limit"),
+    ],
+)
+def test_plan_applies_the_users_own_limits(current: LimitState, expected: str) -> None:
+    decision = plan(current, NOW, POLICY, random.Random(1))
+    assert (decision.code if isinstance(decision, Refusal) else "claim") == expected
+
+
+@pytest.mark.parametrize(
+    ("daily", "burst", "ok"),
+    [
+        (None, None, True),
+        (0, 1, True),
+        (1_000_000, 100, True),
+        (-1, None, False),
+        (None, 0, False),
+        (None, 101, False),
+        (1_000_001, None, False),
+    ],
+)
+def test_override_problem(daily: int | None, burst: int | None, ok: bool) -> None:
+    assert (override_problem(daily=daily, burst=burst) is None) is ok

@@ -10,7 +10,7 @@ from beanie import PydanticObjectId
 
 from simplechat.documents.users import UserDoc
 from simplechat.kit.db import open_database
-from simplechat.kit.errors import NotAuthenticated, RateLimited
+from simplechat.kit.errors import InvalidInput, NotAuthenticated, NotFound, RateLimited
 from simplechat.limits.repository import LimitRepository
 from simplechat.limits.rules import LimitPolicy, to_ms
 from simplechat.limits.service import Admission, LimitService
@@ -163,3 +163,56 @@ class TestGiveBack:
         await limits.give_back(admissions[0])
         assert (await limits.status(USER, T0)).chat_cnt == 2
         assert await admitted(limits, T0)
+
+
+@pytest.mark.usefixtures("database")
+class TestOverrides:
+    async def test_a_users_own_daily_limit_holds_under_parallel_requests(self) -> None:
+        limits = service(daily=20, burst=1000)
+        await limits.set_overrides(USER, daily=4, burst=None, which=frozenset({"daily"}))
+        results = await asyncio.gather(*(admitted(limits, T0) for _ in range(30)))
+        assert sum(results) == 4
+        status = await limits.status(USER, T0)
+        assert (status.daily_limit, status.daily_override, status.remaining) == (4, 4, 0)
+        # others keep the configured limit
+        others = await asyncio.gather(*(admitted(limits, T0, user=OTHER) for _ in range(6)))
+        assert sum(others) == 6
+
+    async def test_a_users_own_burst_limit_adds_slots(self) -> None:
+        limits = service(daily=100, burst=2)
+        await limits.set_overrides(USER, daily=None, burst=5, which=frozenset({"burst"}))
+        results = await asyncio.gather(*(admitted(limits, T0) for _ in range(12)))
+        assert sum(results) == 5
+        await limits.set_overrides(USER, daily=None, burst=None, which=frozenset({"burst"}))
+        assert (await limits.status(USER, T0)).burst_limit == 2
+
+    async def test_a_change_made_by_another_worker_applies_at_once(self) -> None:
+        """The admission update checks the overrides it planned with, so a worker that still
+        remembers the old limits cannot admit past the new ones."""
+        worker, admin_side = service(daily=20, burst=100), service(daily=20, burst=100)
+        for _ in range(3):
+            assert await admitted(worker, T0)  # the worker remembers: 3 of 20 used
+        await admin_side.set_overrides(USER, daily=3, burst=None, which=frozenset({"daily"}))
+        assert not await admitted(worker, T0)
+        with pytest.raises(RateLimited) as refused:
+            await worker.admit(USER, T0)
+        assert refused.value.extra["limit"] == 3
+
+    async def test_bad_overrides_and_unknown_users(self) -> None:
+        limits = service()
+        with pytest.raises(InvalidInput):
+            await limits.set_overrides(USER, daily=-5, burst=None, which=frozenset({"daily"}))
+        with pytest.raises(NotFound):
+            await limits.set_overrides(
+                "6b01b59ab1945f3903016eff", daily=1, burst=None, which=frozenset({"daily"})
+            )
+
+    async def test_overview_reads_a_disabled_user_without_changing_anything(self) -> None:
+        limits = service()
+        await limits.admit(USER, T0)
+        await UserDoc.get_pymongo_collection().update_one(
+            {"_id": PydanticObjectId(USER)}, {"$set": {"disabled": True}}
+        )
+        with pytest.raises(NotAuthenticated):
+            await limits.status(USER, T0)
+        assert (await limits.overview(USER, T0)).chat_cnt == 1

@@ -2,6 +2,9 @@
 schema, valid ones and invalid ones, sent authenticated to the app in process. No response may
 be a 5xx, and none may break its own schema (status, content type, headers, body).
 
+The fuzzing user is an admin, so the admin area is fuzzed past its door; WeChat login goes to
+the fake WeChat server.
+
 Bounded: a few examples per operation and generation mode, so it runs in well under a minute.
 """
 
@@ -25,7 +28,9 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from simplechat.app import create_app
-from tests.factories import make_settings
+from simplechat.config import Settings
+from tests.factories import make_settings, promote_in_database
+from tests.fakes.wechat import TEST_APP_ID, TEST_APP_SECRET, fake_wechat_in_thread
 
 EXAMPLES = {GenerationMode.POSITIVE: 12, GenerationMode.NEGATIVE: 8}
 CHECKS = [
@@ -39,26 +44,36 @@ USER = {"username": "fuzzer", "password": "fuzzing-password"}
 
 
 @pytest.fixture
-def schema(mongo_uri: str, database_name: str, tmp_path: Path) -> Iterator[Any]:
-    settings = make_settings(
-        mongo_uri,
-        database_name,
-        tmp_path,
-        daily_limit=100_000,
-        burst_limit=20,  # a slot costs storage per user: keep it small, with a short window
-        burst_window_seconds=1,
-        ip_limit="100000/minute",
-    )
-    app = create_app(settings)
+def fuzz_settings(mongo_uri: str, database_name: str, tmp_path: Path) -> Iterator[Settings]:
+    with fake_wechat_in_thread() as wechat:
+        yield make_settings(
+            mongo_uri,
+            database_name,
+            tmp_path,
+            daily_limit=100_000,
+            burst_limit=20,  # a slot costs storage per user: keep it small, with a short window
+            burst_window_seconds=1,
+            ip_limit="100000/minute",
+            wechat_app_id=TEST_APP_ID,
+            wechat_app_secret=TEST_APP_SECRET,
+            wechat_base_url=wechat.url,
+        )
+
+
+@pytest.fixture
+def schema(fuzz_settings: Settings) -> Iterator[Any]:
+    app = create_app(fuzz_settings)
     try:
         yield schemathesis.openapi.from_asgi("/openapi.json", app)
     finally:
         shutdown_lifespans()  # the app's lifespan runs in schemathesis' own event loop thread
 
 
-def bearer(schema: Any) -> dict[str, str]:
+def bearer(schema: Any, settings: Settings) -> dict[str, str]:
+    """The fuzzing user, an admin."""
     signed_up = schema["/user/"]["POST"].Case(body=USER, media_type="application/json").call()
     assert signed_up.status_code == 201, signed_up.text
+    promote_in_database(settings, USER["username"])
     form = "application/x-www-form-urlencoded"
     token = schema["/token"]["POST"].Case(body=USER, media_type=form).call()
     assert token.status_code == 200, token.text
@@ -123,6 +138,24 @@ EXPLICIT: list[tuple[str, str, dict[str, Any]]] = [
         {"body": {"name": "Fuzzed", "messages": [{"role": "system", "content": "x"}]}},
     ),
     ("/presets", "GET", {}),
+    ("/token/wechat", "POST", {"body": {"code": "ok-fuzzer"}}),
+    ("/user/me", "PATCH", {"body": {"email": "fuzzer@example.com", "display_name": "Fuzz"}}),
+    ("/admin/users", "GET", {"query": {"q": "f", "role": "admin", "sort": "-last_active_at"}}),
+    ("/admin/users", "POST", {"body": {"username": "made.by.admin", "password": "long-enough-1"}}),
+    ("/admin/users/{username}", "GET", {"path_parameters": {"username": "made.by.admin"}}),
+    (
+        "/admin/users/{username}",
+        "PATCH",
+        {
+            "path_parameters": {"username": "made.by.admin"},
+            "body": {"daily_limit": 5, "burst_limit": 2, "disabled": True},
+        },
+    ),
+    ("/admin/admins/{username}", "PUT", {"path_parameters": {"username": "valid.user"}}),
+    ("/admin/admins/{username}", "DELETE", {"path_parameters": {"username": "valid.user"}}),
+    ("/admin/admins", "GET", {}),
+    ("/admin/audit", "GET", {"query": {"page": 1, "page_size": 5}}),
+    ("/admin/users/{username}", "DELETE", {"path_parameters": {"username": "made.by.admin"}}),
 ]
 
 
@@ -131,8 +164,8 @@ def documents_event_stream(schema: Any, path: str) -> bool:
     return "text/event-stream" in content
 
 
-def test_valid_requests_answer_within_their_schema(schema: Any) -> None:
-    headers = bearer(schema)
+def test_valid_requests_answer_within_their_schema(schema: Any, fuzz_settings: Settings) -> None:
+    headers = bearer(schema, fuzz_settings)
     failures = []
     for path, method, fields in EXPLICIT:
         case = schema[path][method].Case(**fields)
@@ -154,8 +187,8 @@ def test_openai_stream_is_documented(schema: Any) -> None:
     assert documents_event_stream(schema, "/v1/chat/completions")
 
 
-def test_every_operation_answers_within_its_schema(schema: Any) -> None:
-    headers = bearer(schema)
+def test_every_operation_answers_within_its_schema(schema: Any, fuzz_settings: Settings) -> None:
+    headers = bearer(schema, fuzz_settings)
     failures = []
     for operation in operations(schema):
         for mode in EXAMPLES:

@@ -33,6 +33,14 @@ AUTHENTICATED = [
     ("GET", "/conversations", None),
     ("GET", "/presets", None),
 ]
+# The caller's own account: refused with any bad token as well.
+OWN_ACCOUNT = [
+    ("PATCH", "/user/me", {"display_name": "Mallory"}),
+    ("POST", "/user/me/password", {"old_password": "password123", "new_password": "x" * 12}),
+    ("DELETE", "/user/me", {"password": "password123"}),
+    ("GET", "/user/me/avatar", None),
+    ("GET", "/admin/users", None),
+]
 
 
 @pytest.fixture
@@ -107,7 +115,14 @@ def _b64(data: dict[str, Any]) -> str:
 
 def forged_tokens(user_id: str, valid: str) -> dict[str, str]:
     now = datetime.now(UTC)
-    claims = {"sub": user_id, "name": "eric", "iat": now, "exp": now + timedelta(hours=1)}
+    # well-formed access-token claims: each forgery is refused for its own reason
+    claims = {
+        "sub": user_id,
+        "name": "eric",
+        "typ": "access",
+        "iat": now,
+        "exp": now + timedelta(hours=1),
+    }
     header, payload, signature = valid.split(".")
     other_payload = json.loads(base64.urlsafe_b64decode(payload + "=="))
     other_payload["sub"] = str(ObjectId())
@@ -129,7 +144,9 @@ def forged_tokens(user_id: str, valid: str) -> dict[str, str]:
             TEST_JWT_SECRET,
             algorithm="HS256",
         ),
-        "no expiry": jwt.encode({"sub": user_id, "iat": now}, TEST_JWT_SECRET, algorithm="HS256"),
+        "no expiry": jwt.encode(
+            {"sub": user_id, "typ": "access", "iat": now}, TEST_JWT_SECRET, algorithm="HS256"
+        ),
         "tampered payload": f"{header}.{_b64(other_payload)}.{signature}",
         "garbage": "not-a-token",
         "empty": "",
@@ -144,11 +161,12 @@ async def test_bad_tokens_are_refused_everywhere(
     user_id = (await client.get("/user/me", headers=valid_headers)).json()["id"]
     for name, token in forged_tokens(user_id, valid).items():
         headers = {"Authorization": f"Bearer {token}"}
-        for method, path, body in AUTHENTICATED:
+        for method, path, body in AUTHENTICATED + OWN_ACCOUNT:
             response = await call(client, method, path, body, headers)
             assert response.status_code == 401, (name, path, response.text)
-    # nothing those requests sent was stored or counted
+    # nothing those requests sent was stored, counted or changed
     assert (await client.get("/user/history/10", headers=valid_headers)).json() == []
+    assert (await client.get("/user/me", headers=valid_headers)).json()["display_name"] is None
     assert (await client.get("/user/status", headers=valid_headers)).json()["chat_cnt"] == 0
 
 

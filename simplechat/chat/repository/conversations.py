@@ -199,3 +199,7 @@ class ConversationRepository:
         except DuplicateKeyError:  # a parallel first message created it: add to it
             await self._collection().update_one(query, update)
         return True
+
+    async def delete_owner(self, owner_id: str) -> None:
+        """Every conversation of one owner (their account is being deleted)."""
+        await self._collection().delete_many({"list_key": _list_range(owner_id)})

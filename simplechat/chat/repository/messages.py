@@ -257,3 +257,7 @@ class MessageRepository:
         docs = [doc async for doc in cursor]
         docs.reverse()
         return [HistoryEntry(d["role"], d["text"], d["created_at"], d["status"]) for d in docs]
+
+    async def delete_owner(self, owner_id: str) -> None:
+        """Every message and reply of one owner (their account is being deleted)."""
+        await self._collection().delete_many({"owner_id": owner_id})
