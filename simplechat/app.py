@@ -7,6 +7,7 @@ from slowapi.errors import RateLimitExceeded
 
 from simplechat import __version__, health
 from simplechat.accounts import router as accounts_router
+from simplechat.billing import router as billing_router
 from simplechat.chat import openai_router
 from simplechat.chat import router as chat_router
 from simplechat.config import Settings, get_settings
@@ -53,6 +54,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.limiter = limiter
     app.add_exception_handler(RateLimitExceeded, on_ip_limit)
     app.include_router(accounts_router.build_router(limiter, settings.ip_limit))
+    app.include_router(billing_router.build_router(limiter, settings.redeem_ip_limit))
     for router in (
         chat_router.router,
         openai_router.router,

@@ -1,11 +1,12 @@
 """The lifespan owns every long-lived resource: the database (MONGODB_URI, or the embedded
-server), the outbound HTTP session, the provider registry and the token counter. It builds
-the services (`wiring`) and hands them to requests as the lifespan state."""
+server), the outbound HTTP session, the provider registry, the token counter and, with credits
+on, the billing sweeper task. It builds the services (`wiring`) and hands them to requests as
+the lifespan state."""
 
 import asyncio
 import logging
 from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager, suppress
 from functools import partial
 
 from fastapi import FastAPI
@@ -66,4 +67,16 @@ async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, object]]:
             jwt_secret=secret,
             database_ping=partial(ping, database),
         )
+        if settings.credits:
+            sweeper = asyncio.create_task(
+                services.billing.run_sweeper(settings.billing_sweep_seconds),
+                name="billing-sweeper",
+            )
+            stack.push_async_callback(_stop, sweeper)
         yield services.state()
+
+
+async def _stop(task: "asyncio.Task[None]") -> None:
+    task.cancel()
+    with suppress(asyncio.CancelledError):
+        await task

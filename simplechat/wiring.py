@@ -10,6 +10,10 @@ from dataclasses import dataclass
 
 from simplechat.accounts.repository import UserRepository
 from simplechat.accounts.service import AccountService
+from simplechat.billing.codes import CodeService, RedeemPolicy
+from simplechat.billing.repository import CodeRepository, CreditRepository, UsageRepository
+from simplechat.billing.rules import to_units
+from simplechat.billing.service import BillingPolicy, BillingService
 from simplechat.chat.repository import MessageRepository
 from simplechat.chat.service import ChatService
 from simplechat.chat.types import Persona
@@ -28,6 +32,8 @@ class Services:
     """The lifespan state: one entry per service (its field name is its state key)."""
 
     accounts: AccountService
+    billing: BillingService
+    redeem_codes: CodeService
     chat: ChatService
     limits: LimitService
     reports: ReportService
@@ -69,10 +75,32 @@ def build_services(
         users=UserRepository(), secret=jwt_secret, expire_minutes=settings.jwt_expire_minutes
     )
     reports = ReportService(repo=ReportRepository(), tz=settings.zone)
+    billing, redeem_codes = build_billing(settings)
     return Services(
         accounts=accounts,
+        billing=billing,
+        redeem_codes=redeem_codes,
         chat=chat,
         limits=limits,
         reports=reports,
         database_ping=database_ping,
     )
+
+
+def build_billing(settings: Settings) -> tuple[BillingService, CodeService]:
+    credits, codes = CreditRepository(), CodeRepository()
+    billing = BillingService(
+        credits=credits,
+        codes=codes,
+        usage=UsageRepository(),
+        policy=BillingPolicy(
+            enabled=settings.credits,
+            signup_units=to_units(settings.signup_credits),
+            hold_timeout_seconds=settings.hold_timeout_seconds,
+            timezone=settings.zone,
+        ),
+    )
+    redeem = RedeemPolicy(
+        attempts=settings.redeem_attempts, window_seconds=settings.redeem_window_seconds
+    )
+    return billing, CodeService(codes=codes, credits=credits, billing=billing, policy=redeem)

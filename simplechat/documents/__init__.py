@@ -13,12 +13,22 @@ they compare the same way everywhere, and the embedded server stores a date set 
 
 from beanie import Document
 
+from simplechat.documents.credit_accounts import CreditAccountDoc
+from simplechat.documents.holds import HoldDoc
+from simplechat.documents.ledger import LedgerDoc
 from simplechat.documents.limit_refusals import LimitRefusalDoc
 from simplechat.documents.messages import MessageDoc
+from simplechat.documents.redeem_codes import RedeemCodeDoc
+from simplechat.documents.usage_records import UsageRecordDoc
 from simplechat.documents.users import UserDoc
 
 DOCUMENT_MODELS: list[type[Document]] = [
     UserDoc,
     MessageDoc,
     LimitRefusalDoc,
+    CreditAccountDoc,
+    LedgerDoc,
+    HoldDoc,
+    RedeemCodeDoc,
+    UsageRecordDoc,
 ]

@@ -10,15 +10,21 @@ status (OpenAI's shape under /v1).
     │   └── InvalidInput (422)
     ├── NotAuthenticated (401)
     │   └── InvalidCredentials (401)
+    ├── PaymentRequired (402)
+    │   └── billing.InsufficientCredits (402)   the balance does not cover a turn's worst case
     ├── Forbidden (403)
     ├── NotFound (404)
+    │   └── billing.CreditsDisabled, CodeNotFound, UserNotFound (404)
     ├── MethodNotAllowed (405)
     ├── Conflict (409)
-    │   └── UsernameTaken (409)
+    │   ├── UsernameTaken (409)
+    │   └── billing.CodeUsed, CodeDisabled, BalanceTooLow (409)
+    ├── Gone (410)
+    │   └── billing.CodeExpired (410)
     ├── PayloadTooLarge (413)
     ├── UnsupportedMediaType (415)
-    ├── RateLimited (429; code daily_limit | burst_limit | ip_limit; the app may answer the
-    │                per-user limits with 401, as the product's spec has it)
+    ├── RateLimited (429; code daily_limit | burst_limit | ip_limit | redeem_limit; the app
+    │                may answer the per-user limits with 401, as the product's spec has it)
     ├── ServerBusy (503)              too many parallel requests for one account; try again
     ├── DatabaseUnavailable (503)
     ├── ClientDisconnected (499)      recorded on a stream the client left; never sent
@@ -90,6 +96,12 @@ class InvalidCredentials(NotAuthenticated):
     default_message = "Incorrect username or password."
 
 
+class PaymentRequired(SimpleChatError):
+    status_code = 402
+    code = "payment_required"
+    default_message = "Not enough credits."
+
+
 class Forbidden(SimpleChatError):
     status_code = 403
     code = "forbidden"
@@ -114,6 +126,12 @@ class Conflict(SimpleChatError):
 
 class UsernameTaken(Conflict):
     code = "username_taken"
+
+
+class Gone(SimpleChatError):
+    status_code = 410
+    code = "gone"
+    default_message = "This is no longer available."
 
 
 class PayloadTooLarge(SimpleChatError):

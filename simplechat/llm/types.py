@@ -3,6 +3,8 @@
 from dataclasses import dataclass
 from enum import StrEnum
 
+from simplechat.llm.pricing import Price
+
 
 class Role(StrEnum):
     SYSTEM = "system"
@@ -31,7 +33,8 @@ class Usage:
 
 @dataclass(frozen=True, slots=True)
 class ModelSpec:
-    """A model users can ask for: its public name, provider, upstream id and limits."""
+    """A model users can ask for: its public name, provider, upstream id, limits and price
+    (None: free)."""
 
     name: str
     provider: str
@@ -39,6 +42,7 @@ class ModelSpec:
     context_window: int
     max_output_tokens: int
     description: str = ""
+    price: Price | None = None
 
 
 @dataclass(frozen=True, slots=True)
