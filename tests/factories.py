@@ -4,11 +4,13 @@ Plain functions and classes, imported where used (fixtures stay in the conftest 
 """
 
 import socket
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 from asgi_lifespan import LifespanManager
+from pymongo import MongoClient
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from simplechat.app import create_app
@@ -100,3 +102,32 @@ async def sign_up(
     response = await client.post("/token", data={"username": username, "password": password})
     assert response.status_code == 200, response.text
     return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+def promote_to_admin(mongo_uri: str, database_name: str, username: str) -> None:
+    """Make an existing user an admin straight in the database (the role field)."""
+    client: MongoClient[dict[str, Any]] = MongoClient(mongo_uri)
+    try:
+        result = client[database_name].users.update_one(
+            {"username": username}, {"$set": {"role": "admin"}}
+        )
+        assert result.matched_count == 1, f"no user {username!r}"
+    finally:
+        client.close()
+
+
+class Clock:
+    """A clock tests move by hand (services take it as `clock`); with `tick`, each reading
+    also moves it on by that much (so records made one after another are ordered)."""
+
+    def __init__(self, now: datetime, *, tick: timedelta = timedelta(0)) -> None:
+        self.now = now
+        self.tick = tick
+
+    def __call__(self) -> datetime:
+        now = self.now
+        self.now += self.tick
+        return now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
