@@ -48,6 +48,10 @@ def schema(mongo_uri: str, database_name: str, tmp_path: Path) -> Iterator[Any]:
         burst_limit=20,  # a slot costs storage per user: keep it small, with a short window
         burst_window_seconds=1,
         ip_limit="100000/minute",
+        credits=True,  # the credit routes answer for real, not only "credits are off"
+        signup_credits="10",
+        redeem_ip_limit="100000/minute",
+        redeem_attempts=100_000,
     )
     app = create_app(settings)
     try:
@@ -114,6 +118,9 @@ EXPLICIT: list[tuple[str, str, dict[str, Any]]] = [
     ("/user/history/{last_n}", "GET", {"path_parameters": {"last_n": 1}}),
     ("/user/history/{last_n}", "GET", {"path_parameters": {"last_n": 100}}),
     ("/user/report", "GET", {"query": {"format": "svg"}}),
+    ("/user/credits", "GET", {"query": {"page": 1, "page_size": 5}}),
+    ("/user/credits/redeem", "POST", {"body": {"code": "ZZZZ-ZZZZ-ZZZZ-ZZZZ-ZZZZ-ZZZZ-ZZZZ"}}),
+    ("/user/usage", "GET", {"query": {"from": "2026-01-01", "to": "2026-01-31"}}),
 ]
 
 
