@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from simplechat.accounts.repository import UserRepository
 from simplechat.accounts.service import AccountService
+from simplechat.billing.balances import Balances
 from simplechat.billing.codes import CodeService, RedeemPolicy
 from simplechat.billing.repository import CodeRepository, CreditRepository, UsageRepository
 from simplechat.billing.rules import to_units
@@ -89,18 +90,24 @@ def build_services(
 
 def build_billing(settings: Settings) -> tuple[BillingService, CodeService]:
     credits, codes = CreditRepository(), CodeRepository()
+    balances = Balances(
+        credits=credits, codes=codes, signup_units=to_units(settings.signup_credits)
+    )
     billing = BillingService(
+        balances=balances,
         credits=credits,
         codes=codes,
         usage=UsageRepository(),
         policy=BillingPolicy(
             enabled=settings.credits,
-            signup_units=to_units(settings.signup_credits),
             hold_timeout_seconds=settings.hold_timeout_seconds,
             timezone=settings.zone,
         ),
     )
     redeem = RedeemPolicy(
-        attempts=settings.redeem_attempts, window_seconds=settings.redeem_window_seconds
+        enabled=settings.credits,
+        attempts=settings.redeem_attempts,
+        window_seconds=settings.redeem_window_seconds,
     )
-    return billing, CodeService(codes=codes, credits=credits, billing=billing, policy=redeem)
+    codes_service = CodeService(codes=codes, credits=credits, balances=balances, policy=redeem)
+    return billing, codes_service

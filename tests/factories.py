@@ -4,9 +4,12 @@ Plain functions and classes, imported where used (fixtures stay in the conftest 
 """
 
 import socket
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 from asgi_lifespan import LifespanManager
@@ -14,6 +17,11 @@ from pymongo import MongoClient
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from simplechat.app import create_app
+from simplechat.billing.balances import Balances
+from simplechat.billing.codes import CodeService, RedeemPolicy
+from simplechat.billing.repository import CodeRepository, CreditRepository, UsageRepository
+from simplechat.billing.rules import to_units
+from simplechat.billing.service import BillingPolicy, BillingService
 from simplechat.config import Settings
 
 SEED = "hi, my name is Eric"
@@ -131,3 +139,38 @@ class Clock:
 
     def advance(self, **delta: float) -> None:
         self.now += timedelta(**delta)
+
+
+def billing_services(
+    clock: Clock,
+    *,
+    enabled: bool = True,
+    signup: str = "0",
+    hold_timeout: int = 900,
+    redeem_attempts: int = 10,
+) -> "Billing":
+    """The billing and redeem-code services on the current database, with `clock`."""
+    credits, codes = CreditRepository(), CodeRepository()
+    balances = Balances(
+        credits=credits, codes=codes, signup_units=to_units(Decimal(signup)), clock=clock
+    )
+    billing = BillingService(
+        balances=balances,
+        credits=credits,
+        codes=codes,
+        usage=UsageRepository(),
+        policy=BillingPolicy(enabled, hold_timeout, ZoneInfo("UTC")),
+        clock=clock,
+    )
+    redeem = RedeemPolicy(enabled=enabled, attempts=redeem_attempts, window_seconds=3600)
+    code_service = CodeService(
+        codes=codes, credits=credits, balances=balances, policy=redeem, clock=clock
+    )
+    return Billing(billing, code_service, balances)
+
+
+@dataclass(frozen=True)
+class Billing:
+    service: BillingService
+    codes: CodeService
+    balances: Balances

@@ -17,7 +17,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from simplechat.billing.errors import CodeDisabled, CodeExpired, CodeNotFound, CodeUsed
+from simplechat.billing.balances import Balances
+from simplechat.billing.errors import (
+    CodeDisabled,
+    CodeExpired,
+    CodeNotFound,
+    CodeUsed,
+    CreditsDisabled,
+)
 from simplechat.billing.repository import CodeRepository, CreditRepository, StoredCode
 from simplechat.billing.repository.codes import NewCode
 from simplechat.billing.rules import (
@@ -32,7 +39,7 @@ from simplechat.billing.rules import (
     to_ms,
     window_start_ms,
 )
-from simplechat.billing.service import CODE_GRACE_MS, BillingService
+from simplechat.billing.service import CODE_GRACE_MS
 from simplechat.billing.types import CodeStatus, RedeemCode, Redeemed
 from simplechat.kit.errors import InvalidInput, RateLimited
 from simplechat.kit.pagination import Paged, PageParams
@@ -47,7 +54,8 @@ NOT_A_CODE = (
 
 @dataclass(frozen=True, slots=True)
 class RedeemPolicy:
-    attempts: int  # per user per window
+    enabled: bool  # credits are on
+    attempts: int  # failed attempts per user per window
     window_seconds: int
 
 
@@ -57,22 +65,26 @@ class CodeService:
         *,
         codes: CodeRepository,
         credits: CreditRepository,
-        billing: BillingService,
+        balances: Balances,
         policy: RedeemPolicy,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._codes = codes
         self._credits = credits
-        self._billing = billing
+        self._balances = balances
         self._policy = policy
         self._clock = clock
+
+    def _require_enabled(self) -> None:
+        if not self._policy.enabled:
+            raise CreditsDisabled()
 
     # --- admins ---
     async def create(
         self, *, credits: int, count: int, expires: datetime | None, note: str | None, by: str
     ) -> list[RedeemCode]:
         """`count` new codes worth `credits` units each (random, 140 bits)."""
-        self._billing.require_enabled()
+        self._require_enabled()
         now = from_ms(to_ms(self._clock()))
         if expires is not None and expires <= now:
             raise InvalidInput("expires_at must be in the future.")
@@ -89,19 +101,19 @@ class CodeService:
 
     async def page(self, status: CodeStatus | None, params: PageParams) -> Paged[RedeemCode]:
         """Codes newest first, all or of one status."""
-        self._billing.require_enabled()
+        self._require_enabled()
         now_ms = to_ms(self._clock())
         found = await self._codes.page(status, now_ms=now_ms, params=params)
         return Paged([self._public(c, now_ms) for c in found.items], found.total, params)
 
     async def get(self, text: str) -> RedeemCode:
-        self._billing.require_enabled()
+        self._require_enabled()
         return self._public(await self._find(text), to_ms(self._clock()))
 
     async def disable(self, text: str, *, by: str) -> RedeemCode:
         """Disable an unused code (expired ones too); disabling it again changes nothing;
         a used code cannot be disabled (409)."""
-        self._billing.require_enabled()
+        self._require_enabled()
         found = await self._find(text)
         now_ms = to_ms(self._clock())
         if found.status == CodeStatus.USED:
@@ -135,17 +147,17 @@ class CodeService:
     async def redeem(self, *, user_id: str, username: str, text: str) -> Redeemed:
         """Use a code: its credits go to the caller's balance. 404 unknown, 409 used or
         disabled, 410 expired, 429 too many attempts."""
-        self._billing.require_enabled()
+        self._require_enabled()
         code = normalize_code(text)
         if code is None:
             raise InvalidInput(NOT_A_CODE)
-        await self._billing.balance(user_id)  # opens the account on first sight
+        await self._balances.balance(user_id)  # opens the account on first sight
         now_ms = to_ms(self._clock())
         window = await self._count_attempt(user_id, now_ms)
         claimed = await self._codes.claim(code, user_id=user_id, username=username, now_ms=now_ms)
         if claimed is None:
             raise await self._refusal(code, now_ms)
-        balance = await self._billing.credit_code(claimed)
+        balance = await self._balances.credit_code(claimed)
         await self._credits.give_back_attempt(user_id, window=window)
         return Redeemed(code=code, credits=claimed.credits, balance=balance)
 
@@ -171,6 +183,6 @@ class CodeService:
             return CodeDisabled()
         if found.status == CodeStatus.USED:
             if found.credit_due and (found.used_ms or 0) < now_ms - CODE_GRACE_MS:
-                await self._billing.credit_code(found)  # its redeem never finished: finish it
+                await self._balances.credit_code(found)  # never finished: finish it
             return CodeUsed()
         return CodeExpired()

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
+from simplechat.billing.balances import Balances
 from simplechat.billing.errors import (
     BalanceTooLow,
     CreditsDisabled,
@@ -39,18 +40,14 @@ from simplechat.billing.errors import (
 from simplechat.billing.repository import (
     CodeRepository,
     CreditRepository,
-    StoredCode,
     UsageRepository,
 )
-from simplechat.billing.repository.credits import entry_of, journal_line
 from simplechat.billing.rules import (
     bucket_usage,
     charge_for,
     cost_units,
     day_key,
     default_usage_range,
-    format_code,
-    from_ms,
     to_ms,
     usage_range_problem,
 )
@@ -86,26 +83,22 @@ class CreditsView:
 @dataclass(frozen=True, slots=True)
 class BillingPolicy:
     enabled: bool
-    signup_units: int
     hold_timeout_seconds: int
     timezone: ZoneInfo
-
-
-def _now_ms_precision(clock: Callable[[], datetime]) -> datetime:
-    """Now, to the millisecond: what the ledger keeps of a time."""
-    return from_ms(to_ms(clock()))
 
 
 class BillingService:
     def __init__(
         self,
         *,
+        balances: Balances,
         credits: CreditRepository,
         codes: CodeRepository,
         usage: UsageRepository,
         policy: BillingPolicy,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
+        self._balances = balances
         self._credits = credits
         self._codes = codes
         self._usage = usage
@@ -123,20 +116,7 @@ class BillingService:
     # --- balances ---
     async def balance(self, user_id: str) -> Balance:
         """The user's balance; the account is opened (with the signup credits) on first sight."""
-        account = await self._credits.find(user_id)
-        if account is None:
-            signup = self._policy.signup_units
-            journal: list[str] = []
-            if signup > 0:
-                now = _now_ms_precision(self._clock)
-                entry = LedgerEntry(f"signup:{user_id}", user_id, EntryKind.SIGNUP, signup, now)
-                journal = [journal_line(entry)]
-            await self._credits.create(user_id, available=signup, journal=journal)
-            account = await self._credits.find(user_id)
-            assert account is not None
-        for line in account.journal:  # entries a crash left unwritten (or being written now)
-            await self._write(entry_of(line), line)
-        return account.balance
+        return await self._balances.balance(user_id)
 
     async def credits(self, user_id: str, page: PageParams) -> CreditsView:
         """The balance, the amount on hold and a page of the ledger, newest first."""
@@ -157,45 +137,13 @@ class BillingService:
         if not await self._credits.user_exists(user_id):
             raise UserNotFound()
         await self.balance(user_id)
-        now = _now_ms_precision(self._clock)
         key = f"admin:{uuid.uuid4().hex}"
+        now = self._balances.now()
         entry = LedgerEntry(key, user_id, EntryKind.ADMIN, delta, now, note=reason, by=by)
-        applied = await self._apply(entry, min_available=-delta if delta < 0 else None)
+        applied = await self._balances.apply(entry, min_available=-delta if delta < 0 else None)
         if applied is None:
             raise BalanceTooLow(await self.balance(user_id), -delta)
         return applied
-
-    async def credit_code(self, code: StoredCode) -> Balance:
-        """Credit a used code to the account that used it, exactly once however often this
-        runs (the account remembers the codes credited to it)."""
-        assert code.used_by is not None
-        assert code.used_ms is not None
-        user_id = code.used_by
-        await self.balance(user_id)
-        entry = LedgerEntry(
-            f"redeem:{code.code}",
-            user_id,
-            EntryKind.REDEEM,
-            code.credits,
-            from_ms(code.used_ms),
-            reference=format_code(code.code),
-        )
-        balance = await self._apply(entry, code=code.code) or await self.balance(user_id)
-        await self._codes.mark_credited(code.code)
-        return balance
-
-    async def _apply(
-        self, entry: LedgerEntry, *, min_available: int | None = None, code: str | None = None
-    ) -> Balance | None:
-        balance = await self._credits.apply(entry, min_available=min_available, code=code)
-        if balance is not None:
-            await self._write(entry, journal_line(entry))
-        return balance
-
-    async def _write(self, entry: LedgerEntry, line: str) -> None:
-        """Copy a journal entry into the ledger (once), then take it off the journal."""
-        await self._credits.write_ledger(entry)
-        await self._credits.clear_journal(entry.user_id, line)
 
     # --- holds ---
     async def hold(
@@ -243,7 +191,7 @@ class BillingService:
             )
             if cost > charged:
                 note += " (capped at the amount held)"
-            now = _now_ms_precision(self._clock)
+            now = self._balances.now()
             key = f"charge:{hold.id}"
             entry = LedgerEntry(
                 key, hold.user_id, EntryKind.CHARGE, -charged, now, hold.reference, note
@@ -255,7 +203,7 @@ class BillingService:
             return Settlement(hold.id, settled=False, cost=cost, charged=0)
         steps = [self._credits.delete_hold(hold.id)]
         if entry is not None:
-            steps.append(self._write(entry, journal_line(entry)))
+            steps.append(self._balances.write(entry))
         await asyncio.gather(*steps)
         return Settlement(hold.id, settled=True, cost=cost, charged=charged)
 
@@ -287,7 +235,7 @@ class BillingService:
     ) -> TurnCost:
         """Price a finished turn (whole or cut short), record its usage, settle its hold."""
         cost = self.price(model, usage)
-        now = _now_ms_precision(self._clock)
+        now = self._balances.now()
         record = self._usage.record(
             reference=reference,
             user_id=user_id,
@@ -334,14 +282,10 @@ class BillingService:
                 log.warning(
                     "billing.hold_released_by_sweeper hold=%s user=%s", stale.id, stale.user_id
                 )
-        written = 0
-        for _user_id, lines in await self._credits.with_journal(SWEEP_BATCH):
-            for line in lines:
-                await self._write(entry_of(line), line)
-                written += 1
+        written = await self._balances.write_journals(SWEEP_BATCH)
         due = await self._codes.due(used_before_ms=now_ms - CODE_GRACE_MS, limit=SWEEP_BATCH)
         for code in due:
-            await self.credit_code(code)
+            await self._balances.credit_code(code)
         return SweepReport(released, written, len(due))
 
     async def run_sweeper(self, interval_seconds: float) -> None:

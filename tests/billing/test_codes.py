@@ -4,12 +4,10 @@ it. Time is passed in, never slept."""
 
 import asyncio
 from datetime import timedelta
-from decimal import Decimal
-from zoneinfo import ZoneInfo
 
 import pytest
 
-from simplechat.billing.codes import CodeService, RedeemPolicy
+from simplechat.billing.codes import CodeService
 from simplechat.billing.errors import (
     CodeDisabled,
     CodeExpired,
@@ -17,14 +15,14 @@ from simplechat.billing.errors import (
     CodeUsed,
     CreditsDisabled,
 )
-from simplechat.billing.repository import CodeRepository, CreditRepository, UsageRepository
-from simplechat.billing.rules import format_code, to_units
-from simplechat.billing.service import BillingPolicy, BillingService
+from simplechat.billing.repository import CodeRepository
+from simplechat.billing.rules import format_code
+from simplechat.billing.service import BillingService
 from simplechat.billing.types import Balance, CodeStatus, EntryKind
 from simplechat.kit.errors import InvalidInput, RateLimited
 from simplechat.kit.pagination import PageParams
 from tests.billing.conftest import ADMIN, OTHER, T0, USER
-from tests.factories import Clock
+from tests.factories import Clock, billing_services
 
 pytestmark = pytest.mark.usefixtures("database")
 EVERYTHING = PageParams(page=1, page_size=100)
@@ -33,26 +31,8 @@ EVERYTHING = PageParams(page=1, page_size=100)
 def services(
     clock: Clock, *, attempts: int = 10, signup: str = "0", enabled: bool = True
 ) -> tuple[BillingService, CodeService]:
-    billing = BillingService(
-        credits=CreditRepository(),
-        codes=CodeRepository(),
-        usage=UsageRepository(),
-        policy=BillingPolicy(
-            enabled=enabled,
-            signup_units=to_units(Decimal(signup)),
-            hold_timeout_seconds=900,
-            timezone=ZoneInfo("UTC"),
-        ),
-        clock=clock,
-    )
-    codes = CodeService(
-        codes=CodeRepository(),
-        credits=CreditRepository(),
-        billing=billing,
-        policy=RedeemPolicy(attempts=attempts, window_seconds=3600),
-        clock=clock,
-    )
-    return billing, codes
+    kit = billing_services(clock, enabled=enabled, signup=signup, redeem_attempts=attempts)
+    return kit.service, kit.codes
 
 
 @pytest.fixture
@@ -60,14 +40,8 @@ def clock() -> Clock:
     return Clock(T0, tick=timedelta(milliseconds=1))
 
 
-async def make(codes: CodeService, credits: int = 100_000, **fields: object) -> str:
-    made = await codes.create(
-        credits=credits,
-        count=1,
-        expires=fields.get("expires"),
-        note=None,
-        by=ADMIN,  # type: ignore[arg-type]
-    )
+async def make(codes: CodeService, credits: int = 100_000) -> str:
+    made = await codes.create(credits=credits, count=1, expires=None, note=None, by=ADMIN)
     return made[0].code
 
 
@@ -198,7 +172,8 @@ async def test_parallel_guesses_never_pass_the_limit(clock: Clock) -> None:
 
 
 async def test_a_crash_between_using_a_code_and_crediting_it(clock: Clock) -> None:
-    billing, codes = services(clock)
+    kit = billing_services(clock)
+    billing, codes = kit.service, kit.codes
     code = await make(codes, 30_000)
     await billing.balance(USER)
     # the worker used the code, then died before the credit
@@ -207,7 +182,8 @@ async def test_a_crash_between_using_a_code_and_crediting_it(clock: Clock) -> No
     assert (await billing.balance(USER)).balance == 0
     assert (await billing.sweep()).codes_credited == 1
     assert (await billing.sweep()).codes_credited == 0
-    assert await billing.credit_code(claimed) == Balance(USER, 30_000, 0)  # once, however often
+    again = await kit.balances.credit_code(claimed)
+    assert again == Balance(USER, 30_000, 0)  # credited once, however often
     entries = (await billing.credits(USER, EVERYTHING)).ledger.items
     assert [(e.kind, e.delta) for e in entries] == [(EntryKind.REDEEM, 30_000)]
 

@@ -4,22 +4,20 @@ usage. Time is passed in (a hand-moved clock), never slept."""
 import asyncio
 from datetime import timedelta
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
 import pytest
 from pymongo import AsyncMongoClient
 
 from simplechat.billing.errors import BalanceTooLow, CreditsDisabled, InsufficientCredits
-from simplechat.billing.repository import CodeRepository, CreditRepository, UsageRepository
-from simplechat.billing.rules import to_units
-from simplechat.billing.service import BillingPolicy, BillingService
-from simplechat.billing.types import Balance, EntryKind, LedgerEntry
+from simplechat.billing.repository import CreditRepository
+from simplechat.billing.service import BillingService
+from simplechat.billing.types import Balance, EntryKind, Hold, LedgerEntry
 from simplechat.kit.errors import InvalidInput
 from simplechat.kit.pagination import PageParams
 from simplechat.llm.pricing import Price
 from simplechat.llm.types import ModelSpec, Usage
 from tests.billing.conftest import ADMIN, OTHER, T0, USER
-from tests.factories import Clock
+from tests.factories import Clock, billing_services
 
 pytestmark = pytest.mark.usefixtures("database")
 
@@ -32,18 +30,8 @@ EVERYTHING = PageParams(page=1, page_size=100)
 def service(
     clock: Clock | None = None, *, signup: str = "0", enabled: bool = True, timeout: int = 900
 ) -> BillingService:
-    return BillingService(
-        credits=CreditRepository(),
-        codes=CodeRepository(),
-        usage=UsageRepository(),
-        policy=BillingPolicy(
-            enabled=enabled,
-            signup_units=to_units(Decimal(signup)),
-            hold_timeout_seconds=timeout,
-            timezone=ZoneInfo("UTC"),
-        ),
-        clock=clock or Clock(T0, tick=timedelta(milliseconds=1)),
-    )
+    clock = clock or Clock(T0, tick=timedelta(milliseconds=1))
+    return billing_services(clock, enabled=enabled, signup=signup, hold_timeout=timeout).service
 
 
 async def ledger(billing: BillingService, user_id: str = USER) -> list[LedgerEntry]:
@@ -58,7 +46,7 @@ async def assert_ledger_explains_balance(billing: BillingService, user_id: str =
     assert balance.on_hold >= 0
 
 
-async def hold(billing: BillingService, max_output: int = 1000, ref: str = "m1"):  # type: ignore[no-untyped-def]
+async def hold(billing: BillingService, max_output: int = 1000, ref: str = "m1") -> Hold | None:
     return await billing.hold(
         USER, PRICED, prompt_tokens=50, max_output_tokens=max_output, reference=ref
     )
