@@ -109,7 +109,7 @@ class BillingService:
     def enabled(self) -> bool:
         return self._policy.enabled
 
-    def require_enabled(self) -> None:
+    def _require_enabled(self) -> None:
         if not self._policy.enabled:
             raise CreditsDisabled()
 
@@ -120,20 +120,20 @@ class BillingService:
 
     async def credits(self, user_id: str, page: PageParams) -> CreditsView:
         """The balance, the amount on hold and a page of the ledger, newest first."""
-        self.require_enabled()
+        self._require_enabled()
         balance = await self.balance(user_id)
         return CreditsView(balance, await self._credits.ledger_page(user_id, page))
 
     async def credits_of(self, user_id: str, page: PageParams) -> CreditsView:
         """`credits` of any user, for admins (404 for an unknown user)."""
-        self.require_enabled()
+        self._require_enabled()
         if not await self._credits.user_exists(user_id):
             raise UserNotFound()
         return await self.credits(user_id, page)
 
     async def adjust(self, user_id: str, delta: int, *, reason: str, by: str) -> Balance:
         """An admin adds (or takes, down to zero available) credits, with a reason."""
-        self.require_enabled()
+        self._require_enabled()
         if not await self._credits.user_exists(user_id):
             raise UserNotFound()
         await self.balance(user_id)

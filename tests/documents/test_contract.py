@@ -399,3 +399,38 @@ async def test_usage_groups_on_one_stored_bucket_key(db: Db) -> None:
     )
     grouped = {r["_id"]: (r["n"], r["cost"]) for r in await cursor.to_list()}
     assert grouped == {"2026-11-21|a": (2, 5), "2026-11-21|b": (1, 4)}
+
+
+async def test_stale_holds_by_age_and_deleted_when_closed(db: Db) -> None:
+    await db.holds.create_index("created_ms")
+    await db.holds.insert_many([{"_id": f"h{i}", "created_ms": 1000 * i} for i in range(10)])
+    stale = await db.holds.find({"created_ms": {"$lt": 3500}}, limit=2).to_list()
+    assert len(stale) == 2
+    assert {d["_id"] for d in stale} <= {"h0", "h1", "h2", "h3"}
+    assert (await db.holds.delete_one({"_id": "h0"})).deleted_count == 1
+    assert (await db.holds.delete_one({"_id": "h0"})).deleted_count == 0
+
+
+async def test_codes_list_newest_first_by_status(db: Db) -> None:
+    """Codes of one batch share their time: sorted on it descending, then by code."""
+    batches = [(1000, ["B", "A", "C"]), (2000, ["E", "D"])]
+    await db.redeem_codes.insert_many(
+        [
+            {"_id": code, "created_ms": ms, "status": "unused", "expires_ms": 10**13}
+            for ms, codes in batches
+            for code in codes
+        ]
+    )
+    await db.redeem_codes.update_one({"_id": "A"}, {"$set": {"expires_ms": 500}})
+    unused = {"status": "unused", "expires_ms": {"$gt": 1500}}
+    page = (
+        await db.redeem_codes.find(unused)
+        .sort([("created_ms", DESCENDING), ("_id", 1)])
+        .skip(1)
+        .limit(3)
+        .to_list()
+    )
+    assert [d["_id"] for d in page] == ["E", "B", "C"]
+    assert await db.redeem_codes.count_documents(unused) == 4
+    expired = {"status": "unused", "expires_ms": {"$lte": 1500}}
+    assert await db.redeem_codes.count_documents(expired) == 1
