@@ -27,6 +27,11 @@ from simplechat.accounts.types import OwnerDataRemover
 from simplechat.accounts.wechat import WeChatClient
 from simplechat.admin.repository import AuditRepository
 from simplechat.admin.service import AdminService
+from simplechat.billing.balances import Balances
+from simplechat.billing.codes import CodeService, RedeemPolicy
+from simplechat.billing.repository import CodeRepository, CreditRepository, UsageRepository
+from simplechat.billing.rules import to_units
+from simplechat.billing.service import BillingPolicy, BillingService
 from simplechat.chat.conversations import ConversationService
 from simplechat.chat.repository.conversations import ConversationRepository
 from simplechat.chat.repository.messages import MessageRepository
@@ -55,6 +60,8 @@ class Services:
     """The lifespan state: one entry per service (its field name is its state key)."""
 
     accounts: AccountService
+    billing: BillingService
+    redeem_codes: CodeService
     chat: ChatService
     conversations: ConversationService
     presets: PresetService
@@ -120,8 +127,11 @@ def build_services(
     admin = AdminService(
         directory=directory, limits=limits, reports=reports, audit=AuditRepository()
     )
+    billing, redeem_codes = build_billing(settings)
     return Services(
         accounts=accounts,
+        billing=billing,
+        redeem_codes=redeem_codes,
         chat=chat,
         conversations=conversations,
         presets=presets,
@@ -189,3 +199,28 @@ def _accounts(
         users=users, roles=roles, sessions=sessions, passwords=passwords, removal=removal
     )
     return accounts, directory
+
+
+def build_billing(settings: Settings) -> tuple[BillingService, CodeService]:
+    credits, codes = CreditRepository(), CodeRepository()
+    balances = Balances(
+        credits=credits, codes=codes, signup_units=to_units(settings.signup_credits)
+    )
+    billing = BillingService(
+        balances=balances,
+        credits=credits,
+        codes=codes,
+        usage=UsageRepository(),
+        policy=BillingPolicy(
+            enabled=settings.credits,
+            hold_timeout_seconds=settings.hold_timeout_seconds,
+            timezone=settings.zone,
+        ),
+    )
+    redeem = RedeemPolicy(
+        enabled=settings.credits,
+        attempts=settings.redeem_attempts,
+        window_seconds=settings.redeem_window_seconds,
+    )
+    codes_service = CodeService(codes=codes, credits=credits, balances=balances, policy=redeem)
+    return billing, codes_service

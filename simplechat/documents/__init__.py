@@ -18,15 +18,20 @@ from beanie import Document
 from simplechat.documents.audit_log import AuditEntryDoc
 from simplechat.documents.avatars import AvatarDoc
 from simplechat.documents.conversations import ConversationDoc
+from simplechat.documents.credit_accounts import CreditAccountDoc
+from simplechat.documents.holds import HoldDoc
 from simplechat.documents.ip_limits import IpLimitDoc
+from simplechat.documents.ledger import LedgerDoc
 from simplechat.documents.limit_refusals import LimitRefusalDoc
 from simplechat.documents.media_overrides import MediaOverridesDoc
 from simplechat.documents.media_results import MediaResultDoc
 from simplechat.documents.media_usage import MediaUsageDoc
 from simplechat.documents.messages import MessageDoc
 from simplechat.documents.presets import PresetDoc
+from simplechat.documents.redeem_codes import RedeemCodeDoc
 from simplechat.documents.refresh_tokens import RefreshTokenDoc
 from simplechat.documents.role_counts import RoleCountDoc
+from simplechat.documents.usage_records import UsageRecordDoc
 from simplechat.documents.users import UserDoc
 
 DOCUMENT_MODELS: list[type[Document]] = [
@@ -43,4 +48,9 @@ DOCUMENT_MODELS: list[type[Document]] = [
     RoleCountDoc,
     AuditEntryDoc,
     IpLimitDoc,
+    CreditAccountDoc,
+    LedgerDoc,
+    HoldDoc,
+    RedeemCodeDoc,
+    UsageRecordDoc,
 ]
