@@ -1,4 +1,10 @@
-"""The `simplechat` command: `serve` the API, or `check-config` to see what it would run with."""
+"""The `simplechat` command: `serve` the API, or `check-config` to see what it would run with.
+
+`serve` exits 0 when it was stopped, 2 when the configuration is invalid (a setting, the models
+file, the default model: one line per problem, no traceback) and 3 when it could not start (the
+database did not answer, the port is taken, a worker failed to start), so a supervisor sees a
+failed start as a failure, also with `--workers N`.
+"""
 
 import argparse
 import asyncio
@@ -7,17 +13,25 @@ import logging.config
 import os
 import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
+from annotated_types import Ge, Gt, Le, Lt
 from pydantic import AliasChoices, SecretStr, ValidationError
 
 from simplechat import __version__
 from simplechat.config import Settings, get_settings
-from simplechat.kit import telemetry
-from simplechat.kit.embedded import DB_FILE_NAME, EmbeddedMongo, attach_or_start, stop_started
+from simplechat.kit import serving, telemetry
+from simplechat.kit.db import unreachable
+from simplechat.kit.embedded import (
+    DB_FILE_NAME,
+    EmbeddedMongo,
+    EmbeddedServerError,
+    attach_or_start,
+    stop_started,
+)
 from simplechat.kit.logs import logging_config, resolve_format
 from simplechat.kit.secrets import (
     SECRET_FILE_NAME,
@@ -54,31 +68,54 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def serve(host: str, port: int, workers: int) -> int:
-    import uvicorn
+EXIT_INVALID_CONFIG = 2
 
+
+def serve(host: str, port: int, workers: int) -> int:
+    """Run the API until stopped; see the module docstring for the exit statuses."""
     try:
         settings = get_settings()
     except ValidationError as exc:  # one line per problem, no traceback
         _print_validation_error(exc, sys.stderr)
-        return 2
+        return EXIT_INVALID_CONFIG
     log_config = logging_config(settings.log_level, settings.log_format)
     logging.config.dictConfig(log_config)
+    # What every worker would fail on is checked once here, and said in one line.
+    try:
+        _quietly(lambda: asyncio.run(_registry_facts(settings)))
+    except ValueError as exc:  # the models file or the default model
+        print(f"simplechat: {exc}", file=sys.stderr)
+        return EXIT_INVALID_CONFIG
+    serving.raise_open_file_limit()
     embedded: EmbeddedMongo | None = None
     if settings.mongodb_uri is None:
-        # One embedded database for every worker: started here, the workers attach to it.
-        _, embedded = attach_or_start(settings.data_dir)
+        # One embedded database for every worker: started (and restarted, should it die)
+        # here, the workers attach to it.
+        try:
+            _, embedded = attach_or_start(settings.data_dir)
+        except EmbeddedServerError as exc:
+            print(f"simplechat: {exc}", file=sys.stderr)
+            return serving.EXIT_STARTUP_FAILURE
+    else:
+        uri = settings.mongodb_uri.get_secret_value()
+        try:
+            problem = asyncio.run(unreachable(uri, settings.mongodb_timeout_ms))
+        except ValueError as exc:
+            print(f"simplechat: {exc}", file=sys.stderr)
+            return EXIT_INVALID_CONFIG
+        if problem:
+            print(f"simplechat: {problem}; check MONGODB_URI.", file=sys.stderr)
+            return serving.EXIT_STARTUP_FAILURE
     if settings.jwt_secret is None:
         load_or_create_secret(settings.data_dir)  # created once, before workers race for it
     if workers > 1:
         _share_metrics_between_workers(settings.data_dir)
     try:
-        uvicorn.run(
+        served = serving.run(
             "simplechat.app:create_app",
-            factory=True,
+            workers=workers,
             host=host,
             port=port,
-            workers=workers,
             log_level=settings.log_level,
             log_config=log_config,
             access_log=False,  # simplechat.access logs each request, with its request id
@@ -86,7 +123,20 @@ def serve(host: str, port: int, workers: int) -> int:
     finally:
         if embedded is not None:
             stop_started(embedded)
+    if not served:
+        print("simplechat: the server did not start (see the log above).", file=sys.stderr)
+        return serving.EXIT_STARTUP_FAILURE
     return 0
+
+
+def _quietly(check: Callable[[], object]) -> None:
+    """Run a start-up check without its info lines (each worker logs them again)."""
+    previous = logging.root.manager.disable
+    logging.disable(logging.INFO)
+    try:
+        check()
+    finally:
+        logging.disable(previous)
 
 
 def _share_metrics_between_workers(data_dir: Path) -> None:
@@ -281,7 +331,26 @@ def _print_validation_error(error: ValidationError, stream: TextIO) -> None:
         name = by_alias.get(loc, loc)
         where = env_name(name) if name in Settings.model_fields else loc or "settings"
         message = str(problem["msg"]).removeprefix("Value error, ")
-        print(f"  {where}: {message}", file=stream)
+        allowed = _allowed_range(name) if name in Settings.model_fields else ""
+        print(f"  {where}: {message}{allowed}", file=stream)
+
+
+def _allowed_range(name: str) -> str:
+    """' (allowed: 1 to 100)' from a setting's numeric bounds; '' when it has none."""
+    low = high = ""
+    for bound in Settings.model_fields[name].metadata:
+        if isinstance(bound, Ge):
+            low = f"at least {bound.ge}"
+        elif isinstance(bound, Gt):
+            low = f"more than {bound.gt}"
+        elif isinstance(bound, Le):
+            high = f"at most {bound.le}"
+        elif isinstance(bound, Lt):
+            high = f"less than {bound.lt}"
+    if low.startswith("at least") and high.startswith("at most"):
+        return f" (allowed: {low.removeprefix('at least ')} to {high.removeprefix('at most ')})"
+    allowed = ", ".join(part for part in (low, high) if part)
+    return f" (allowed: {allowed})" if allowed else ""
 
 
 def check_config(stream: TextIO | None = None) -> int:

@@ -155,3 +155,38 @@ def test_plain_serve_on_the_embedded_default_keeps_accounts_across_restarts(tmp_
     finally:
         process.terminate()
         process.wait(timeout=15)
+
+
+def failed_start(tmp_path: Path, **env: str) -> tuple[int, str]:
+    """`simplechat serve --workers 2` that cannot start: its exit status and stderr."""
+    environment = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("SIMPLECHAT_", "MONGODB_")) and not k.endswith("_API_KEY")
+    }
+    environment.update(SIMPLECHAT_DATA_DIR=str(tmp_path / "data"), **env)
+    command = [sys.executable, "-m", "simplechat", "serve", "--port", str(free_port())]
+    done = subprocess.run(
+        [*command, "--workers", "2"], env=environment, cwd=tmp_path, capture_output=True, timeout=60
+    )
+    return done.returncode, done.stderr.decode()
+
+
+def test_an_invalid_models_file_stops_serve_with_one_line(tmp_path: Path) -> None:
+    models = tmp_path / "models.json"
+    models.write_text('[{"name": "local", "provider": "openai"}]')
+    code, err = failed_start(tmp_path, SIMPLECHAT_MODELS_FILE=str(models))
+    assert code == 2
+    [line] = [line for line in err.splitlines() if line.startswith("simplechat:")]
+    assert "Invalid models file" in line
+    assert "upstream_id: Field required" in line
+    assert "Traceback" not in err
+
+
+def test_an_unreachable_database_stops_serve_non_zero(tmp_path: Path) -> None:
+    uri = f"mongodb://eric:{'s3cret-pw'}@127.0.0.1:{free_port()}/"
+    code, err = failed_start(tmp_path, MONGODB_URI=uri, SIMPLECHAT_MONGODB_TIMEOUT_MS="300")
+    assert code == 3
+    assert "did not answer within 300 ms" in err
+    assert "s3cret-pw" not in err
+    assert "Traceback" not in err
