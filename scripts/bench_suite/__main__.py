@@ -1,7 +1,8 @@
 """`scripts/bench`: run every benchmark and write the figures into docs/benchmarks.md.
 
 Steps (all by default; `--steps` picks some): gateway (JSON at several concurrencies), stream
-(time to first byte), memory, roundtrips, middleout. Each spawned process is stopped at the end.
+(time to first byte), memory, concurrency (a thousand open streams against two workers),
+roundtrips, middleout. Each spawned process is stopped at the end.
 """
 
 import argparse
@@ -19,11 +20,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench_suite import gateway, memory, middleout, report, roundtrips, stack, wrk
+from bench_suite import concurrency, gateway, memory, middleout, report, roundtrips, stack, wrk
 
 HTTP_STEPS = ("gateway", "stream", "memory")
+CONCURRENCY_STEPS = ("concurrency",)
 INPROCESS_STEPS = ("roundtrips", "middleout")
-STEPS = HTTP_STEPS + INPROCESS_STEPS
+STEPS = HTTP_STEPS + CONCURRENCY_STEPS + INPROCESS_STEPS
 REPO = stack.SCRIPTS_DIR.parent
 
 
@@ -39,6 +41,8 @@ def _parse() -> argparse.Namespace:
     parser.add_argument("--concurrency", default="1,10,50", help="JSON concurrencies")
     parser.add_argument("--users", type=int, default=20, help="simplechat users chatting")
     parser.add_argument("--memory-requests", type=int, default=10_000)
+    parser.add_argument("--streams", type=int, default=1000, help="concurrency: open streams")
+    parser.add_argument("--ramp", type=float, default=5.0, help="concurrency: seconds to open them")
     parser.add_argument("--quick", action="store_true", help="short smoke run (not for the doc)")
     parser.add_argument("--output", type=Path, default=REPO / "docs" / "benchmarks.md")
     parser.add_argument("--no-write", action="store_true", help="print, do not touch the doc")
@@ -47,6 +51,7 @@ def _parse() -> argparse.Namespace:
     args = parser.parse_args()
     if args.quick:
         args.duration, args.rounds, args.memory_requests = 1.0, 1, 2000
+        args.streams, args.ramp = min(args.streams, 200), min(args.ramp, 2.0)
     args.steps = [s.strip() for s in args.steps.split(",") if s.strip()]
     unknown = set(args.steps) - set(STEPS)
     if unknown:
@@ -160,6 +165,13 @@ def run_http_steps(args: argparse.Namespace, workdir: Path, results: dict[str, A
             )
 
 
+def run_concurrency_steps(args: argparse.Namespace, workdir: Path, results: dict[str, Any]) -> None:
+    log(f"concurrency: {args.streams} streams of 5 s against simplechat serve --workers 2")
+    results["concurrency"] = concurrency.run(
+        workdir, streams=args.streams, ramp=args.ramp, users=args.users, log=log
+    )
+
+
 def run_inprocess_steps(args: argparse.Namespace, workdir: Path, results: dict[str, Any]) -> None:
     with ExitStack() as stop:
         database = stack.start_database(workdir)
@@ -200,7 +212,12 @@ def main() -> int:
     if not wrk.available():
         log("wrk is not installed (apt-get install wrk): using the Python load generator")
     try:
-        for group, run in ((HTTP_STEPS, run_http_steps), (INPROCESS_STEPS, run_inprocess_steps)):
+        groups = (
+            (HTTP_STEPS, run_http_steps),
+            (CONCURRENCY_STEPS, run_concurrency_steps),
+            (INPROCESS_STEPS, run_inprocess_steps),
+        )
+        for group, run in groups:
             if set(group) & set(args.steps):
                 try:
                     run(args, workdir, results)
