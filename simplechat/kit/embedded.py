@@ -24,6 +24,8 @@ from typing import Self
 from pymongo import MongoClient
 from pymongo.errors import PyMongoError
 
+from simplechat.kit.nx_server import PARENT_ENV
+
 log = logging.getLogger("simplechat.storage")
 
 START_TIMEOUT_SECONDS = 20.0
@@ -32,20 +34,6 @@ WATCH_INTERVAL_SECONDS = 0.2
 RESTART_BACKOFF_SECONDS = 0.1  # doubled after each failed restart...
 MAX_RESTART_BACKOFF_SECONDS = 5.0  # ...up to this
 DB_FILE_NAME = "simplechat.db"
-# The child asks the kernel to stop it when simplechat exits, however simplechat exits (uvicorn
-# re-raises SIGTERM after its shutdown, which skips `finally` blocks), and logs warnings only:
-# the server's INFO lines describe every command, which costs CPU and disk.
-_LAUNCH = """
-import ctypes, logging, os, signal, sys
-if sys.platform.startswith("linux"):
-    ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    if os.getppid() != int(os.environ["SIMPLECHAT_EMBEDDED_PARENT"]):
-        sys.exit(0)  # the parent is already gone
-logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(message)s")
-from nx_27017.nx_27017 import main
-sys.argv[0] = "nx-27017"
-main()
-"""
 
 
 class EmbeddedServerError(RuntimeError):
@@ -90,8 +78,8 @@ class EmbeddedMongo:
         log_file = self.data_dir / "nx-27017.log"
         command = [
             sys.executable,
-            "-c",
-            _LAUNCH,
+            "-m",
+            "simplechat.kit.nx_server",  # nx-27017's main, adjusted (see that module)
             "--db",
             self.db_path,
             "--host",
@@ -103,7 +91,7 @@ class EmbeddedMongo:
             "--pid-file",
             str(self.data_dir / "nx-27017.pid"),
         ]
-        env = {**os.environ, "SIMPLECHAT_EMBEDDED_PARENT": str(os.getpid())}
+        env = {**os.environ, PARENT_ENV: str(os.getpid())}
         with open(self.data_dir / "nx-27017.out", "ab") as out:
             self._process = subprocess.Popen(
                 command, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env
