@@ -16,6 +16,7 @@ from simplechat.llm.types import ChatMessage, Role, Usage
 
 # Fields Beanie adds to every Document that the messages collection does not store.
 _NOT_STORED = frozenset({"revision_id"})
+_ROLES = {role.value: role for role in Role}  # a dict lookup: Role(value) costs ~1 µs a message
 
 
 def history_key(owner_id: str, created_at_ms: int, message_id: str) -> str:
@@ -134,24 +135,28 @@ class MessageRepository:
         """The owner's most recent messages, oldest first, stopping once `token_budget` is
         reached (one message past it, so middle-out has something to cut), at most
         `max_messages`, without the message `exclude_id` (the one being answered)."""
-        cursor = (
-            MessageDoc.get_pymongo_collection()
-            .find(_owner_range(owner_id), projection={"role": 1, "text": 1, "tokens": 1})
+        # Whole documents, read as one list: a projection makes the embedded server deep-copy
+        # every document (about 1 ms of its CPU for 100 messages), far more than the unused
+        # fields cost to decode here; and `to_list` skips the cursor's per-document steps.
+        docs = (
+            await MessageDoc.get_pymongo_collection()
+            .find(_owner_range(owner_id))
             .sort("history_key", DESCENDING)
             .limit(max_messages + 1)
             .batch_size(max_messages + 1)  # one round trip; the range read stops at the limit
+            .to_list()
         )
+        excluded = PydanticObjectId(exclude_id)
         newest_first: list[ChatMessage] = []
         total = 0
-        async for raw in cursor:
-            if str(raw["_id"]) == exclude_id:
+        for raw in docs:
+            if raw["_id"] == excluded:
                 continue
             tokens = int(raw.get("tokens") or 0)
-            newest_first.append(ChatMessage(Role(raw["role"]), str(raw["text"]), tokens))
+            newest_first.append(ChatMessage(_ROLES[raw["role"]], str(raw["text"]), tokens))
             total += tokens
             if total >= token_budget or len(newest_first) >= max_messages:
                 break
-        await cursor.close()
         newest_first.reverse()
         return newest_first
 
