@@ -20,7 +20,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench_suite import concurrency, gateway, memory, middleout, report, roundtrips, stack, wrk
+from bench_suite import (
+    concurrency,
+    dbcost,
+    gateway,
+    memory,
+    middleout,
+    report,
+    roundtrips,
+    stack,
+    wrk,
+)
 
 HTTP_STEPS = ("gateway", "stream", "memory")
 CONCURRENCY_STEPS = ("concurrency",)
@@ -181,13 +191,18 @@ def run_inprocess_steps(args: argparse.Namespace, workdir: Path, results: dict[s
             stop.callback(upstream.stop)
             log("roundtrips: database commands per chat message")
             results["roundtrips"] = {
-                "json": roundtrips.count_round_trips(database.uri, upstream, workdir)
+                "json": roundtrips.count_round_trips(
+                    database.uri, upstream, workdir, db_pid=database.pid
+                )
             }
             if results.get("simplechat_streams"):
                 results["roundtrips"]["stream"] = roundtrips.count_round_trips(
-                    database.uri, upstream, workdir, stream=True
+                    database.uri, upstream, workdir, stream=True, db_pid=database.pid
                 )
             log(f"  {results['roundtrips']['json']['total']:.1f} per message")
+            log("roundtrips: what each command costs the database, one at a time")
+            assert database.pid is not None
+            results["dbcost"] = dbcost.run(database.uri, database.pid)
         if "middleout" in args.steps:
             log("middleout: prompt building for 10k/100k/1M-token histories")
             assert database.pid is not None

@@ -144,9 +144,12 @@ def simplechat_env(workdir: Path, upstream: Service, database_uri: str = "") -> 
         SIMPLECHAT_OPENAI_BASE_URL=upstream.base_url + "/v1",
         SIMPLECHAT_MODELS_FILE=str(write_models_file(workdir)),
         SIMPLECHAT_DEFAULT_MODEL=BENCH_MODEL,
-        # limits out of the way: never refuse, but still counted on every message
+        # limits out of the way: never refuse, but still counted on every message. 30 in any
+        # second per user is 600 messages a second for 20 users; each allowed message is a
+        # counter in the user's document, which every message reads and writes, so a limit of
+        # 100 would make that document (and each message) dearer than any real setting does.
         SIMPLECHAT_DAILY_LIMIT="1000000000",
-        SIMPLECHAT_BURST_LIMIT="100",
+        SIMPLECHAT_BURST_LIMIT="30",
         SIMPLECHAT_BURST_WINDOW_SECONDS="1",
         SIMPLECHAT_IP_LIMIT="100000/minute",
         SIMPLECHAT_LOG_LEVEL="warning",
