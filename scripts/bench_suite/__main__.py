@@ -1,8 +1,9 @@
 """`scripts/bench`: run every benchmark and write the figures into docs/benchmarks.md.
 
 Steps (all by default; `--steps` picks some): gateway (JSON at several concurrencies), stream
-(time to first byte), memory, concurrency (a thousand open streams against two workers),
-roundtrips, middleout. Each spawned process is stopped at the end.
+(time to first byte), memory, profile (py-spy: where a message's CPU goes), concurrency (a
+thousand open streams against two workers), roundtrips (and what each database command costs),
+middleout. Each spawned process is stopped at the end.
 """
 
 import argparse
@@ -26,6 +27,7 @@ from bench_suite import (
     gateway,
     memory,
     middleout,
+    profile,
     report,
     roundtrips,
     stack,
@@ -33,7 +35,7 @@ from bench_suite import (
 )
 
 HTTP_STEPS = ("gateway", "stream", "memory")
-CONCURRENCY_STEPS = ("concurrency",)
+CONCURRENCY_STEPS = ("concurrency", "profile")
 INPROCESS_STEPS = ("roundtrips", "middleout")
 STEPS = HTTP_STEPS + CONCURRENCY_STEPS + INPROCESS_STEPS
 REPO = stack.SCRIPTS_DIR.parent
@@ -176,10 +178,15 @@ def run_http_steps(args: argparse.Namespace, workdir: Path, results: dict[str, A
 
 
 def run_concurrency_steps(args: argparse.Namespace, workdir: Path, results: dict[str, Any]) -> None:
-    log(f"concurrency: {args.streams} streams of 5 s against simplechat serve --workers 2")
-    results["concurrency"] = concurrency.run(
-        workdir, streams=args.streams, ramp=args.ramp, users=args.users, log=log
-    )
+    """The steps that start a simplechat of their own."""
+    if "profile" in args.steps:
+        log("profile: py-spy on the worker and the database, /llm/message at concurrency 10")
+        results["profile"] = profile.run(workdir, args.users, max(4.0, 2 * args.duration), log)
+    if "concurrency" in args.steps:
+        log(f"concurrency: {args.streams} streams of 5 s against simplechat serve --workers 2")
+        results["concurrency"] = concurrency.run(
+            workdir, streams=args.streams, ramp=args.ramp, users=args.users, log=log
+        )
 
 
 def run_inprocess_steps(args: argparse.Namespace, workdir: Path, results: dict[str, Any]) -> None:

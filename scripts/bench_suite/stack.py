@@ -192,7 +192,7 @@ def serve_roles(pid: int) -> dict[str, list[int]]:
             command = (Path("/proc") / str(child) / "cmdline").read_bytes()
         except OSError:
             continue
-        if b"nx_27017" in command:
+        if b"nx_server" in command or b"nx_27017" in command:
             roles["db"].append(child)
         elif b"spawn_main" in command and b"resource_tracker" not in command:
             roles["workers"].append(child)
