@@ -146,7 +146,7 @@ class MessageRepository:
             .batch_size(max_messages + 1)  # one round trip; the range read stops at the limit
             .to_list()
         )
-        excluded = PydanticObjectId(exclude_id)
+        excluded = PydanticObjectId(exclude_id) if PydanticObjectId.is_valid(exclude_id) else None
         newest_first: list[ChatMessage] = []
         total = 0
         for raw in docs:
