@@ -71,6 +71,14 @@ def _parser() -> argparse.ArgumentParser:
 EXIT_INVALID_CONFIG = 2
 
 
+class _CannotStart(Exception):
+    """A start-up problem, said in one line; `status` is what `serve` exits with."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
 def serve(host: str, port: int, workers: int) -> int:
     """Run the API until stopped; see the module docstring for the exit statuses."""
     try:
@@ -80,32 +88,13 @@ def serve(host: str, port: int, workers: int) -> int:
         return EXIT_INVALID_CONFIG
     log_config = logging_config(settings.log_level, settings.log_format)
     logging.config.dictConfig(log_config)
-    # What every worker would fail on is checked once here, and said in one line.
     try:
-        _quietly(lambda: asyncio.run(_registry_facts(settings)))
-    except ValueError as exc:  # the models file or the default model
-        print(f"simplechat: {exc}", file=sys.stderr)
-        return EXIT_INVALID_CONFIG
+        _check_models(settings)
+        embedded = _prepare_database(settings)
+    except _CannotStart as problem:
+        print(f"simplechat: {problem}", file=sys.stderr)
+        return problem.status
     serving.raise_open_file_limit()
-    embedded: EmbeddedMongo | None = None
-    if settings.mongodb_uri is None:
-        # One embedded database for every worker: started (and restarted, should it die)
-        # here, the workers attach to it.
-        try:
-            _, embedded = attach_or_start(settings.data_dir)
-        except EmbeddedServerError as exc:
-            print(f"simplechat: {exc}", file=sys.stderr)
-            return serving.EXIT_STARTUP_FAILURE
-    else:
-        uri = settings.mongodb_uri.get_secret_value()
-        try:
-            problem = asyncio.run(unreachable(uri, settings.mongodb_timeout_ms))
-        except ValueError as exc:
-            print(f"simplechat: {exc}", file=sys.stderr)
-            return EXIT_INVALID_CONFIG
-        if problem:
-            print(f"simplechat: {problem}; check MONGODB_URI.", file=sys.stderr)
-            return serving.EXIT_STARTUP_FAILURE
     if settings.jwt_secret is None:
         load_or_create_secret(settings.data_dir)  # created once, before workers race for it
     if workers > 1:
@@ -127,6 +116,32 @@ def serve(host: str, port: int, workers: int) -> int:
         print("simplechat: the server did not start (see the log above).", file=sys.stderr)
         return serving.EXIT_STARTUP_FAILURE
     return 0
+
+
+def _check_models(settings: Settings) -> None:
+    """What every worker would fail on, checked once here: the models file, the default."""
+    try:
+        _quietly(lambda: asyncio.run(_registry_facts(settings)))
+    except ValueError as exc:
+        raise _CannotStart(str(exc), EXIT_INVALID_CONFIG) from None
+
+
+def _prepare_database(settings: Settings) -> EmbeddedMongo | None:
+    """Check that MONGODB_URI answers, or start the embedded database (returned) that every
+    worker attaches to, supervised (started again should it die) from this process."""
+    if settings.mongodb_uri is None:
+        try:
+            return attach_or_start(settings.data_dir)[1]
+        except EmbeddedServerError as exc:
+            raise _CannotStart(str(exc), serving.EXIT_STARTUP_FAILURE) from None
+    uri = settings.mongodb_uri.get_secret_value()
+    try:
+        problem = asyncio.run(unreachable(uri, settings.mongodb_timeout_ms))
+    except ValueError as exc:  # malformed
+        raise _CannotStart(str(exc), EXIT_INVALID_CONFIG) from None
+    if problem:
+        raise _CannotStart(f"{problem}; check MONGODB_URI.", serving.EXIT_STARTUP_FAILURE)
+    return None
 
 
 def _quietly(check: Callable[[], object]) -> None:
@@ -292,6 +307,10 @@ def _limits_and_edge(settings: Settings, out: list[str], findings: Findings) -> 
         f"{settings.rate_limit_status}"
     )
     out.append(f"  per IP: {settings.ip_limit} on POST /token and POST /user/ (per worker)")
+    out.append(
+        f"  provider requests: {settings.max_upstream_requests} open at once per worker, "
+        "streams included; one more gets 503 upstream_capacity"
+    )
     out.append(f"  request bodies up to {settings.max_body_bytes} bytes")
     out.append("HTTP")
     origins = ", ".join(settings.cors_origins) or "none (only same-origin browser pages)"
