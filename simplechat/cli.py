@@ -1,5 +1,11 @@
 """The `simplechat` command: `serve` the API, `check-config` to see what it would run with, and
-`admin create|promote|demote USERNAME` (see cli_admin.py)."""
+`admin create|promote|demote USERNAME` (see cli_admin.py).
+
+`serve` exits 0 when it was stopped, 2 when the configuration is invalid (a setting, the models
+file, the default model: one line per problem, no traceback) and 3 when it could not start (the
+database did not answer, the port is taken, a worker failed to start), so a supervisor sees a
+failed start as a failure, also with `--workers N`.
+"""
 
 import argparse
 import asyncio
@@ -8,18 +14,26 @@ import logging.config
 import os
 import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
+from annotated_types import Ge, Gt, Le, Lt
 from pydantic import AliasChoices, SecretStr, ValidationError
 
 from simplechat import __version__
 from simplechat.cli_admin import add_admin_commands, run_admin
 from simplechat.config import Settings, get_settings
-from simplechat.kit import telemetry
-from simplechat.kit.embedded import DB_FILE_NAME, EmbeddedMongo, attach_or_start, stop_started
+from simplechat.kit import serving, telemetry
+from simplechat.kit.db import unreachable
+from simplechat.kit.embedded import (
+    DB_FILE_NAME,
+    EmbeddedMongo,
+    EmbeddedServerError,
+    attach_or_start,
+    stop_started,
+)
 from simplechat.kit.logs import logging_config, resolve_format
 from simplechat.kit.secrets import (
     SECRET_FILE_NAME,
@@ -58,31 +72,43 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def serve(host: str, port: int, workers: int) -> int:
-    import uvicorn
+EXIT_INVALID_CONFIG = 2
 
+
+class _CannotStart(Exception):
+    """A start-up problem, said in one line; `status` is what `serve` exits with."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def serve(host: str, port: int, workers: int) -> int:
+    """Run the API until stopped; see the module docstring for the exit statuses."""
     try:
         settings = get_settings()
     except ValidationError as exc:  # one line per problem, no traceback
         _print_validation_error(exc, sys.stderr)
-        return 2
+        return EXIT_INVALID_CONFIG
     log_config = logging_config(settings.log_level, settings.log_format)
     logging.config.dictConfig(log_config)
-    embedded: EmbeddedMongo | None = None
-    if settings.mongodb_uri is None:
-        # One embedded database for every worker: started here, the workers attach to it.
-        _, embedded = attach_or_start(settings.data_dir)
+    try:
+        _check_models(settings)
+        embedded = _prepare_database(settings)
+    except _CannotStart as problem:
+        print(f"simplechat: {problem}", file=sys.stderr)
+        return problem.status
+    serving.raise_open_file_limit()
     if settings.jwt_secret is None:
         load_or_create_secret(settings.data_dir)  # created once, before workers race for it
     if workers > 1:
         _share_metrics_between_workers(settings.data_dir)
     try:
-        uvicorn.run(
+        served = serving.run(
             "simplechat.app:create_app",
-            factory=True,
+            workers=workers,
             host=host,
             port=port,
-            workers=workers,
             log_level=settings.log_level,
             log_config=log_config,
             access_log=False,  # simplechat.access logs each request, with its request id
@@ -90,7 +116,46 @@ def serve(host: str, port: int, workers: int) -> int:
     finally:
         if embedded is not None:
             stop_started(embedded)
+    if not served:
+        print("simplechat: the server did not start (see the log above).", file=sys.stderr)
+        return serving.EXIT_STARTUP_FAILURE
     return 0
+
+
+def _check_models(settings: Settings) -> None:
+    """What every worker would fail on, checked once here: the models file, the default."""
+    try:
+        _quietly(lambda: asyncio.run(_registry_facts(settings)))
+    except ValueError as exc:
+        raise _CannotStart(str(exc), EXIT_INVALID_CONFIG) from None
+
+
+def _prepare_database(settings: Settings) -> EmbeddedMongo | None:
+    """Check that MONGODB_URI answers, or start the embedded database (returned) that every
+    worker attaches to, supervised (started again should it die) from this process."""
+    if settings.mongodb_uri is None:
+        try:
+            return attach_or_start(settings.data_dir)[1]
+        except EmbeddedServerError as exc:
+            raise _CannotStart(str(exc), serving.EXIT_STARTUP_FAILURE) from None
+    uri = settings.mongodb_uri.get_secret_value()
+    try:
+        problem = asyncio.run(unreachable(uri, settings.mongodb_timeout_ms))
+    except ValueError as exc:  # malformed
+        raise _CannotStart(str(exc), EXIT_INVALID_CONFIG) from None
+    if problem:
+        raise _CannotStart(f"{problem}; check MONGODB_URI.", serving.EXIT_STARTUP_FAILURE)
+    return None
+
+
+def _quietly(check: Callable[[], object]) -> None:
+    """Run a start-up check without its info lines (each worker logs them again)."""
+    previous = logging.root.manager.disable
+    logging.disable(logging.INFO)
+    try:
+        check()
+    finally:
+        logging.disable(previous)
 
 
 def _share_metrics_between_workers(data_dir: Path) -> None:
@@ -302,6 +367,10 @@ def _limits_and_edge(settings: Settings, out: list[str], findings: Findings) -> 
         f"  per IP: {settings.ip_limit} on POST /token, /token/wechat and /user/ "
         "(shared by every worker, in the database)"
     )
+    out.append(
+        f"  provider requests: {settings.max_upstream_requests} open at once per worker, "
+        "streams included; one more gets 503 upstream_capacity"
+    )
     credits = (
         f"on: {settings.signup_credits} for each account, holds released after "
         f"{settings.hold_timeout_seconds} s, {settings.redeem_attempts} failed redeems per "
@@ -349,7 +418,26 @@ def _print_validation_error(error: ValidationError, stream: TextIO) -> None:
         name = by_alias.get(loc, loc)
         where = env_name(name) if name in Settings.model_fields else loc or "settings"
         message = str(problem["msg"]).removeprefix("Value error, ")
-        print(f"  {where}: {message}", file=stream)
+        allowed = _allowed_range(name) if name in Settings.model_fields else ""
+        print(f"  {where}: {message}{allowed}", file=stream)
+
+
+def _allowed_range(name: str) -> str:
+    """' (allowed: 1 to 100)' from a setting's numeric bounds; '' when it has none."""
+    low = high = ""
+    for bound in Settings.model_fields[name].metadata:
+        if isinstance(bound, Ge):
+            low = f"at least {bound.ge}"
+        elif isinstance(bound, Gt):
+            low = f"more than {bound.gt}"
+        elif isinstance(bound, Le):
+            high = f"at most {bound.le}"
+        elif isinstance(bound, Lt):
+            high = f"less than {bound.lt}"
+    if low.startswith("at least") and high.startswith("at most"):
+        return f" (allowed: {low.removeprefix('at least ')} to {high.removeprefix('at most ')})"
+    allowed = ", ".join(part for part in (low, high) if part)
+    return f" (allowed: {allowed})" if allowed else ""
 
 
 def check_config(stream: TextIO | None = None) -> int:

@@ -44,16 +44,16 @@ class Settings(BaseSettings):
     # --- storage ---
     mongodb_uri: SecretStr | None = Field(default=None, validation_alias=_env("MONGODB_URI"))
     mongodb_db: str = "simplechat"
-    mongodb_timeout_ms: int = 5000
+    mongodb_timeout_ms: int = Field(default=5000, ge=100, le=600_000)
     data_dir: Path = Path(".simplechat")
 
     # --- auth ---
     jwt_secret: SecretStr | None = None
-    jwt_expire_minutes: int = Field(default=24 * 60, ge=1)  # access tokens
-    refresh_token_days: int = Field(default=90, ge=1)
+    jwt_expire_minutes: int = Field(default=24 * 60, ge=1, le=366 * 24 * 60)  # access tokens
+    refresh_token_days: int = Field(default=90, ge=1, le=3660)
     # Password hashes computed at once per worker (argon2 takes 64 MiB each): more wait.
     password_hash_concurrency: int = Field(default=2, ge=1, le=64)
-    max_body_bytes: int = 1_000_000
+    max_body_bytes: int = Field(default=1_000_000, ge=64, le=100_000_000)
 
     # --- WeChat mini-program login ---
     wechat_app_id: str | None = None
@@ -78,21 +78,23 @@ class Settings(BaseSettings):
     )
     openai_base_url: str | None = Field(default=None, validation_alias=_env("OPENAI_BASE_URL"))
     openai_api_key: SecretStr | None = Field(default=None, validation_alias=_env("OPENAI_API_KEY"))
-    connect_timeout_seconds: float = 10.0
-    read_timeout_seconds: float = 120.0
-    upstream_max_retries: int = 2
-    upstream_backoff_seconds: float = 0.5
-    upstream_max_retry_after_seconds: float = 10.0
+    connect_timeout_seconds: float = Field(default=10.0, gt=0, le=600)
+    read_timeout_seconds: float = Field(default=120.0, gt=0, le=3600)
+    upstream_max_retries: int = Field(default=2, ge=0, le=10)
+    upstream_backoff_seconds: float = Field(default=0.5, ge=0, le=60)
+    upstream_max_retry_after_seconds: float = Field(default=10.0, ge=0, le=3600)
+    # Provider requests one worker keeps open at once (streams included); one more gets 503.
+    max_upstream_requests: int = Field(default=1000, ge=1, le=100_000)
 
     # --- models and prompts ---
     models_file: Path | None = None
     default_model: str = "mistralai/mistral-7b-instruct"
     system_prompt: str = DEFAULT_SYSTEM_PROMPT
     advanced_prompt: str = DEFAULT_ADVANCED_PROMPT
-    context_safety_margin: int = 64
-    history_max_entries: int = 100
-    stream_keepalive_seconds: float = 15.0
-    stream_first_chunk_wait_seconds: float = 10.0
+    context_safety_margin: int = Field(default=64, ge=0, le=100_000)
+    history_max_entries: int = Field(default=100, ge=1, le=1000)
+    stream_keepalive_seconds: float = Field(default=15.0, gt=0, le=300)
+    stream_first_chunk_wait_seconds: float = Field(default=10.0, ge=0, le=300)
 
     # --- limits ---
     daily_limit: int = Field(default=20, ge=0)

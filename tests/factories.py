@@ -35,7 +35,10 @@ SEED = "hi, my name is Eric"
 TEST_JWT_SECRET = "test-secret-" + "x" * 40
 
 
-def make_settings(mongo_uri: str, database_name: str, data_dir: Path, **overrides: Any) -> Settings:
+def make_settings(
+    mongo_uri: str | None, database_name: str, data_dir: Path, **overrides: Any
+) -> Settings:
+    """Settings from code only; `mongo_uri` None: the app starts its own embedded database."""
     values: dict[str, Any] = {
         "mongodb_uri": mongo_uri,
         "mongodb_db": database_name,

@@ -172,7 +172,10 @@ def test_serve_with_an_invalid_setting_exits_2_with_one_line(
     code = main(["serve", "--port", "1"])
     err = capsys.readouterr().err
     assert code == 2
-    assert "SIMPLECHAT_BURST_LIMIT: Input should be less than or equal to 100" in err
+    assert (
+        "SIMPLECHAT_BURST_LIMIT: Input should be less than or equal to 100 (allowed: 1 to 100)"
+        in err
+    )
     assert "Traceback" not in err
 
 
@@ -203,3 +206,26 @@ def test_wechat_login_is_described(
     assert "WeChat login: app wx0123, secret set (hidden)" in out
     assert "a-wechat-secret-value" not in out
     assert "refresh tokens 90 days" in out
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "allowed"),
+    [
+        ("SIMPLECHAT_MAX_UPSTREAM_REQUESTS", "0", "(allowed: 1 to 100000)"),
+        ("SIMPLECHAT_READ_TIMEOUT_SECONDS", "0", "(allowed: more than 0, at most 3600)"),
+        ("SIMPLECHAT_HISTORY_MAX_ENTRIES", "5000", "(allowed: 1 to 1000)"),
+        ("SIMPLECHAT_MONGODB_TIMEOUT_MS", "10", "(allowed: 100 to 600000)"),
+    ],
+)
+def test_an_out_of_range_setting_names_its_range(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    variable: str,
+    value: str,
+    allowed: str,
+) -> None:
+    monkeypatch.setenv(variable, value)
+    code = main(["serve", "--port", "1"])
+    [line] = [line for line in capsys.readouterr().err.splitlines() if variable in line]
+    assert code == 2
+    assert line.endswith(allowed)

@@ -1,7 +1,9 @@
 """`scripts/bench`: run every benchmark and write the figures into docs/benchmarks.md.
 
 Steps (all by default; `--steps` picks some): gateway (JSON at several concurrencies), stream
-(time to first byte), memory, roundtrips, middleout. Each spawned process is stopped at the end.
+(time to first byte), memory, profile (py-spy: where a message's CPU goes), concurrency (a
+thousand open streams against two workers), roundtrips (and what each database command costs),
+middleout. Each spawned process is stopped at the end.
 """
 
 import argparse
@@ -19,11 +21,23 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench_suite import gateway, memory, middleout, report, roundtrips, stack, wrk
+from bench_suite import (
+    concurrency,
+    dbcost,
+    gateway,
+    memory,
+    middleout,
+    profile,
+    report,
+    roundtrips,
+    stack,
+    wrk,
+)
 
 HTTP_STEPS = ("gateway", "stream", "memory")
+CONCURRENCY_STEPS = ("concurrency", "profile")
 INPROCESS_STEPS = ("roundtrips", "middleout")
-STEPS = HTTP_STEPS + INPROCESS_STEPS
+STEPS = HTTP_STEPS + CONCURRENCY_STEPS + INPROCESS_STEPS
 REPO = stack.SCRIPTS_DIR.parent
 
 
@@ -39,6 +53,8 @@ def _parse() -> argparse.Namespace:
     parser.add_argument("--concurrency", default="1,10,50", help="JSON concurrencies")
     parser.add_argument("--users", type=int, default=20, help="simplechat users chatting")
     parser.add_argument("--memory-requests", type=int, default=10_000)
+    parser.add_argument("--streams", type=int, default=1000, help="concurrency: open streams")
+    parser.add_argument("--ramp", type=float, default=5.0, help="concurrency: seconds to open them")
     parser.add_argument("--quick", action="store_true", help="short smoke run (not for the doc)")
     parser.add_argument("--output", type=Path, default=REPO / "docs" / "benchmarks.md")
     parser.add_argument("--no-write", action="store_true", help="print, do not touch the doc")
@@ -47,6 +63,7 @@ def _parse() -> argparse.Namespace:
     args = parser.parse_args()
     if args.quick:
         args.duration, args.rounds, args.memory_requests = 1.0, 1, 2000
+        args.streams, args.ramp = min(args.streams, 200), min(args.ramp, 2.0)
     args.steps = [s.strip() for s in args.steps.split(",") if s.strip()]
     unknown = set(args.steps) - set(STEPS)
     if unknown:
@@ -160,6 +177,18 @@ def run_http_steps(args: argparse.Namespace, workdir: Path, results: dict[str, A
             )
 
 
+def run_concurrency_steps(args: argparse.Namespace, workdir: Path, results: dict[str, Any]) -> None:
+    """The steps that start a simplechat of their own."""
+    if "profile" in args.steps:
+        log("profile: py-spy on the worker and the database, /llm/message at concurrency 10")
+        results["profile"] = profile.run(workdir, args.users, max(4.0, 2 * args.duration), log)
+    if "concurrency" in args.steps:
+        log(f"concurrency: {args.streams} streams of 5 s against simplechat serve --workers 2")
+        results["concurrency"] = concurrency.run(
+            workdir, streams=args.streams, ramp=args.ramp, users=args.users, log=log
+        )
+
+
 def run_inprocess_steps(args: argparse.Namespace, workdir: Path, results: dict[str, Any]) -> None:
     with ExitStack() as stop:
         database = stack.start_database(workdir)
@@ -169,13 +198,18 @@ def run_inprocess_steps(args: argparse.Namespace, workdir: Path, results: dict[s
             stop.callback(upstream.stop)
             log("roundtrips: database commands per chat message")
             results["roundtrips"] = {
-                "json": roundtrips.count_round_trips(database.uri, upstream, workdir)
+                "json": roundtrips.count_round_trips(
+                    database.uri, upstream, workdir, db_pid=database.pid
+                )
             }
             if results.get("simplechat_streams"):
                 results["roundtrips"]["stream"] = roundtrips.count_round_trips(
-                    database.uri, upstream, workdir, stream=True
+                    database.uri, upstream, workdir, stream=True, db_pid=database.pid
                 )
             log(f"  {results['roundtrips']['json']['total']:.1f} per message")
+            log("roundtrips: what each command costs the database, one at a time")
+            assert database.pid is not None
+            results["dbcost"] = dbcost.run(database.uri, database.pid)
         if "middleout" in args.steps:
             log("middleout: prompt building for 10k/100k/1M-token histories")
             assert database.pid is not None
@@ -200,7 +234,12 @@ def main() -> int:
     if not wrk.available():
         log("wrk is not installed (apt-get install wrk): using the Python load generator")
     try:
-        for group, run in ((HTTP_STEPS, run_http_steps), (INPROCESS_STEPS, run_inprocess_steps)):
+        groups = (
+            (HTTP_STEPS, run_http_steps),
+            (CONCURRENCY_STEPS, run_concurrency_steps),
+            (INPROCESS_STEPS, run_inprocess_steps),
+        )
+        for group, run in groups:
             if set(group) & set(args.steps):
                 try:
                     run(args, workdir, results)

@@ -1,8 +1,11 @@
-"""Database round trips per chat message, counted by a pymongo CommandListener.
+"""Database round trips per chat message, counted by a pymongo CommandListener, and what
+each one costs the embedded server.
 
 The app runs in this process (ASGI, real embedded database, the fake upstream over HTTP), so
 every command its one MongoClient sends is seen: a round trip is one command (getMore and
-killCursors included).
+killCursors included). Messages are sent one after the other, and the database process's CPU
+time (the scheduler's account, in nanoseconds) over them gives its cost per message. What each
+command costs it on its own is measured by `dbcost`, one command at a time.
 """
 
 import asyncio
@@ -14,12 +17,14 @@ import httpx
 from asgi_lifespan import LifespanManager
 from pymongo import monitoring
 
+from bench_suite.procstat import cpu_ns
 from bench_suite.stack import BENCH_MODEL, JWT_SECRET, PASSWORD, Service, write_models_file
 from simplechat.app import create_app
 from simplechat.config import Settings
 
-WARMUP_MESSAGES = 60  # more than a prompt's history cap is not needed; enough to fill it half
-MEASURED_MESSAGES = 20
+WARMUP_MESSAGES = 55  # per user: 110 stored entries, more than the history cap reads
+MEASURED_MESSAGES = 100
+USERS = 20
 
 
 class CommandCounter(monitoring.CommandListener):
@@ -64,13 +69,13 @@ def _settings(database_uri: str, upstream: Service, workdir: Path) -> Settings:
         models_file=write_models_file(workdir),
         default_model=BENCH_MODEL,
         daily_limit=1_000_000,
-        burst_limit=100,
+        burst_limit=30,  # as stack.simplechat_env (why there)
         burst_window_seconds=1,
         ip_limit="100000/minute",
     )
 
 
-async def _count(settings: Settings, stream: bool) -> dict[str, Any]:
+async def _count(settings: Settings, stream: bool, db_pid: int | None) -> dict[str, Any]:
     listener = CommandCounter()
     monitoring.register(listener)  # applies to the clients created from now on
     app = create_app(settings)
@@ -78,23 +83,28 @@ async def _count(settings: Settings, stream: bool) -> dict[str, Any]:
         transport = httpx.ASGITransport(manager.app)
         async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
             name = "stream" if stream else "json"
-            credentials = {"username": f"roundtrips-{name}", "password": PASSWORD}
-            await client.post("/user/", json=credentials)
-            token = (await client.post("/token", data=credentials)).json()["access_token"]
-            headers = {"Authorization": f"Bearer {token}"}
+            users = []
+            for n in range(USERS):  # in turn, so that no one goes over the burst limit
+                credentials = {"username": f"roundtrips-{name}-{n}", "password": PASSWORD}
+                await client.post("/user/", json=credentials)
+                token = (await client.post("/token", data=credentials)).json()["access_token"]
+                users.append({"Authorization": f"Bearer {token}"})
             body: dict[str, Any] = {"message": "how many round trips is this?"}
             if stream:
                 body["stream"] = True
 
-            async def chat() -> None:
+            async def chat(n: int) -> None:
+                headers = users[n % USERS]
                 response = await client.post("/llm/message", json=body, headers=headers)
-                response.raise_for_status()
+                assert response.status_code == 200, response.text
 
-            for _ in range(WARMUP_MESSAGES):
-                await chat()
+            for n in range(WARMUP_MESSAGES * USERS):
+                await chat(n)
             listener.enabled = True
-            for _ in range(MEASURED_MESSAGES):
-                await chat()
+            db_before = cpu_ns(db_pid) if db_pid else 0
+            for n in range(MEASURED_MESSAGES):
+                await chat(n)
+            db_ms = (cpu_ns(db_pid) - db_before) / 1e6 / MEASURED_MESSAGES if db_pid else None
             listener.enabled = False
     per_message = {k: v / MEASURED_MESSAGES for k, v in sorted(listener.counts.items())}
     ms_per_message = {k: v / 1000 / MEASURED_MESSAGES for k, v in sorted(listener.micros.items())}
@@ -103,11 +113,18 @@ async def _count(settings: Settings, stream: bool) -> dict[str, Any]:
         "by_command": per_message,
         "ms_by_command": ms_per_message,
         "total_ms": sum(ms_per_message.values()),
+        "db_cpu_ms": db_ms,
     }
 
 
 def count_round_trips(
-    database_uri: str, upstream: Service, workdir: Path, *, stream: bool = False
+    database_uri: str,
+    upstream: Service,
+    workdir: Path,
+    *,
+    stream: bool = False,
+    db_pid: int | None = None,
 ) -> dict[str, Any]:
-    """Commands per chat message (JSON or streamed), in total and by command and collection."""
-    return asyncio.run(_count(_settings(database_uri, upstream, workdir), stream))
+    """Commands per chat message (JSON or streamed), in total and by command and collection,
+    with the database CPU each costs when `db_pid` is given."""
+    return asyncio.run(_count(_settings(database_uri, upstream, workdir), stream, db_pid))

@@ -95,9 +95,12 @@ def start_database(workdir: Path) -> EmbeddedMongo:
     return EmbeddedMongo(workdir / "db").start()
 
 
-def start_upstream(workdir: Path, chunk_gap_ms: float) -> Service:
+def start_upstream(workdir: Path, chunk_gap_ms: float, words: int = 0) -> Service:
+    """The fake upstream; `words` per streamed answer (0: its 7-word reply)."""
     port = free_port()
     args = ["-m", "bench_suite.upstream", "--port", str(port), "--chunk-gap-ms", str(chunk_gap_ms)]
+    if words:
+        args += ["--stream-words", str(words)]
     service = Service("upstream", _spawn("upstream", args, workdir), f"http://127.0.0.1:{port}")
     body = b'{"model": "m", "messages": []}'
     wait_ready(service, "/v1/chat/completions", "POST", body)
@@ -141,9 +144,12 @@ def simplechat_env(workdir: Path, upstream: Service, database_uri: str = "") -> 
         SIMPLECHAT_OPENAI_BASE_URL=upstream.base_url + "/v1",
         SIMPLECHAT_MODELS_FILE=str(write_models_file(workdir)),
         SIMPLECHAT_DEFAULT_MODEL=BENCH_MODEL,
-        # limits out of the way: never refuse, but still counted on every message
+        # limits out of the way: never refuse, but still counted on every message. 30 in any
+        # second per user is 600 messages a second for 20 users; each allowed message is a
+        # counter in the user's document, which every message reads and writes, so a limit of
+        # 100 would make that document (and each message) dearer than any real setting does.
         SIMPLECHAT_DAILY_LIMIT="1000000000",
-        SIMPLECHAT_BURST_LIMIT="100",
+        SIMPLECHAT_BURST_LIMIT="30",
         SIMPLECHAT_BURST_WINDOW_SECONDS="1",
         SIMPLECHAT_IP_LIMIT="100000/minute",
         SIMPLECHAT_LOG_LEVEL="warning",
@@ -151,11 +157,11 @@ def simplechat_env(workdir: Path, upstream: Service, database_uri: str = "") -> 
     return env
 
 
-def start_simplechat(workdir: Path, env: dict[str, str]) -> Service:
-    """`simplechat serve` with one worker; with no MONGODB_URI in `env` it starts its own
-    embedded database as a child process (see `child_pids`)."""
+def start_simplechat(workdir: Path, env: dict[str, str], workers: int = 1) -> Service:
+    """`simplechat serve` with `workers` workers; with no MONGODB_URI in `env` it starts its own
+    embedded database as a child process (see `child_pids` and `serve_roles`)."""
     port = free_port()
-    args = ["-m", "simplechat", "serve", "--port", str(port), "--workers", "1"]
+    args = ["-m", "simplechat", "serve", "--port", str(port), "--workers", str(workers)]
     process = _spawn("simplechat", args, workdir, env)
     service = Service("simplechat", process, f"http://127.0.0.1:{port}")
     wait_ready(service, "/healthz")
@@ -175,6 +181,22 @@ def child_pids(pid: int) -> list[int]:
         if int(stat[stat.rindex(")") + 2 :].split()[1]) == pid:
             children.append(int(entry.name))
     return children
+
+
+def serve_roles(pid: int) -> dict[str, list[int]]:
+    """The children of `simplechat serve` (pid): its embedded database and, with --workers N,
+    the worker processes (uvicorn spawns them with multiprocessing)."""
+    roles: dict[str, list[int]] = {"db": [], "workers": []}
+    for child in child_pids(pid):
+        try:
+            command = (Path("/proc") / str(child) / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if b"nx_server" in command or b"nx_27017" in command:
+            roles["db"].append(child)
+        elif b"spawn_main" in command and b"resource_tracker" not in command:
+            roles["workers"].append(child)
+    return roles
 
 
 def create_users(service: Service, count: int) -> list[str]:

@@ -1,16 +1,22 @@
 """A fast fake OpenAI-compatible upstream: `python -m bench_suite.upstream --port N`.
 
 `POST /v1/chat/completions` answers at once with a fixed completion: JSON, or Server-Sent
-Events when the body asks for `"stream": true` (the first chunk is written immediately, the
-rest `--chunk-gap-ms` apart, so a gateway that buffered the stream would show in its time to
-first byte). Written on asyncio + httptools (and uvloop) with HTTP/1.1 keep-alive, so it costs
-far less CPU per request than any of the targets it stands behind.
+Events when the body asks for `"stream": true`: one event per word (`--stream-words`, default
+the 7-word reply), the first written immediately and each next one `--chunk-gap-ms` later (so a
+gateway that buffered the stream would show in its time to first byte), then after one more gap
+the finish, usage and [DONE] events together. 50 words 100 ms apart make a 5-second answer.
+`GET /stats` tells how many streams were open at most at once since the last `GET /stats`.
+Written on asyncio + httptools (and uvloop) with HTTP/1.1 keep-alive, so it costs far less CPU
+per request than any of the targets it stands behind.
 """
 
 import argparse
 import asyncio
+import contextlib
 import json
+import resource
 import time
+from dataclasses import dataclass
 from typing import Any, cast
 
 import httptools
@@ -47,19 +53,32 @@ def completion_body(model: str, prompt_tokens: int) -> bytes:
     ).encode()
 
 
-def sse_events(model: str, prompt_tokens: int) -> list[bytes]:
+@dataclass
+class StreamStats:
+    open: int = 0
+    peak: int = 0
+    started: int = 0
+
+    def report(self) -> bytes:
+        body = {"open_streams": self.open, "peak_streams": self.peak, "streams": self.started}
+        self.peak = self.open
+        return json.dumps(body).encode()
+
+
+def sse_events(model: str, prompt_tokens: int, words: int = len(REPLY_WORDS)) -> list[bytes]:
     """The stream: one event per word, a finish event, a usage event, then [DONE]."""
 
     def event(choices: list[dict[str, Any]], **extra: Any) -> bytes:
         chunk = {"id": "chatcmpl-bench", "object": "chat.completion.chunk", "model": model}
         return b"data: " + json.dumps({**chunk, "choices": choices, **extra}).encode() + b"\n\n"
 
+    cycle = REPLY_WORDS * (words // len(REPLY_WORDS) + 1)
     events = [
         event([{"index": 0, "delta": {"content": word}, "finish_reason": None}])
-        for word in REPLY_WORDS
+        for word in cycle[:words]
     ]
     events.append(event([{"index": 0, "delta": {}, "finish_reason": "stop"}]))
-    usage = {"prompt_tokens": prompt_tokens, "completion_tokens": len(REPLY_WORDS)}
+    usage = {"prompt_tokens": prompt_tokens, "completion_tokens": words}
     usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
     events.append(event([], usage=usage))
     events.append(b"data: [DONE]\n\n")
@@ -73,12 +92,14 @@ def chunk(data: bytes) -> bytes:
 class UpstreamProtocol(asyncio.Protocol):
     """One keep-alive HTTP/1.1 connection; requests on it are answered in order."""
 
-    def __init__(self, chunk_gap: float) -> None:
+    def __init__(self, chunk_gap: float, words: int, stats: StreamStats) -> None:
         self._parser = httptools.HttpRequestParser(self)
         self._transport: asyncio.Transport | None = None
         self._url = b""
         self._body: list[bytes] = []
         self._chunk_gap = chunk_gap
+        self._words = words
+        self._stats = stats
         self._streaming: asyncio.Task[None] | None = None
 
     # --- asyncio.Protocol ---
@@ -109,6 +130,9 @@ class UpstreamProtocol(asyncio.Protocol):
         self._body.append(body)
 
     def on_message_complete(self) -> None:
+        if self._url == b"/stats":
+            self._reply(200, b"application/json", self._stats.report())
+            return
         if self._parser.get_method() != b"POST" or self._url.split(b"?")[0] != COMPLETION_PATH:
             self._reply(404, b"application/json", b'{"error": {"message": "not found"}}')
             return
@@ -140,26 +164,44 @@ class UpstreamProtocol(asyncio.Protocol):
         transport = self._transport
         if transport is None:
             return
-        events = sse_events(model, prompt_tokens)
-        transport.write(STREAM_HEAD + chunk(events[0]))
-        for event in events[1:]:
-            if self._chunk_gap:
-                await asyncio.sleep(self._chunk_gap)
-            if transport.is_closing():
-                return
-            transport.write(chunk(event))
-        transport.write(b"0\r\n\r\n")
+        stats = self._stats
+        stats.open += 1
+        stats.started += 1
+        stats.peak = max(stats.peak, stats.open)
+        try:
+            events = sse_events(model, prompt_tokens, self._words)
+            *deltas, finish, usage, done = events
+            transport.write(STREAM_HEAD + chunk(deltas[0]))
+            for event in [*deltas[1:], finish + usage + done]:
+                if self._chunk_gap:
+                    await asyncio.sleep(self._chunk_gap)
+                if transport.is_closing():
+                    return
+                transport.write(chunk(event))
+            transport.write(b"0\r\n\r\n")
+        finally:
+            stats.open -= 1
 
     def _close(self) -> None:
         if self._transport is not None:
             self._transport.close()
 
 
-async def serve(host: str, port: int, chunk_gap: float) -> None:
+async def serve(host: str, port: int, chunk_gap: float, words: int) -> None:
     loop = asyncio.get_running_loop()
-    server = await loop.create_server(lambda: UpstreamProtocol(chunk_gap), host, port, backlog=1024)
+    stats = StreamStats()
+    server = await loop.create_server(
+        lambda: UpstreamProtocol(chunk_gap, words, stats), host, port, backlog=4096
+    )
     async with server:
         await server.serve_forever()
+
+
+def raise_open_file_limit() -> None:
+    """Every open stream is a socket: take the hard limit."""
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    with contextlib.suppress(ValueError, OSError):  # unlimited, or a sandbox that refuses
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
 def main() -> None:
@@ -167,8 +209,10 @@ def main() -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--chunk-gap-ms", type=float, default=5.0)
+    parser.add_argument("--stream-words", type=int, default=len(REPLY_WORDS))
     args = parser.parse_args()
-    uvloop.run(serve(args.host, args.port, args.chunk_gap_ms / 1000))
+    raise_open_file_limit()
+    uvloop.run(serve(args.host, args.port, args.chunk_gap_ms / 1000, args.stream_words))
 
 
 if __name__ == "__main__":

@@ -157,10 +157,24 @@ class ChatStream:
 
     async def _put(self, item: Item) -> None:
         """Hand an item over; a consumer that stops reading for long is gone."""
+        if not self._queue.full():  # the usual case: no timer (wait_for would add a task)
+            self._queue.put_nowait(item)
+            return
         try:
-            await asyncio.wait_for(self._queue.put(item), CONSUMER_GONE_SECONDS)
+            async with asyncio.timeout(CONSUMER_GONE_SECONDS):
+                await self._queue.put(item)
         except TimeoutError as exc:
             raise _ConsumerGone from exc
+
+    async def _get(self) -> Item | KeepAlive:
+        """The next item, or KeepAlive when none came for the keep-alive interval."""
+        if not self._queue.empty():  # as in _put: no timer while chunks keep coming
+            return self._queue.get_nowait()
+        try:
+            async with asyncio.timeout(self._keepalive):
+                return await self._queue.get()
+        except TimeoutError:
+            return KeepAlive()
 
     async def _stop_producer(self) -> None:
         if self._producer is not None and not self._producer.done():
@@ -215,10 +229,9 @@ class ChatStream:
             if self._first is not None:
                 item, self._first = self._first, None
             else:
-                try:
-                    item = await asyncio.wait_for(self._queue.get(), self._keepalive)
-                except TimeoutError:
-                    yield KeepAlive()
+                item = await self._get()
+                if isinstance(item, KeepAlive):
+                    yield item
                     continue
             if item is _END:
                 return

@@ -40,3 +40,26 @@ async def ping(database: AsyncDatabase[RawDoc]) -> bool:
     except PyMongoError:
         return False
     return True
+
+
+async def unreachable(uri: str, timeout_ms: int) -> str | None:
+    """None when the server at `uri` answers a ping within `timeout_ms`; else why not, in one
+    line that names its hosts but not the URI's credentials. ValueError: `uri` is malformed."""
+    try:
+        client: AsyncMongoClient[RawDoc] = AsyncMongoClient(
+            uri, serverSelectionTimeoutMS=timeout_ms, connectTimeoutMS=timeout_ms
+        )
+    except (PyMongoError, ValueError) as exc:
+        reason = str(exc).split(". ")[0]  # pymongo's reasons name parts, never the password
+        raise ValueError(f"MONGODB_URI is not a valid MongoDB URI: {reason}") from None
+    try:
+        await client.admin.command("ping")
+    except PyMongoError as exc:
+        servers = client.topology_description.server_descriptions()
+        hosts = ", ".join(f"{host}:{port}" for host, port in servers)
+        return (
+            f"the database at {hosts} did not answer within {timeout_ms} ms ({type(exc).__name__})"
+        )
+    finally:
+        await client.close()
+    return None

@@ -44,7 +44,9 @@ status (OpenAI's shape under /v1).
     │                picture_quota | wechat_rate_limit | redeem_limit; the app may answer the
     │                per-user message limits with 401, as the product's spec has it)
     ├── ServerBusy (503)              too many parallel requests for one account, or a busy
-    │                                 local media engine; try again
+    │   │                             local media engine; try again
+    │   └── UpstreamCapacity (503)    this worker already has its maximum of provider requests
+    │                                 open (SIMPLECHAT_MAX_UPSTREAM_REQUESTS); try again
     ├── EngineUnavailable (503)       media: no speech or picture engine installed or set
     ├── DatabaseUnavailable (503)
     ├── ClientDisconnected (499)      recorded on a stream the client left; never sent
@@ -202,6 +204,23 @@ class ServerBusy(SimpleChatError):
     status_code = 503
     code = "server_busy"
     default_message = "The server is busy; try again shortly."
+
+
+class UpstreamCapacity(ServerBusy):
+    """Refused at once rather than queued: a queue would hide the overload behind slow answers."""
+
+    code = "upstream_capacity"
+    default_message = (
+        "The server is answering as many messages as it is configured for; try again shortly."
+    )
+    RETRY_AFTER_SECONDS = 1
+
+    def __init__(self, message: str | None = None, *, limit: int) -> None:
+        super().__init__(
+            message,
+            headers={"Retry-After": str(self.RETRY_AFTER_SECONDS)},
+            extra={"retry_after": self.RETRY_AFTER_SECONDS, "limit": limit},
+        )
 
 
 class DatabaseUnavailable(SimpleChatError):

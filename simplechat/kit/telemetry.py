@@ -11,6 +11,7 @@ Metrics (all named `simplechat_...`):
                                                        (upstream_timeout, upstream_unavailable, ...)
     upstream_request_duration_seconds{provider}        histogram, retries included
     upstream_retries_total{provider}
+    upstream_requests_in_flight                        provider requests open now (all workers)
     limit_refusals_total{limit}                        daily_limit | burst_limit | ip_limit
     tokens_total{model, kind}                          kind: prompt | completion
 
@@ -28,6 +29,7 @@ from prometheus_client import (
     REGISTRY,
     CollectorRegistry,
     Counter,
+    Gauge,
     Histogram,
     disable_created_metrics,
     generate_latest,
@@ -67,6 +69,12 @@ UPSTREAM_RETRIES = Counter(
     "Provider attempts that failed and were tried again.",
     ["provider"],
 )
+UPSTREAM_IN_FLIGHT = Gauge(
+    "simplechat_upstream_requests_in_flight",
+    "Provider requests (calls and open streams) in progress; at SIMPLECHAT_MAX_UPSTREAM_REQUESTS "
+    "per worker the next is refused with 503 upstream_capacity.",
+    multiprocess_mode="livesum",
+)
 LIMIT_REFUSALS = Counter(
     "simplechat_limit_refusals",
     "Requests refused by a limit: daily_limit, burst_limit (per user) or ip_limit (per IP).",
@@ -103,6 +111,15 @@ def record_upstream(provider: str, outcome: str, seconds: float) -> None:
     """One provider call ended: `outcome` is UPSTREAM_OK or the error code it failed with."""
     UPSTREAM_REQUESTS.labels(provider, outcome).inc()
     UPSTREAM_LATENCY.labels(provider).observe(seconds)
+
+
+def record_upstream_in_flight(change: int) -> None:
+    UPSTREAM_IN_FLIGHT.inc(change)
+
+
+def record_upstream_refusal(provider: str) -> None:
+    """A provider request refused because the worker had its maximum open."""
+    UPSTREAM_REQUESTS.labels(provider, "upstream_capacity").inc()
 
 
 def record_upstream_retry(provider: str) -> None:

@@ -8,6 +8,11 @@ When no real provider is configured at all, every model is answered by the mock 
 so a new server can chat at once; the replies say so. Otherwise a model whose provider is not
 configured is refused with `InvalidInput`, and so is an unknown model name.
 
+Each real provider is wrapped in a `GatedProvider`: at most SIMPLECHAT_MAX_UPSTREAM_REQUESTS
+provider requests per worker at once, the next refused with 503 (`llm.capacity`). `resolve`
+refuses already when every slot is taken, so an overloaded worker sheds a message before it
+admits, stores or loads anything for it.
+
 The application owns the aiohttp session: create it with `make_http_session(settings)` inside
 the running loop, close it after `registry.aclose()`.
 """
@@ -20,14 +25,13 @@ import aiohttp
 from simplechat.config import Settings
 from simplechat.kit.errors import InvalidInput
 from simplechat.llm.base import Provider
+from simplechat.llm.capacity import GatedProvider, UpstreamGate
 from simplechat.llm.catalog import load_catalog
 from simplechat.llm.mock import MOCK_MODEL_NOTE, MOCK_NAME, NO_KEY_NOTE, MockProvider
 from simplechat.llm.retry import RetryPolicy
 from simplechat.llm.types import ModelSpec
 from simplechat.llm.vendors import VENDORS
 
-CONNECTOR_LIMIT = 100
-CONNECTOR_LIMIT_PER_HOST = 50
 DNS_CACHE_SECONDS = 300
 
 log = logging.getLogger("simplechat.providers")
@@ -42,6 +46,7 @@ class ProviderRegistry:
         catalog: Mapping[str, ModelSpec],
         providers: Mapping[str, Provider],
         default_model: str,
+        gate: UpstreamGate | None = None,
     ) -> None:
         if default_model not in catalog:
             raise ValueError(f"The default model {default_model!r} is not in the model catalog")
@@ -49,12 +54,14 @@ class ProviderRegistry:
         self._providers = dict(providers)
         self.using_mock = set(self._providers) <= {MOCK_NAME}
         self.default_model = self._usable_default(default_model)
+        self.gate = gate
 
     def resolve(self, model_name: str | None) -> tuple[ModelSpec, Provider]:
         """The spec and provider for `model_name` (None: the default model).
 
         Raises InvalidInput for an unknown name, or for a model whose provider is not
-        configured while some real provider is (with none configured, the mock answers).
+        configured while some real provider is (with none configured, the mock answers);
+        UpstreamCapacity when the provider's requests already fill this worker's gate.
         """
         name = model_name or self.default_model
         spec = self._catalog.get(name)
@@ -65,6 +72,8 @@ class ProviderRegistry:
             )
         provider = self._providers.get(spec.provider)
         if provider is not None:
+            if self.gate is not None and provider.name != MOCK_NAME:
+                self.gate.check(provider.name)
             return spec, provider
         if self.using_mock:
             return spec, self._providers[MOCK_NAME]
@@ -111,15 +120,16 @@ def build_registry(settings: Settings, session: aiohttp.ClientSession) -> Provid
         backoff_seconds=settings.upstream_backoff_seconds,
         max_retry_after_seconds=settings.upstream_max_retry_after_seconds,
     )
+    gate = UpstreamGate(settings.max_upstream_requests)
     providers: dict[str, Provider] = {
-        vendor.name: vendor.build(settings, session, retry)
+        vendor.name: GatedProvider(vendor.build(settings, session, retry), gate)
         for vendor in VENDORS
         if vendor.configured(settings)
     }
     note = MOCK_MODEL_NOTE if providers else NO_KEY_NOTE
-    providers[MOCK_NAME] = MockProvider(note=note)
+    providers[MOCK_NAME] = MockProvider(note=note)  # in process: it holds no connection
     registry = ProviderRegistry(
-        load_catalog(settings.models_file), providers, settings.default_model
+        load_catalog(settings.models_file), providers, settings.default_model, gate
     )
     log.info("provider.registry.built providers=%s using_mock=%s",
              ",".join(providers), registry.using_mock)  # fmt: skip
@@ -127,18 +137,16 @@ def build_registry(settings: Settings, session: aiohttp.ClientSession) -> Provid
 
 
 def make_http_session(settings: Settings) -> aiohttp.ClientSession:
-    """The one outbound HTTP session, with explicit connect/read timeouts and pool limits.
+    """The one outbound HTTP session, with explicit connect/read timeouts.
 
-    Call it inside the running event loop; the caller closes it.
+    Its connection pool is not capped (aiohttp's default of 100 would queue requests silently):
+    the registry's gate bounds the requests in flight, and refuses beyond them. Call it inside
+    the running event loop; the caller closes it.
     """
     timeout = aiohttp.ClientTimeout(
         total=None,
         sock_connect=settings.connect_timeout_seconds,
         sock_read=settings.read_timeout_seconds,
     )
-    connector = aiohttp.TCPConnector(
-        limit=CONNECTOR_LIMIT,
-        limit_per_host=CONNECTOR_LIMIT_PER_HOST,
-        ttl_dns_cache=DNS_CACHE_SECONDS,
-    )
+    connector = aiohttp.TCPConnector(limit=0, limit_per_host=0, ttl_dns_cache=DNS_CACHE_SECONDS)
     return aiohttp.ClientSession(timeout=timeout, connector=connector)

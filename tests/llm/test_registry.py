@@ -10,6 +10,7 @@ import pytest
 
 from simplechat.config import Settings
 from simplechat.kit.errors import InvalidInput
+from simplechat.llm.capacity import GatedProvider
 from simplechat.llm.dashscope import DashScopeProvider
 from simplechat.llm.mock import MockProvider
 from simplechat.llm.openai_compat import OpenAICompatProvider
@@ -85,7 +86,8 @@ class TestWithKeys:
 
         assert not registry.using_mock
         assert spec.name == "mistralai/mistral-7b-instruct"
-        assert isinstance(provider, OpenRouterProvider)
+        assert isinstance(provider, GatedProvider)
+        assert isinstance(provider.inner, OpenRouterProvider)
         assert isinstance(registry.resolve("mock")[1], MockProvider)
         assert {m.name for m in registry.models()} == OPENROUTER_MODELS | {"mock"}
 
@@ -115,7 +117,8 @@ class TestWithKeys:
         spec, provider = registry.resolve(None)
 
         assert spec.name == registry.default_model == "qwen-turbo"
-        assert isinstance(provider, DashScopeProvider)
+        assert isinstance(provider, GatedProvider)
+        assert isinstance(provider.inner, DashScopeProvider)
         assert {m.name for m in registry.models()} == DASHSCOPE_MODELS | {"mock"}
 
     async def test_openai_compatible_server_from_models_file(
@@ -135,7 +138,8 @@ class TestWithKeys:
         spec, provider = build_registry(settings, session).resolve("local")
 
         assert spec.upstream_id == "llama3"
-        assert isinstance(provider, OpenAICompatProvider)
+        assert isinstance(provider, GatedProvider)
+        assert isinstance(provider.inner, OpenAICompatProvider)
         assert provider.name == "openai"
 
     async def test_bad_default_model_fails_at_startup(self, session: aiohttp.ClientSession) -> None:
@@ -166,7 +170,7 @@ async def test_end_to_end_through_the_fake_openrouter(
     assert request.header("X-OpenRouter-Title") == "Example Chat"
 
 
-async def test_http_session_has_explicit_timeouts_and_limits() -> None:
+async def test_http_session_has_explicit_timeouts_and_no_hidden_cap() -> None:
     settings = make_settings(connect_timeout_seconds=3.0, read_timeout_seconds=45.0)
     session = make_http_session(settings)
     try:
@@ -174,8 +178,9 @@ async def test_http_session_has_explicit_timeouts_and_limits() -> None:
         assert session.timeout.sock_read == 45.0
         assert session.timeout.total is None
         assert isinstance(session.connector, aiohttp.TCPConnector)
-        assert session.connector.limit == 100
-        assert session.connector.limit_per_host == 50
+        # no pool cap: the registry's gate bounds (and refuses) what is in flight
+        assert session.connector.limit == 0
+        assert session.connector.limit_per_host == 0
     finally:
         await session.close()
 

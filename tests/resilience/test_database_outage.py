@@ -147,3 +147,29 @@ async def test_a_hung_database_fails_within_the_timeout(tmp_path: Path) -> None:
                 await asyncio.sleep(0.1)
     finally:
         server.stop()
+
+
+async def test_the_embedded_database_the_app_started_comes_back_by_itself(tmp_path: Path) -> None:
+    """No MONGODB_URI: the lifespan starts the embedded database and supervises it; killed, it is
+    started again on the same file and port, and the app serves again without a restart."""
+    settings = make_settings(None, "supervised", tmp_path / "data", mongodb_timeout_ms=TIMEOUT_MS)
+    async with app_client(settings) as client:
+        headers = await sign_up(client, "eric")
+        first = await client.post("/llm/message", json={"message": "before"}, headers=headers)
+        assert first.status_code == 200
+        pid_file = tmp_path / "data" / "nx-27017.pid"
+        killed = int(pid_file.read_text())
+        os.kill(killed, signal.SIGKILL)
+        deadline = time.monotonic() + RECOVERY_SECONDS
+        while True:
+            response = await client.post("/llm/message", json={"message": "after"}, headers=headers)
+            if response.status_code == 200:
+                break
+            assert response.status_code == 503, response.text
+            assert time.monotonic() < deadline, "the embedded database did not come back"
+            await asyncio.sleep(0.1)
+        assert int(pid_file.read_text()) != killed
+        history = (await client.get("/user/history/10", headers=headers)).json()
+        texts = [e["text"] for e in history if e["type"] == "user"]
+        assert texts[0] == "before"
+        assert texts[-1] == "after"

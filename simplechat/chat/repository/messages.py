@@ -185,17 +185,21 @@ class MessageRepository:
     ) -> tuple[list[dict[str, Any]], bool]:
         """Messages of `query` in `direction` until `budget` tokens or `limit` messages (one
         round trip); True when the range ran out first (everything was read)."""
-        cursor = (
-            self._collection()
-            .find(query, projection=_PROMPT_FIELDS)
+        # Whole documents, read as one list: a projection makes the embedded server deep-copy
+        # every document (about 1 ms of its CPU for 100 messages), far more than the unused
+        # fields cost to decode here; and `to_list` skips the cursor's per-document steps.
+        docs = (
+            await self._collection()
+            .find(query)
             .sort("conversation_key", direction)
             .limit(limit + 1)
             .batch_size(limit + 1)  # one round trip; the range read stops at the limit
+            .to_list()
         )
         found: list[dict[str, Any]] = []
         total = 0
         exhausted = True
-        async for raw in cursor:
+        for raw in docs:
             if str(raw["_id"]) == exclude_id:
                 continue
             found.append(raw)
@@ -203,7 +207,6 @@ class MessageRepository:
             if total >= budget or len(found) >= limit:
                 exhausted = False
                 break
-        await cursor.close()
         return found, exhausted
 
     async def last_exchange(
