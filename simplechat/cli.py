@@ -23,6 +23,7 @@ from simplechat.kit.embedded import DB_FILE_NAME, EmbeddedMongo, attach_or_start
 from simplechat.kit.logs import logging_config, resolve_format
 from simplechat.kit.secrets import (
     SECRET_FILE_NAME,
+    load_or_create_fernet_key,
     load_or_create_secret,
     mask_secret,
     mask_url,
@@ -74,6 +75,8 @@ def serve(host: str, port: int, workers: int) -> int:
         _, embedded = attach_or_start(settings.data_dir)
     if settings.jwt_secret is None:
         load_or_create_secret(settings.data_dir)  # created once, before workers race for it
+    if settings.secrets_key is None:
+        load_or_create_fernet_key(settings.data_dir)
     if workers > 1:
         _share_metrics_between_workers(settings.data_dir)
     try:
