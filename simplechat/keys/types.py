@@ -87,3 +87,11 @@ class ProviderKeyInfo:
     provider: Provider
     last4: str
     updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who sends a chat request: the user, and the personal key they sent it with (if any)."""
+
+    user_id: str
+    key: KeyGrant | None = None
