@@ -157,7 +157,8 @@ class ApiKeyRepository:
         if grant.daily_cap < 1:
             return False
         new_day = await collection.find_one_and_update(
-            {**usable, "day": {"$ne": day}},
+            # $nin, not $ne: the embedded server's $ne matches nothing beside an _id
+            {**usable, "day": {"$nin": [day]}},
             {"$set": {"day": day, "day_count": 1, "last_used_ms": now_ms}, "$inc": {"uses": 1}},
         )
         return new_day is not None
