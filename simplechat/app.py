@@ -9,6 +9,7 @@ from simplechat.accounts import profile_router
 from simplechat.accounts import router as accounts_router
 from simplechat.accounts.images import AVATAR_MAX_BYTES
 from simplechat.admin import router as admin_router
+from simplechat.billing import router as billing_router
 from simplechat.chat import conversation_router, openai_router
 from simplechat.chat import router as chat_router
 from simplechat.config import Settings, get_settings
@@ -73,6 +74,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         },
     )
     app.state.ip_limiter = IpLimiter(settings.ip_limit)
+    setattr(app.state, billing_router.REDEEM_IP_LIMITER, IpLimiter(settings.redeem_ip_limit))
     for router in (
         accounts_router.router,
         profile_router.router,
@@ -85,6 +87,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         media_router.router,
         media_openai_router.router,
         reports_router.router,
+        billing_router.router,
         admin_router.router,
         health.router,
     ):

@@ -305,6 +305,14 @@ def _limits_and_edge(settings: Settings, out: list[str], findings: Findings) -> 
         f"  per IP: {settings.ip_limit} on POST /token, /token/wechat and /user/ "
         "(shared by every worker, in the database)"
     )
+    credits = (
+        f"on: {settings.signup_credits} for each account, holds released after "
+        f"{settings.hold_timeout_seconds} s, {settings.redeem_attempts} failed redeems per "
+        f"{settings.redeem_window_seconds} s per user and {settings.redeem_ip_limit} per IP"
+        if settings.credits
+        else "off (SIMPLECHAT_CREDITS=on turns them on)"
+    )
+    out.append(f"  credits: {credits}")
     out.append(f"  request bodies up to {settings.max_body_bytes} bytes")
     out.append("HTTP")
     origins = ", ".join(settings.cors_origins) or "none (only same-origin browser pages)"

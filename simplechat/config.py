@@ -6,6 +6,7 @@ provider keys and the MongoDB URI also answer to the names their ecosystems use
 """
 
 import json
+from decimal import Decimal
 from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
@@ -105,6 +106,15 @@ class Settings(BaseSettings):
     rate_limit_status: int = 401
     ip_limit: str = "10/minute"
 
+    # --- credits (billing) ---
+    credits: bool = False  # SIMPLECHAT_CREDITS=on: balances, holds, redeem codes
+    signup_credits: Decimal = Field(default=Decimal(0), ge=0, le=10**9, decimal_places=4)
+    hold_timeout_seconds: int = Field(default=900, ge=60)  # then the sweeper releases a hold
+    billing_sweep_seconds: float = Field(default=60.0, gt=0)
+    redeem_attempts: int = Field(default=10, ge=1)  # failed redeem attempts per user per window
+    redeem_window_seconds: int = Field(default=3600, ge=1)
+    redeem_ip_limit: str = "10/minute"
+
     @field_validator("timezone")
     @classmethod
     def _known_timezone(cls, value: str) -> str:
@@ -116,7 +126,7 @@ class Settings(BaseSettings):
             ) from exc
         return value
 
-    @field_validator("ip_limit")
+    @field_validator("ip_limit", "redeem_ip_limit")
     @classmethod
     def _ip_rate(cls, value: str) -> str:
         import limits  # the rate parser the per-IP limit uses

@@ -1,14 +1,15 @@
 """The lifespan owns every long-lived resource: the database (MONGODB_URI, or the embedded
-server), the outbound HTTP session, the provider registry, the token counter and the speech
-and picture engines. It builds the services (`wiring`), seeds the built-in presets and hands
-the services to requests as the lifespan state.
+server), the outbound HTTP session, the provider registry, the token counter, the speech and
+picture engines and, with credits on, the billing sweeper task. It builds the services
+(`wiring`), seeds the built-in presets and hands the services to requests as the lifespan
+state.
 
 `running_services` is the same without FastAPI, for the command line (`simplechat admin`)."""
 
 import asyncio
 import logging
 from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager, suppress
 from functools import partial
 
 from fastapi import FastAPI
@@ -90,6 +91,19 @@ async def running_services(
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, object]]:
-    async with running_services(app.state.settings) as services:
+    settings: Settings = app.state.settings
+    async with running_services(settings) as services, AsyncExitStack() as stack:
         await services.presets.seed_builtins()
+        if settings.credits:
+            sweeper = asyncio.create_task(
+                services.billing.run_sweeper(settings.billing_sweep_seconds),
+                name="billing-sweeper",
+            )
+            stack.push_async_callback(_stop, sweeper)
         yield services.state()
+
+
+async def _stop(task: "asyncio.Task[None]") -> None:
+    task.cancel()
+    with suppress(asyncio.CancelledError):
+        await task

@@ -28,6 +28,11 @@ from simplechat.accounts.types import OwnerDataRemover
 from simplechat.accounts.wechat import WeChatClient
 from simplechat.admin.repository import AuditRepository
 from simplechat.admin.service import AdminService
+from simplechat.billing.balances import Balances
+from simplechat.billing.codes import CodeService, RedeemPolicy
+from simplechat.billing.repository import CodeRepository, CreditRepository, UsageRepository
+from simplechat.billing.rules import to_units
+from simplechat.billing.service import BillingPolicy, BillingService
 from simplechat.chat.conversations import ConversationService
 from simplechat.chat.repository.conversations import ConversationRepository
 from simplechat.chat.repository.messages import MessageRepository
@@ -61,6 +66,8 @@ class Services:
     accounts: AccountService
     api_keys: KeyService  # also the accounts' KeyResolver (accounts/dependencies.py)
     provider_keys: ProviderKeyService
+    billing: BillingService
+    redeem_codes: CodeService
     chat: ChatService
     conversations: ConversationService
     presets: PresetService
@@ -139,10 +146,13 @@ def build_services(
         audit=AuditRepository(),
         keys=api_keys,
     )
+    billing, redeem_codes = build_billing(settings)
     return Services(
         accounts=accounts,
         api_keys=api_keys,
         provider_keys=provider_keys,
+        billing=billing,
+        redeem_codes=redeem_codes,
         chat=chat,
         conversations=conversations,
         presets=presets,
@@ -210,3 +220,28 @@ def _accounts(
         users=users, roles=roles, sessions=sessions, passwords=passwords, removal=removal
     )
     return accounts, directory
+
+
+def build_billing(settings: Settings) -> tuple[BillingService, CodeService]:
+    credits, codes = CreditRepository(), CodeRepository()
+    balances = Balances(
+        credits=credits, codes=codes, signup_units=to_units(settings.signup_credits)
+    )
+    billing = BillingService(
+        balances=balances,
+        credits=credits,
+        codes=codes,
+        usage=UsageRepository(),
+        policy=BillingPolicy(
+            enabled=settings.credits,
+            hold_timeout_seconds=settings.hold_timeout_seconds,
+            timezone=settings.zone,
+        ),
+    )
+    redeem = RedeemPolicy(
+        enabled=settings.credits,
+        attempts=settings.redeem_attempts,
+        window_seconds=settings.redeem_window_seconds,
+    )
+    codes_service = CodeService(codes=codes, credits=credits, balances=balances, policy=redeem)
+    return billing, codes_service

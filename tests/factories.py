@@ -11,8 +11,11 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -21,6 +24,11 @@ from pymongo import AsyncMongoClient, MongoClient
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from simplechat.app import create_app
+from simplechat.billing.balances import Balances
+from simplechat.billing.codes import CodeService, RedeemPolicy
+from simplechat.billing.repository import CodeRepository, CreditRepository, UsageRepository
+from simplechat.billing.rules import to_units
+from simplechat.billing.service import BillingPolicy, BillingService
 from simplechat.config import Settings
 
 SEED = "hi, my name is Eric"
@@ -240,4 +248,62 @@ async def stored_documents(
 
 async def make_admin(settings: Settings, username: str) -> None:
     """Give an existing account the admin role, straight in the database."""
+    promote_in_database(settings, username)
+
+
+class Clock:
+    """A clock tests move by hand (services take it as `clock`); with `tick`, each reading
+    also moves it on by that much (so records made one after another are ordered)."""
+
+    def __init__(self, now: datetime, *, tick: timedelta = timedelta(0)) -> None:
+        self.now = now
+        self.tick = tick
+
+    def __call__(self) -> datetime:
+        now = self.now
+        self.now += self.tick
+        return now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+
+def billing_services(
+    clock: Clock,
+    *,
+    enabled: bool = True,
+    signup: str = "0",
+    hold_timeout: int = 900,
+    redeem_attempts: int = 10,
+) -> "Billing":
+    """The billing and redeem-code services on the current database, with `clock`."""
+    credits, codes = CreditRepository(), CodeRepository()
+    balances = Balances(
+        credits=credits, codes=codes, signup_units=to_units(Decimal(signup)), clock=clock
+    )
+    billing = BillingService(
+        balances=balances,
+        credits=credits,
+        codes=codes,
+        usage=UsageRepository(),
+        policy=BillingPolicy(enabled, hold_timeout, ZoneInfo("UTC")),
+        clock=clock,
+    )
+    redeem = RedeemPolicy(enabled=enabled, attempts=redeem_attempts, window_seconds=3600)
+    code_service = CodeService(
+        codes=codes, credits=credits, balances=balances, policy=redeem, clock=clock
+    )
+    return Billing(billing, code_service, balances)
+
+
+@dataclass(frozen=True)
+class Billing:
+    service: BillingService
+    codes: CodeService
+    balances: Balances
+
+
+def promote_to_admin(mongo_uri: str, database_name: str, username: str) -> None:
+    """`promote_in_database` by URI and database name."""
+    settings = make_settings(mongo_uri, database_name, Path("."))
     promote_in_database(settings, username)

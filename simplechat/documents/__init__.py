@@ -20,7 +20,10 @@ from simplechat.documents.api_keys import ApiKeyDoc
 from simplechat.documents.audit_log import AuditEntryDoc
 from simplechat.documents.avatars import AvatarDoc
 from simplechat.documents.conversations import ConversationDoc
+from simplechat.documents.credit_accounts import CreditAccountDoc
+from simplechat.documents.holds import HoldDoc
 from simplechat.documents.ip_limits import IpLimitDoc
+from simplechat.documents.ledger import LedgerDoc
 from simplechat.documents.limit_refusals import LimitRefusalDoc
 from simplechat.documents.media_overrides import MediaOverridesDoc
 from simplechat.documents.media_results import MediaResultDoc
@@ -28,8 +31,10 @@ from simplechat.documents.media_usage import MediaUsageDoc
 from simplechat.documents.messages import MessageDoc
 from simplechat.documents.presets import PresetDoc
 from simplechat.documents.provider_keys import ProviderKeyDoc
+from simplechat.documents.redeem_codes import RedeemCodeDoc
 from simplechat.documents.refresh_tokens import RefreshTokenDoc
 from simplechat.documents.role_counts import RoleCountDoc
+from simplechat.documents.usage_records import UsageRecordDoc
 from simplechat.documents.users import UserDoc
 
 DOCUMENT_MODELS: list[type[Document]] = [
@@ -48,4 +53,9 @@ DOCUMENT_MODELS: list[type[Document]] = [
     IpLimitDoc,
     ApiKeyDoc,
     ProviderKeyDoc,
+    CreditAccountDoc,
+    LedgerDoc,
+    HoldDoc,
+    RedeemCodeDoc,
+    UsageRecordDoc,
 ]

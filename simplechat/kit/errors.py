@@ -21,28 +21,34 @@ status (OpenAI's shape under /v1).
     │   ├── InvalidRefreshToken (401)      accounts: unknown, expired, used or revoked
     │   ├── WeChatCodeInvalid (401)        accounts: WeChat refused the login code
     │   └── ApiKeyRefused (401)            keys: unknown, disabled, expired or deleted key
+    ├── PaymentRequired (402)
+    │   └── InsufficientCredits (402)     billing: the balance does not cover a turn's worst case
     ├── Forbidden (403)
     │   └── ModelNotAllowed (403)     keys: a model outside the key's allow-list
     ├── NotFound (404)
     │   ├── ApiKeyNotFound (404)      keys: missing, or another user's
     │   ├── ConversationNotFound (404)    chat/errors.py: missing, or another user's
-    │   └── PresetNotFound (404)          presets/errors.py: missing, or another user's private
+    │   ├── PresetNotFound (404)          presets/errors.py: missing, or another user's private
+    │   └── CreditsDisabled, CodeNotFound, UserNotFound (404)   billing/errors.py
     ├── MethodNotAllowed (405)
     ├── Conflict (409)
     │   ├── UsernameTaken (409)
     │   ├── NothingToRegenerate (409)     chat/errors.py: no user message to answer again
     │   ├── PresetReadOnly (409)          presets/errors.py: the built-ins come from settings
     │   ├── LastAdmin (409)               accounts: the last admin stays an admin
-    │   └── NoPassword (409)              accounts: set a password first
+    │   ├── NoPassword (409)              accounts: set a password first
+    │   └── CodeUsed, CodeDisabled, BalanceTooLow (409)   billing/errors.py
+    ├── Gone (410)
+    │   └── CodeExpired (410)             billing/errors.py
     ├── PayloadTooLarge (413)
     │   └── MediaTooLarge (413)       media: a file over 25 MB
     ├── UnsupportedMediaType (415)
     │   ├── NotAudio (415)            media
     │   └── NotAPicture (415)         media
     ├── RateLimited (429; code daily_limit | burst_limit | ip_limit | speech_quota |
-    │                picture_quota | wechat_rate_limit | key_daily_limit; the app may
-    │                answer the per-user message limits with 401, as the product's spec
-    │                has it)
+    │                picture_quota | wechat_rate_limit | redeem_limit | key_daily_limit; the
+    │                app may answer the per-user message limits with 401, as the product's
+    │                spec has it)
     ├── ServerBusy (503)              too many parallel requests for one account, or a busy
     │                                 local media engine; try again
     ├── EngineUnavailable (503)       media: no speech or picture engine installed or set
@@ -130,6 +136,12 @@ class InvalidCredentials(NotAuthenticated):
     default_message = "Incorrect username or password."
 
 
+class PaymentRequired(SimpleChatError):
+    status_code = 402
+    code = "payment_required"
+    default_message = "Not enough credits."
+
+
 class Forbidden(SimpleChatError):
     status_code = 403
     code = "forbidden"
@@ -154,6 +166,12 @@ class Conflict(SimpleChatError):
 
 class UsernameTaken(Conflict):
     code = "username_taken"
+
+
+class Gone(SimpleChatError):
+    status_code = 410
+    code = "gone"
+    default_message = "This is no longer available."
 
 
 class PayloadTooLarge(SimpleChatError):

@@ -138,11 +138,12 @@ class IpLimiter:
                 )
 
 
-def ip_limited(scope: str) -> Callable[[Request], Awaitable[None]]:
-    """A dependency that counts the request against the app's per-IP limit on `scope`."""
+def ip_limited(scope: str, *, limiter: str = "ip_limiter") -> Callable[[Request], Awaitable[None]]:
+    """A dependency that counts the request against a per-IP limit on `scope`: the app's
+    `ip_limiter`, or another `IpLimiter` the app keeps in its state under `limiter`."""
 
     async def ip_limit(request: Request) -> None:
-        limiter: IpLimiter = request.app.state.ip_limiter
-        await limiter.hit(scope, client_address(request))
+        chosen: IpLimiter = getattr(request.app.state, limiter)
+        await chosen.hit(scope, client_address(request))
 
     return ip_limit

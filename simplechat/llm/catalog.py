@@ -16,10 +16,14 @@ TOML (`.toml`): an array of tables named `models`::
 
 Fields are those of `ModelSpec`: `name`, `provider` (a vendor's name from `llm.vendors`, or
 "mock"), `upstream_id` (the id sent to the provider), `context_window` and `max_output_tokens`
-(positive integers, the output no larger than the window), an optional `description` and
+(positive integers, the output no larger than the window), an optional `description`,
 `takes_images` (true for a model that reads OpenAI-style image parts; only for vendors whose
-adapter sends them, not DashScope, whose text API simplechat calls). A new model needs every
-field but the description and `takes_images`; an entry for a built-in name needs only the
+adapter sends them, not DashScope, whose text API simplechat calls) and an optional `price` in
+credits per 1,000 tokens (`llm.pricing`): simple, `{"input": "0.8", "output": "2"}`, or tiered
+by prompt tokens, `{"tiers": [{"from": 0, "to": 32000, "input": "0.8", "output": "2"},
+{"from": 32000, "input": "1.6", "output": "4"}]}` (validated: the first tier starts at 0, tiers
+touch, only the last is open). A model without a price is free. A new model needs every field
+but the description, `takes_images` and the price; an entry for a built-in name needs only the
 fields it changes. Unknown fields, wrong types and a missing or unreadable file raise `ValueError`
 naming the file and the problem (pydantic's words, with where: `models.2.context_window`).
 Models of provider "openai" go to the OpenAI-compatible server at OPENAI_BASE_URL.
@@ -28,11 +32,13 @@ Models of provider "openai" go to the OpenAI-compatible server at OPENAI_BASE_UR
 import json
 import tomllib
 from dataclasses import asdict
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from simplechat.llm.pricing import Price, Tier, tier_problems
 from simplechat.llm.types import ModelSpec
 from simplechat.llm.vendors import IMAGE_PROVIDER_NAMES, PROVIDER_NAMES
 
@@ -64,6 +70,46 @@ BUILTIN_MODELS: tuple[ModelSpec, ...] = (
 )  # fmt: skip
 
 
+class TierEntry(BaseModel):
+    """One price tier: prompts of `from` tokens up to (not including) `to`; the last is open."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    from_tokens: int = Field(alias="from", ge=0)
+    to_tokens: int | None = Field(default=None, alias="to", gt=0)
+    input: Decimal = Field(ge=0)
+    output: Decimal = Field(ge=0)
+
+
+class PriceEntry(BaseModel):
+    """A price in credits per 1,000 tokens: `input` and `output`, or `tiers`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    input: Decimal | None = Field(default=None, ge=0)
+    output: Decimal | None = Field(default=None, ge=0)
+    tiers: list[TierEntry] | None = None
+
+    @model_validator(mode="after")
+    def _one_valid_mode(self) -> Self:
+        if self.tiers is None:
+            if self.input is None or self.output is None:
+                raise ValueError("give both input and output, or tiers")
+            return self
+        if self.input is not None or self.output is not None:
+            raise ValueError("give either input and output, or tiers, not both")
+        if problems := tier_problems(self.to_domain().tiers):
+            raise ValueError("; ".join(problems))
+        return self
+
+    def to_domain(self) -> Price:
+        if self.tiers is None:
+            assert self.input is not None
+            assert self.output is not None
+            return Price.simple(self.input, self.output)
+        return Price(tuple(Tier(t.from_tokens, t.to_tokens, t.input, t.output) for t in self.tiers))
+
+
 class ModelEntry(BaseModel):
     """One entry of the models file: a new model (every field but the description), or the
     fields that change for a built-in one."""
@@ -77,6 +123,7 @@ class ModelEntry(BaseModel):
     max_output_tokens: int | None = Field(default=None, gt=0)
     description: str | None = None
     takes_images: bool | None = None
+    price: PriceEntry | None = None
 
     @field_validator("provider")
     @classmethod
@@ -99,6 +146,7 @@ class ModelSpecEntry(BaseModel):
     max_output_tokens: int
     description: str = ""
     takes_images: bool = False
+    price: PriceEntry | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
@@ -108,6 +156,10 @@ class ModelSpecEntry(BaseModel):
             known = ", ".join(sorted(IMAGE_PROVIDER_NAMES))
             raise ValueError(f"takes_images needs one of the providers {known}")
         return self
+
+    def to_domain(self) -> ModelSpec:
+        fields = self.model_dump(exclude={"price"})
+        return ModelSpec(**fields, price=self.price.to_domain() if self.price else None)
 
 
 class ModelsFile(BaseModel):
@@ -131,15 +183,24 @@ def load_catalog(models_file: Path | None) -> dict[str, ModelSpec]:
     except ValidationError as exc:
         raise ValueError(f"Invalid models file {models_file}: {_problems(exc)}") from None
     for index, entry in enumerate(entries.models):
-        given = entry.model_dump(exclude_none=True)
-        base = asdict(catalog[entry.name]) if entry.name in catalog else {}
+        given = {k: v for k, v in entry if v is not None}  # the price stays a PriceEntry
+        base = _fields(catalog[entry.name]) if entry.name in catalog else {}
         try:
             spec = ModelSpecEntry.model_validate({**base, **given})
         except ValidationError as exc:
             where = f"models file {models_file}, entry {index + 1} ({entry.name})"
             raise ValueError(f"Invalid {where}: {_problems(exc)}") from None
-        catalog[spec.name] = ModelSpec(**spec.model_dump())
+        catalog[spec.name] = spec.to_domain()
     return catalog
+
+
+def _fields(spec: ModelSpec) -> dict[str, Any]:
+    """A catalog model as the fields of an entry (its price as a PriceEntry)."""
+    fields = asdict(spec)
+    if spec.price is not None:
+        tiers = [TierEntry(**asdict(tier)) for tier in spec.price.tiers]
+        fields["price"] = PriceEntry(tiers=tiers)
+    return fields
 
 
 def _read(path: Path) -> Any:

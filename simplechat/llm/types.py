@@ -3,6 +3,8 @@
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
+from simplechat.llm.pricing import Price
+
 
 class Role(StrEnum):
     SYSTEM = "system"
@@ -57,7 +59,8 @@ class Usage:
 
 @dataclass(frozen=True, slots=True)
 class ModelSpec:
-    """A model users can ask for: its public name, provider, upstream id and limits."""
+    """A model users can ask for: its public name, provider, upstream id, limits and price
+    (None: free)."""
 
     name: str
     provider: str
@@ -66,6 +69,7 @@ class ModelSpec:
     max_output_tokens: int
     description: str = ""
     takes_images: bool = False  # accepts image parts (OpenAI-style image_url) in messages
+    price: Price | None = None
 
 
 @dataclass(frozen=True, slots=True)

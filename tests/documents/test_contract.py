@@ -648,3 +648,202 @@ async def test_newest_of_a_history_range_with_find_one_and_a_sort(db: Db) -> Non
     )
     assert doc is not None
     assert doc["n"] == 2
+
+
+# --- billing (billing/repository) ---
+async def test_a_hold_is_decided_and_recorded_in_one_update(db: Db) -> None:
+    """Reserve: enough available and the hold not yet counted, in the filter; $inc both
+    amounts and $push the hold id in the update. 50 parallel holds on a balance for 7."""
+    await db.credit_accounts.insert_one({"_id": "u", "available": 70, "on_hold": 0, "holds": []})
+
+    async def reserve(n: int) -> dict[str, Any] | None:
+        return await db.credit_accounts.find_one_and_update(
+            {"_id": "u", "available": {"$gte": 10}, "holds": {"$nin": [f"h{n}"]}},
+            {"$inc": {"available": -10, "on_hold": 10}, "$push": {"holds": f"h{n}"}},
+            return_document=ReturnDocument.AFTER,
+        )
+
+    results = await asyncio.gather(*(reserve(n) for n in range(50)))
+    assert sum(r is not None for r in results) == 7
+    doc = await db.credit_accounts.find_one({"_id": "u"})
+    assert doc is not None
+    assert (doc["available"], doc["on_hold"], len(doc["holds"])) == (0, 70, 7)
+    assert await reserve(0) is None  # the same hold id never counts twice
+
+
+async def test_closing_a_hold_is_guarded_by_its_membership(db: Db) -> None:
+    """Settle: the hold id in the array is the guard; pulling it, moving the money and writing
+    the ledger entry ahead (a string in the journal, with its counter) are one update."""
+    await db.credit_accounts.insert_one(
+        {"_id": "u", "available": 0, "on_hold": 10, "holds": ["h1", "h2"], "journal": [],
+         "journal_n": 0}
+    )  # fmt: skip
+    line = '{"d":-4,"k":"charge:h1"}'
+
+    async def settle() -> dict[str, Any] | None:
+        return await db.credit_accounts.find_one_and_update(
+            {"_id": "u", "holds": "h1"},
+            {
+                "$inc": {"on_hold": -10, "available": 6, "journal_n": 1},
+                "$pull": {"holds": "h1"},
+                "$push": {"journal": line},
+            },
+            return_document=ReturnDocument.AFTER,
+        )
+
+    results = await asyncio.gather(*(settle() for _ in range(10)))
+    [after] = [r for r in results if r is not None]
+    assert (after["available"], after["on_hold"], after["holds"]) == (6, 0, ["h2"])
+    assert (after["journal"], after["journal_n"]) == ([line], 1)
+    assert await db.credit_accounts.count_documents({"journal_n": {"$gt": 0}}) == 1
+    pulled = await db.credit_accounts.update_one(
+        {"_id": "u", "journal": line}, {"$pull": {"journal": line}, "$inc": {"journal_n": -1}}
+    )
+    assert pulled.modified_count == 1
+    again = await db.credit_accounts.update_one(
+        {"_id": "u", "journal": line}, {"$pull": {"journal": line}, "$inc": {"journal_n": -1}}
+    )
+    assert again.modified_count == 0
+    doc = await db.credit_accounts.find_one({"_id": "u"})
+    assert doc is not None
+    assert (doc["journal"], doc["journal_n"]) == ([], 0)
+
+
+async def test_nin_on_an_array_guards_a_credit_once(db: Db) -> None:
+    """A code is credited to an account once: `$nin` on the array of credited codes (not
+    `$ne`, which the embedded server gets wrong on arrays)."""
+    await db.credit_accounts.insert_one({"_id": "u", "available": 0, "redeemed": ["A"]})
+
+    async def credit(code: str) -> dict[str, Any] | None:
+        return await db.credit_accounts.find_one_and_update(
+            {"_id": "u", "redeemed": {"$nin": [code]}},
+            {"$inc": {"available": 5}, "$push": {"redeemed": code}},
+        )
+
+    assert await credit("A") is None
+    results = await asyncio.gather(*(credit("B") for _ in range(10)))
+    assert sum(r is not None for r in results) == 1
+    doc = await db.credit_accounts.find_one({"_id": "u"})
+    assert doc is not None
+    assert (doc["available"], doc["redeemed"]) == (5, ["A", "B"])
+
+
+async def test_keyed_inserts_keep_one(db: Db) -> None:
+    """Ledger entries and usage records are keyed by `_id`: a second insert is refused."""
+    await db.ledger.insert_one({"_id": "charge:h1", "delta": -4})
+    with pytest.raises(DuplicateKeyError):
+        await db.ledger.insert_one({"_id": "charge:h1", "delta": -4})
+    assert await db.ledger.count_documents({}) == 1
+
+
+async def test_a_code_is_used_once_of_many_parallel_attempts(db: Db) -> None:
+    created = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
+    await db.redeem_codes.insert_one(
+        {"_id": "C", "status": "unused", "expires_ms": 10**13, "created_at": created}
+    )
+
+    async def claim(n: int) -> dict[str, Any] | None:
+        return await db.redeem_codes.find_one_and_update(
+            {"_id": "C", "status": "unused", "expires_ms": {"$gt": 1000}},
+            {"$set": {"status": "used", "used_by": f"u{n}", "used_ms": 1000, "credit_due": True}},
+            return_document=ReturnDocument.AFTER,
+        )
+
+    results = await asyncio.gather(*(claim(n) for n in range(64)))
+    [won] = [r for r in results if r is not None]
+    assert won["status"] == "used"
+    assert won["created_at"] == created  # an inserted date read back through the update
+    due = await db.redeem_codes.find({"credit_due": True, "used_ms": {"$lt": 2000}}).to_list()
+    assert [d["_id"] for d in due] == ["C"]
+
+
+async def test_a_fixed_window_counter_in_one_update_each_way(db: Db) -> None:
+    """Redeem attempts: count in the current window below the limit, or start a new one."""
+    await db.credit_accounts.insert_one({"_id": "u", "att_w": 0, "att_n": 0})
+
+    async def attempt(window: int, limit: int) -> bool:
+        same = {"_id": "u", "att_w": window, "att_n": {"$lt": limit}}
+        if await db.credit_accounts.find_one_and_update(same, {"$inc": {"att_n": 1}}):
+            return True
+        rolled = await db.credit_accounts.find_one_and_update(
+            {"_id": "u", "att_w": {"$lt": window}}, {"$set": {"att_w": window, "att_n": 1}}
+        )
+        return rolled is not None or bool(
+            await db.credit_accounts.find_one_and_update(same, {"$inc": {"att_n": 1}})
+        )
+
+    results = await asyncio.gather(*(attempt(3600, 5) for _ in range(20)))
+    assert sum(results) == 5
+    assert await attempt(7200, 5)
+    doc = await db.credit_accounts.find_one({"_id": "u"})
+    assert doc is not None
+    assert (doc["att_w"], doc["att_n"]) == (7200, 1)
+
+
+async def test_ledger_pages_as_a_range_of_one_string_key(db: Db) -> None:
+    await db.ledger.create_index("user_key")
+    for user in ("u", "uv", "v"):
+        await db.ledger.insert_many(
+            [{"user_key": f"{user}:{1_800_000_000_000 + i:013d}:k{i}", "n": i} for i in range(7)]
+        )
+    query = {"user_key": {"$gte": "u:", "$lt": "u;"}}
+    page = await db.ledger.find(query).sort("user_key", DESCENDING).skip(2).limit(3).to_list()
+    assert [d["n"] for d in page] == [4, 3, 2]
+    assert await db.ledger.count_documents(query) == 7
+
+
+async def test_usage_groups_on_one_stored_bucket_key(db: Db) -> None:
+    """Usage per (day, model) is grouped on a stored "<day>|<model>" string: the embedded
+    server has no $dateToString and no compound $group keys."""
+    rows = [("2026-11-20", "a", 1), ("2026-11-21", "a", 2), ("2026-11-21", "a", 3),
+            ("2026-11-21", "b", 4), ("2026-11-22", "a", 5)]  # fmt: skip
+    await db.usage_records.insert_many(
+        [
+            {"user_bucket": f"u:{day}|{model}", "bucket": f"{day}|{model}", "cost": cost}
+            for day, model, cost in rows
+        ]
+        + [{"user_bucket": "v:2026-11-21|a", "bucket": "2026-11-21|a", "cost": 100}]
+    )
+    cursor = await db.usage_records.aggregate(
+        [
+            {"$match": {"user_bucket": {"$gte": "u:2026-11-21", "$lt": "u:2026-11-22"}}},
+            {"$group": {"_id": "$bucket", "n": {"$sum": 1}, "cost": {"$sum": "$cost"}}},
+        ]
+    )
+    grouped = {r["_id"]: (r["n"], r["cost"]) for r in await cursor.to_list()}
+    assert grouped == {"2026-11-21|a": (2, 5), "2026-11-21|b": (1, 4)}
+
+
+async def test_stale_holds_by_age_and_deleted_when_closed(db: Db) -> None:
+    await db.holds.create_index("created_ms")
+    await db.holds.insert_many([{"_id": f"h{i}", "created_ms": 1000 * i} for i in range(10)])
+    stale = await db.holds.find({"created_ms": {"$lt": 3500}}, limit=2).to_list()
+    assert len(stale) == 2
+    assert {d["_id"] for d in stale} <= {"h0", "h1", "h2", "h3"}
+    assert (await db.holds.delete_one({"_id": "h0"})).deleted_count == 1
+    assert (await db.holds.delete_one({"_id": "h0"})).deleted_count == 0
+
+
+async def test_codes_list_newest_first_by_status(db: Db) -> None:
+    """Codes of one batch share their time: sorted on it descending, then by code."""
+    batches = [(1000, ["B", "A", "C"]), (2000, ["E", "D"])]
+    await db.redeem_codes.insert_many(
+        [
+            {"_id": code, "created_ms": ms, "status": "unused", "expires_ms": 10**13}
+            for ms, codes in batches
+            for code in codes
+        ]
+    )
+    await db.redeem_codes.update_one({"_id": "A"}, {"$set": {"expires_ms": 500}})
+    unused = {"status": "unused", "expires_ms": {"$gt": 1500}}
+    page = (
+        await db.redeem_codes.find(unused)
+        .sort([("created_ms", DESCENDING), ("_id", 1)])
+        .skip(1)
+        .limit(3)
+        .to_list()
+    )
+    assert [d["_id"] for d in page] == ["E", "B", "C"]
+    assert await db.redeem_codes.count_documents(unused) == 4
+    expired = {"status": "unused", "expires_ms": {"$lte": 1500}}
+    assert await db.redeem_codes.count_documents(expired) == 1

@@ -1,12 +1,14 @@
 """load_catalog: built-in models, and models files that extend or override them."""
 
 import json
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
 from simplechat.config import Settings
 from simplechat.llm.catalog import BUILTIN_MODELS, load_catalog
+from simplechat.llm.pricing import Price, Tier
 from simplechat.llm.types import ModelSpec
 
 LOCAL_MODEL = {
@@ -163,3 +165,87 @@ def test_takes_images_is_a_flag_off_by_default(tmp_path: Path) -> None:
     assert catalog["llava-local"].takes_images is True
     assert catalog["mock"].takes_images is True  # so images can be tried with no key
     assert not any(m.takes_images for m in BUILTIN_MODELS if m.name != "mock")
+
+
+def test_prices_simple_and_tiered(tmp_path: Path) -> None:
+    text = """
+[[models]]
+name = "qwen-plus"
+price = { input = "0.8", output = 2 }
+
+[[models]]
+name = "qwen-max"
+[models.price]
+tiers = [
+  { from = 0, to = 32000, input = "2.4", output = 9.6 },
+  { from = 32000, input = "4.8", output = "19.2" },
+]
+
+[[models]]
+name = "qwen-max"
+context_window = 16384   # a later entry for the same model keeps its price
+"""
+    catalog = load_catalog(write(tmp_path, "models.toml", text))
+
+    assert catalog["qwen-plus"].price == Price.simple(Decimal("0.8"), Decimal(2))
+    assert catalog["qwen-max"].price == Price(
+        (
+            Tier(0, 32000, Decimal("2.4"), Decimal("9.6")),  # a TOML float, read exactly
+            Tier(32000, None, Decimal("4.8"), Decimal("19.2")),
+        )
+    )
+    assert catalog["qwen-max"].context_window == 16384
+    assert catalog["qwen-turbo"].price is None  # no price: free
+
+
+def test_json_price(tmp_path: Path) -> None:
+    entry = {**LOCAL_MODEL, "price": {"input": 0.15, "output": "0.6"}}
+    catalog = load_catalog(write(tmp_path, "models.json", json.dumps([entry])))
+
+    assert catalog["llama-local"].price == Price.simple(Decimal("0.15"), Decimal("0.6"))
+
+
+@pytest.mark.parametrize(
+    ("price", "problem"),
+    [
+        ({"input": 1}, "give both input and output, or tiers"),
+        (
+            {"input": 1, "output": 1, "tiers": [{"from": 0, "input": 1, "output": 1}]},
+            "give either input and output, or tiers, not both",
+        ),
+        ({"input": -1, "output": 1}, "price.input: Input should be greater than or equal to 0"),
+        ({"input": "cheap", "output": 1}, "price.input: Input should be a valid decimal"),
+        ({"tiers": []}, "a tiered price needs at least one tier"),
+        (
+            {"tiers": [{"from": 1, "input": 1, "output": 1}]},
+            "the first tier must start at 0, not 1",
+        ),
+        (
+            {
+                "tiers": [
+                    {"from": 0, "to": 100, "input": 1, "output": 1},
+                    {"from": 101, "input": 2, "output": 2},
+                ]
+            },
+            "tier 2 must start at 100, where tier 1 ends (a gap otherwise)",
+        ),
+        (
+            {
+                "tiers": [
+                    {"from": 0, "input": 1, "output": 1},
+                    {"from": 100, "input": 2, "output": 2},
+                ]
+            },
+            "tier 1: only the last tier may be open",
+        ),
+        ({"tiers": [{"from": 0, "upto": 5, "input": 1, "output": 1}]}, "upto: Extra inputs"),
+    ],
+)
+def test_invalid_prices_are_refused_when_the_catalog_loads(
+    tmp_path: Path, price: dict[str, object], problem: str
+) -> None:
+    path = write(tmp_path, "models.json", json.dumps([{"name": "qwen-plus", "price": price}]))
+    with pytest.raises(ValueError, match="Invalid models file") as caught:
+        load_catalog(path)
+
+    assert problem in str(caught.value)

@@ -57,6 +57,10 @@ def fuzz_settings(mongo_uri: str, database_name: str, tmp_path: Path) -> Iterato
             wechat_app_id=TEST_APP_ID,
             wechat_app_secret=TEST_APP_SECRET,
             wechat_base_url=wechat.url,
+            credits=True,  # the credit routes answer for real, not only "credits are off"
+            signup_credits="10",
+            redeem_ip_limit="100000/minute",
+            redeem_attempts=100_000,
         )
 
 
@@ -156,6 +160,9 @@ EXPLICIT: list[tuple[str, str, dict[str, Any]]] = [
     ("/admin/admins", "GET", {}),
     ("/admin/audit", "GET", {"query": {"page": 1, "page_size": 5}}),
     ("/admin/users/{username}", "DELETE", {"path_parameters": {"username": "made.by.admin"}}),
+    ("/user/credits", "GET", {"query": {"page": 1, "page_size": 5}}),
+    ("/user/credits/redeem", "POST", {"body": {"code": "ZZZZ-ZZZZ-ZZZZ-ZZZZ-ZZZZ-ZZZZ-ZZZZ"}}),
+    ("/user/usage", "GET", {"query": {"from": "2026-01-01", "to": "2026-01-31"}}),
 ]
 
 

@@ -25,6 +25,7 @@ AUTHENTICATED = [
     ("GET", "/user/history/10", None),
     ("GET", "/user/report", None),
     ("GET", "/user/report.svg", None),
+    ("GET", "/user/usage", None),
     ("POST", "/llm/message", {"message": "hello"}),
     ("POST", "/llm/message/advanced", {"message": "hello"}),
     ("POST", "/v1/chat/completions", {"messages": [{"role": "user", "content": "hello"}]}),

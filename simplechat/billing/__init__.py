@@ -1,0 +1,1 @@
+"""Billing: prices, credits (balances, holds, the ledger), redeem codes and usage."""

@@ -1,0 +1,14 @@
+"""Billing's storage: every query of the capability (the only billing code that imports
+pymongo, beanie or `documents/`)."""
+
+from simplechat.billing.repository.codes import CodeRepository, StoredCode
+from simplechat.billing.repository.credits import CreditRepository, StaleHold
+from simplechat.billing.repository.usage import UsageRepository
+
+__all__ = [
+    "CodeRepository",
+    "CreditRepository",
+    "StaleHold",
+    "StoredCode",
+    "UsageRepository",
+]

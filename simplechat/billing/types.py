@@ -1,0 +1,145 @@
+"""What the billing service takes and gives. Amounts are integers of 1/10,000 credit
+("units"; `billing.rules.to_credits` shows them)."""
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from enum import StrEnum
+
+from simplechat.llm.pricing import Price
+
+
+class EntryKind(StrEnum):
+    SIGNUP = "signup"  # the starting credits of a new account
+    REDEEM = "redeem"  # a redeem code
+    CHARGE = "charge"  # a turn's cost (a settled hold)
+    REFUND = "refund"  # a charge given back (reserved: settling never needs one)
+    ADMIN = "admin"  # an admin's adjustment, with their reason
+
+
+class CodeStatus(StrEnum):
+    UNUSED = "unused"
+    USED = "used"
+    EXPIRED = "expired"  # unused, past its expiry (derived, never stored)
+    DISABLED = "disabled"
+
+
+@dataclass(frozen=True, slots=True)
+class Balance:
+    """An account's money: `balance` = `available` + `on_hold`."""
+
+    user_id: str
+    available: int
+    on_hold: int
+
+    @property
+    def balance(self) -> int:
+        return self.available + self.on_hold
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerEntry:
+    key: str  # unique: "signup:<user>", "redeem:<code>", "charge:<hold>", "admin:<id>"
+    user_id: str
+    kind: EntryKind
+    delta: int
+    created_at: datetime
+    reference: str | None = None  # the code, the chat message, ...
+    note: str | None = None  # an admin's reason; a charge's model and tokens
+    by: str | None = None  # the admin who made an adjustment
+
+
+@dataclass(frozen=True, slots=True)
+class Hold:
+    """Credits reserved for one turn until it is settled or released.
+
+    `amount` is the turn's worst case: its prompt tokens plus the reserved output, at the
+    model's price (the tier of the prompt). `price` is kept so settling needs no catalog."""
+
+    id: str
+    user_id: str
+    model: str
+    price: Price
+    amount: int
+    reference: str
+    created_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class Settlement:
+    """What settling a hold did. `settled` is False when the hold had already been settled or
+    released (by another code path, or by the sweeper): nothing was charged this time."""
+
+    hold_id: str
+    settled: bool
+    cost: int  # the turn's priced cost
+    charged: int  # what the balance paid: the cost, capped at the hold
+
+
+@dataclass(frozen=True, slots=True)
+class TurnCost:
+    """A finished turn, priced: store `cost` on the assistant message and $inc it into the
+    conversation's bill. `charged` is what the balance paid (0 with credits off)."""
+
+    cost: int
+    charged: int
+
+
+@dataclass(frozen=True, slots=True)
+class RedeemCode:
+    code: str  # as stored: 28 symbols, no dashes
+    credits: int
+    status: CodeStatus
+    created_at: datetime
+    created_by: str
+    expires_at: datetime | None
+    note: str | None
+    used_by: str | None
+    used_by_name: str | None
+    used_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Redeemed:
+    code: str
+    credits: int
+    balance: Balance
+
+
+@dataclass(frozen=True, slots=True)
+class SweepReport:
+    holds_released: int = 0
+    entries_written: int = 0
+    codes_credited: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class UsageTotals:
+    replies: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_units: int = 0
+
+    def __add__(self, other: "UsageTotals") -> "UsageTotals":
+        return UsageTotals(
+            self.replies + other.replies,
+            self.prompt_tokens + other.prompt_tokens,
+            self.completion_tokens + other.completion_tokens,
+            self.cost_units + other.cost_units,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class UsageBuckets:
+    """Totals per (day, model), per day, per model and overall; days and models sorted."""
+
+    by_day_model: dict[tuple[str, str], UsageTotals]
+    by_day: dict[str, UsageTotals]
+    by_model: dict[str, UsageTotals]
+    total: UsageTotals
+
+
+@dataclass(frozen=True, slots=True)
+class UsageReport:
+    start: date
+    end: date
+    buckets: UsageBuckets
