@@ -242,3 +242,32 @@ class TestCalls:
             sent = await client.post("/llm/message", json={"message": "hi"}, headers=ada)
             assert sent.status_code == 200
         assert {r.header("Authorization") for r in openrouter.requests} == {SERVER}
+
+
+async def test_a_failed_call_gives_the_keys_count_back(
+    settings: Settings, openrouter: FakeOpenRouter
+) -> None:
+    configured = upstream_settings(
+        settings, openrouter_api_key=TEST_API_KEY, openrouter_base_url=openrouter.base_url
+    )
+    async with app_client(configured) as client:
+        headers = await sign_up(client, "eric")
+        created = await client.post(
+            "/user/keys", json={"name": "sdk", "daily_limit": 1}, headers=headers
+        )
+        key = {"Authorization": f"Bearer {created.json()['key']}"}
+        body = {
+            "model": "mistralai/mistral-7b-instruct",
+            "messages": [{"role": "user", "content": "x"}],
+        }
+        openrouter.fail_next("status", status=400)
+        failed = await client.post("/v1/chat/completions", json=body, headers=key)
+        assert failed.status_code == 502
+        assert (await client.get("/user/keys", headers=headers)).json()[0]["used_today"] == 0
+        openrouter.fail_next("status", status=400)
+        streamed = await client.post(
+            "/v1/chat/completions", json={**body, "stream": True}, headers=key
+        )
+        assert streamed.status_code == 502
+        ok = await client.post("/v1/chat/completions", json=body, headers=key)
+        assert ok.status_code == 200, ok.text

@@ -1,8 +1,10 @@
 """Personal API keys through the ASGI app: created once, stored hashed, accepted wherever a
 user token is, refused clearly when expired, disabled, deleted or used outside their caps."""
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -10,7 +12,7 @@ import pytest
 from pymongo import AsyncMongoClient
 
 from simplechat.config import Settings
-from tests.factories import app_client, sign_up, sign_up_admin, stored_documents
+from tests.factories import app_client, serve, sign_up, sign_up_admin, stored_documents
 
 SEED = "hi, my name is Eric"
 COMPLETION = {"model": "mock", "messages": [{"role": "user", "content": SEED}]}
@@ -246,3 +248,33 @@ class TestAdmin:
 @pytest.mark.parametrize("route", ["/user/keys"])
 async def test_keys_need_a_login(client: httpx.AsyncClient, route: str) -> None:
     assert (await client.get(route)).status_code == 401
+
+
+def test_the_daily_cap_holds_across_two_workers(
+    mongo_uri: str, database_name: str, tmp_path: Path
+) -> None:
+    """10 parallel requests on a key with 3 left, against `serve --workers 2`: exactly 3."""
+    env = {"SIMPLECHAT_DAILY_LIMIT": "100", "SIMPLECHAT_BURST_LIMIT": "100"}
+    with serve(mongo_uri, database_name, tmp_path, **env) as base:
+        responses = asyncio.run(_burst_on_a_key(base, daily_limit=4, used_first=1))
+    statuses = sorted(r.status_code for r in responses)
+    assert statuses == [200] * 3 + [429] * 7, statuses
+    refused = [r.json()["error"]["code"] for r in responses if r.status_code == 429]
+    assert set(refused) == {"key_daily_limit"}
+
+
+async def _burst_on_a_key(base: str, *, daily_limit: int, used_first: int) -> list[httpx.Response]:
+    async with httpx.AsyncClient(base_url=base, timeout=30) as client:
+        headers = await sign_up(client, "eric")
+        key = await new_key(client, headers, daily_limit=daily_limit)
+        for _ in range(used_first):
+            first = await client.post("/v1/chat/completions", json=COMPLETION, headers=bearer(key))
+            assert first.status_code == 200
+        return list(
+            await asyncio.gather(
+                *(
+                    client.post("/v1/chat/completions", json=COMPLETION, headers=bearer(key))
+                    for _ in range(10)
+                )
+            )
+        )
