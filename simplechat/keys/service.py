@@ -236,7 +236,7 @@ class ProviderKeyService:
         """Store (or replace) the user's key for `provider`, encrypted."""
         if self.mode is ByokMode.OFF:
             raise InvalidInput("This server does not take users' own provider keys.")
-        now = self._clock()
+        now = self._clock().replace(microsecond=0)  # as listed later (stored in ms)
         token = self._cipher.encrypt(api_key.encode()).decode()
         await self._repo.put(
             user_id=user_id,

@@ -88,7 +88,7 @@ class DashScopeProvider:
         self, model: ModelSpec, messages: Sequence[ChatMessage], params: GenerationParams
     ) -> Completion:
         """One whole answer. Retries throttling, 5xx and transport failures per the policy."""
-        with own_key_refusals(params.api_key, self.label):
+        with own_key_refusals(params.api_key, self.name, self.label):
             response = await call_with_retry(
                 self._retry, self.name, lambda: self._generate(model, messages, params)
             )
@@ -105,7 +105,7 @@ class DashScopeProvider:
     ) -> AsyncGenerator[StreamChunk, None]:
         """Text deltas, then one chunk with the finish reason and usage. A mid-stream error
         (e.g. output moderation) raises after the chunks already yielded."""
-        with own_key_refusals(params.api_key, self.label):
+        with own_key_refusals(params.api_key, self.name, self.label):
             responses, first = await call_with_retry(
                 self._retry, self.name, lambda: self._open_stream(model, messages, params)
             )

@@ -85,7 +85,7 @@ class OpenAICompatProvider:
         """One whole answer. Retries 429/5xx/transport failures per the retry policy."""
         payload = to_payload(model, messages, params, stream=False)
         headers = self._headers_for(params)
-        with own_key_refusals(params.api_key, self.label):
+        with own_key_refusals(params.api_key, self.name, self.label):
             body = await call_with_retry(
                 self._retry, self.name, lambda: self._post(payload, headers)
             )
@@ -100,7 +100,7 @@ class OpenAICompatProvider:
         """
         payload = to_payload(model, messages, params, stream=True)
         headers = self._headers_for(params)
-        with own_key_refusals(params.api_key, self.label):
+        with own_key_refusals(params.api_key, self.name, self.label):
             response = await call_with_retry(
                 self._retry, self.name, lambda: self._open(payload, headers)
             )

@@ -199,7 +199,7 @@ def error_for_status(
 
 
 @contextmanager
-def own_key_refusals(api_key: str | None, label: str) -> Iterator[None]:
+def own_key_refusals(api_key: str | None, provider: str, label: str) -> Iterator[None]:
     """A 401/403 from the provider on a call made with the caller's own key is about their
     key (a 400 that says so), not the server's (a 502)."""
     try:
@@ -209,7 +209,7 @@ def own_key_refusals(api_key: str | None, label: str) -> Iterator[None]:
             raise
         raise ProviderKeyRefused(
             f"{label} refused your own API key: check it, or store a new one with "
-            "PUT /user/provider-keys/<provider>."
+            f"PUT /user/provider-keys/{provider}."
         ) from None
 
 
