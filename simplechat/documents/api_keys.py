@@ -25,7 +25,7 @@ class ApiKeyDoc(Document):
     models: list[str] | None = None  # the allow-list; None: every model
     daily_cap: int  # requests a day; NO_CAP when unlimited
     max_credits: int | None = None  # credits (1/10,000) the key may spend in all
-    day: str = ""
+    day: int = 0  # the date's ordinal (keys.rules.day_key)
     day_count: int = 0  # requests counted on `day`
     uses: int = 0  # requests in all
     last_used_ms: int | None = None

@@ -29,7 +29,7 @@ def _from_ms(ms: int | None) -> datetime | None:
     return None if ms is None else datetime.fromtimestamp(ms / 1000, UTC)
 
 
-def _key(doc: dict[str, Any], today: str) -> ApiKey:
+def _key(doc: dict[str, Any], today: int) -> ApiKey:
     models = doc.get("models")
     created = doc["created_at"]
     return ApiKey(
@@ -66,7 +66,7 @@ class ApiKeyRepository:
         result = await ApiKeyDoc.get_pymongo_collection().insert_one(
             {
                 **fields,
-                "day": "",
+                "day": 0,
                 "day_count": 0,
                 "uses": 0,
                 "last_used_ms": None,
@@ -75,7 +75,7 @@ class ApiKeyRepository:
         )
         return str(result.inserted_id)
 
-    async def get(self, key_id: str, *, today: str, user_id: str | None = None) -> ApiKey | None:
+    async def get(self, key_id: str, *, today: int, user_id: str | None = None) -> ApiKey | None:
         oid = _oid(key_id)
         if oid is None:
             return None
@@ -85,14 +85,14 @@ class ApiKeyRepository:
         doc = await ApiKeyDoc.get_pymongo_collection().find_one(query)
         return None if doc is None else _key(doc, today)
 
-    async def of_user(self, user_id: str, *, today: str) -> list[ApiKey]:
+    async def of_user(self, user_id: str, *, today: int) -> list[ApiKey]:
         cursor = (
             ApiKeyDoc.get_pymongo_collection().find({"user_id": user_id}).sort("_id", ASCENDING)
         )
         return [_key(doc, today) async for doc in cursor]
 
     async def page(
-        self, *, user_id: str | None, skip: int, limit: int, today: str
+        self, *, user_id: str | None, skip: int, limit: int, today: int
     ) -> tuple[list[ApiKey], int]:
         collection = ApiKeyDoc.get_pymongo_collection()
         query = {} if user_id is None else {"user_id": user_id}
@@ -101,7 +101,7 @@ class ApiKeyRepository:
         return keys, await collection.count_documents(query)
 
     async def update(
-        self, key_id: str, changes: dict[str, Any], *, user_id: str | None, today: str
+        self, key_id: str, changes: dict[str, Any], *, user_id: str | None, today: int
     ) -> ApiKey | None:
         oid = _oid(key_id)
         if oid is None:
@@ -137,7 +137,7 @@ class ApiKeyRepository:
         )
         return None if doc is None else _grant(doc)
 
-    async def count_use(self, grant: KeyGrant, *, day: str, now_ms: int) -> bool:
+    async def count_use(self, grant: KeyGrant, *, day: int, now_ms: int) -> bool:
         """Count one request on `day` if the key is still enabled, unexpired, has the cap the
         grant saw and today's count is below it: one conditional update for the same day,
         or (the first request of a day) one that starts the day's count at 1."""
@@ -157,13 +157,12 @@ class ApiKeyRepository:
         if grant.daily_cap < 1:
             return False
         new_day = await collection.find_one_and_update(
-            # $nin, not $ne: the embedded server's $ne matches nothing beside an _id
-            {**usable, "day": {"$nin": [day]}},
+            {**usable, "day": {"$lt": day}},  # days only grow: an older one is over
             {"$set": {"day": day, "day_count": 1, "last_used_ms": now_ms}, "$inc": {"uses": 1}},
         )
         return new_day is not None
 
-    async def give_back(self, key_id: str, *, day: str) -> None:
+    async def give_back(self, key_id: str, *, day: int) -> None:
         await ApiKeyDoc.get_pymongo_collection().update_one(
             {"_id": _oid(key_id), "day": day, "day_count": {"$gt": 0}},
             {"$inc": {"day_count": -1, "uses": -1}},

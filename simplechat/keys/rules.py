@@ -19,9 +19,11 @@ def shown_prefix(secret: str) -> str:
     return secret[:SHOWN_CHARS]
 
 
-def day_key(now: datetime, tz: ZoneInfo) -> str:
-    """The day a request counts on, in the server's time zone (as the limits count)."""
-    return now.astimezone(tz).date().isoformat()
+def day_key(now: datetime, tz: ZoneInfo) -> int:
+    """The day a request counts on, in the server's time zone (as the limits count), as its
+    ordinal: days only grow, so "a new day" is one `$lt` (and the embedded server mismatches
+    `$in`/`$nin` on date-like strings in find_one_and_update)."""
+    return now.astimezone(tz).date().toordinal()
 
 
 def to_ms(when: datetime) -> int:

@@ -194,7 +194,7 @@ class KeyService:
         """A call that failed counts for nothing against its key."""
         await self._repo.give_back(charge.key_id, day=charge.day)
 
-    def _today(self) -> str:
+    def _today(self) -> int:
         return day_key(self._clock(), self._tz)
 
     def _seconds_to_tomorrow(self, now: datetime) -> int:

@@ -65,7 +65,7 @@ class KeyCharge:
     """What one request took from its key's daily count, to give back when it fails."""
 
     key_id: str
-    day: str
+    day: int  # see keys.rules.day_key
 
 
 class Provider(StrEnum):
