@@ -13,6 +13,7 @@ from simplechat.billing import router as billing_router
 from simplechat.chat import conversation_router, openai_router
 from simplechat.chat import router as chat_router
 from simplechat.config import Settings, get_settings
+from simplechat.keys import router as keys_router
 from simplechat.kit.docs import install_docs
 from simplechat.kit.http import add_error_handlers
 from simplechat.kit.iplimit import IpLimiter
@@ -77,6 +78,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for router in (
         accounts_router.router,
         profile_router.router,
+        keys_router.router,
         chat_router.router,
         conversation_router.router,
         presets_router.router,

@@ -36,7 +36,9 @@ from simplechat.kit.embedded import (
 )
 from simplechat.kit.logs import logging_config, resolve_format
 from simplechat.kit.secrets import (
+    FERNET_KEY_FILE_NAME,
     SECRET_FILE_NAME,
+    load_or_create_fernet_key,
     load_or_create_secret,
     mask_secret,
     mask_url,
@@ -101,6 +103,8 @@ def serve(host: str, port: int, workers: int) -> int:
     serving.raise_open_file_limit()
     if settings.jwt_secret is None:
         load_or_create_secret(settings.data_dir)  # created once, before workers race for it
+    if settings.secrets_key is None:
+        load_or_create_fernet_key(settings.data_dir)
     if workers > 1:
         _share_metrics_between_workers(settings.data_dir)
     try:
@@ -200,7 +204,8 @@ def shown_value(settings: Settings, name: str) -> str:
     if isinstance(value, SecretStr):
         if name == "mongodb_uri":
             return mask_url(value.get_secret_value())
-        return "set (hidden)" if name == "jwt_secret" else mask_secret(value)
+        hidden = name in ("jwt_secret", "secrets_key")
+        return "set (hidden)" if hidden else mask_secret(value)
     if isinstance(value, list):
         return ",".join(str(v) for v in value) or "(none)"
     text = mask_url(str(value)).replace("\n", " ")
@@ -233,6 +238,25 @@ def _database(settings: Settings, out: list[str], findings: Findings) -> None:
         findings.errors.append(f"The data directory {data_dir} is not writable.")
 
 
+def _secrets_key(settings: Settings, out: list[str], findings: Findings) -> None:
+    """The key that encrypts users' own provider keys, and how they are used."""
+    if settings.secrets_key is not None:
+        out.append(f"  provider-key encryption key: set (hidden); BYOK {settings.byok}")
+        return
+    key_file = settings.data_dir.resolve() / FERNET_KEY_FILE_NAME
+    state = "exists" if key_file.exists() else "created at first start"
+    out.append(
+        f"  provider-key encryption key: generated, kept in {key_file} ({state}); "
+        f"BYOK {settings.byok}"
+    )
+    if settings.mongodb_uri is not None and settings.byok != "off":
+        findings.warnings.append(
+            "MONGODB_URI is set but SIMPLECHAT_SECRETS_KEY is not: users' own provider keys "
+            "stored by one instance cannot be read by another. Set SIMPLECHAT_SECRETS_KEY to "
+            "the same Fernet key everywhere."
+        )
+
+
 def _auth(settings: Settings, out: list[str], findings: Findings) -> None:
     if settings.jwt_secret is None:
         secret_file = settings.data_dir.resolve() / SECRET_FILE_NAME
@@ -248,6 +272,7 @@ def _auth(settings: Settings, out: list[str], findings: Findings) -> None:
             )
     else:
         out.append("  JWT secret: set (hidden)")
+    _secrets_key(settings, out, findings)
     out.append(
         f"  access tokens last {settings.jwt_expire_minutes} minutes, refresh tokens "
         f"{settings.refresh_token_days} days; {settings.password_hash_concurrency} password "

@@ -54,6 +54,10 @@ class Settings(BaseSettings):
     # Password hashes computed at once per worker (argon2 takes 64 MiB each): more wait.
     password_hash_concurrency: int = Field(default=2, ge=1, le=64)
     max_body_bytes: int = Field(default=1_000_000, ge=64, le=100_000_000)
+    # Encrypts users' own provider keys (a Fernet key); unset: generated once in data_dir.
+    secrets_key: SecretStr | None = None
+    # Users' own provider keys: off | allowed (theirs when set, else the server's) | required.
+    byok: Literal["off", "allowed", "required"] = "allowed"
 
     # --- WeChat mini-program login ---
     wechat_app_id: str | None = None
@@ -133,6 +137,22 @@ class Settings(BaseSettings):
             limits.parse(value)
         except ValueError:
             raise ValueError(f"{value!r} is not a rate like '10/minute' or '100/hour'") from None
+        return value
+
+    @field_validator("secrets_key")
+    @classmethod
+    def _fernet_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            from cryptography.fernet import Fernet
+
+            try:
+                Fernet(value.get_secret_value())
+            except ValueError:
+                raise ValueError(
+                    "must be a Fernet key: 32 url-safe base64-encoded bytes (e.g. the output of "
+                    "`python -c 'from cryptography.fernet import Fernet; "
+                    "print(Fernet.generate_key().decode())'`)"
+                ) from None
         return value
 
     @field_validator("jwt_secret")

@@ -17,7 +17,7 @@ from fastapi import FastAPI
 from simplechat.config import Settings
 from simplechat.kit.db import open_database, ping
 from simplechat.kit.embedded import attach_or_start, stop_started
-from simplechat.kit.secrets import load_or_create_secret
+from simplechat.kit.secrets import load_or_create_fernet_key, load_or_create_secret
 from simplechat.llm.media_engines import build_media_engines
 from simplechat.llm.registry import build_registry, make_http_session
 from simplechat.llm.tokens import default_counter
@@ -59,6 +59,11 @@ async def running_services(
             if settings.jwt_secret
             else load_or_create_secret(settings.data_dir)
         )
+        secrets_key = (
+            settings.secrets_key.get_secret_value()
+            if settings.secrets_key
+            else load_or_create_fernet_key(settings.data_dir)
+        )
         http = make_http_session(settings)
         stack.push_async_callback(http.close)
         registry = build_registry(settings, http)
@@ -78,6 +83,7 @@ async def running_services(
             counter=counter,
             media_engines=media_engines,
             jwt_secret=secret,
+            secrets_key=secrets_key,
             database_ping=partial(ping, database),
             http=http,
         )

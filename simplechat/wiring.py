@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import aiohttp
+from cryptography.fernet import Fernet
 
 from simplechat.accounts.passwords import Passwords
 from simplechat.accounts.removal import AccountRemoval
@@ -38,6 +39,9 @@ from simplechat.chat.repository.messages import MessageRepository
 from simplechat.chat.service import ChatService
 from simplechat.chat.types import Persona
 from simplechat.config import Settings
+from simplechat.keys.repository import ApiKeyRepository, ProviderKeyRepository
+from simplechat.keys.service import KeyService, ProviderKeyService
+from simplechat.keys.types import ByokMode
 from simplechat.limits.repository import LimitRepository
 from simplechat.limits.rules import LimitPolicy
 from simplechat.limits.service import LimitService
@@ -60,6 +64,8 @@ class Services:
     """The lifespan state: one entry per service (its field name is its state key)."""
 
     accounts: AccountService
+    api_keys: KeyService  # also the accounts' KeyResolver (accounts/dependencies.py)
+    provider_keys: ProviderKeyService
     billing: BillingService
     redeem_codes: CodeService
     chat: ChatService
@@ -82,6 +88,7 @@ def build_services(
     counter: TokenCounter,
     media_engines: MediaEngines,
     jwt_secret: str,
+    secrets_key: str,
     database_ping: Callable[[], Awaitable[bool]],
     http: aiohttp.ClientSession,
 ) -> Services:
@@ -94,6 +101,10 @@ def build_services(
             timezone=settings.zone,
         ),
     )
+    api_keys = KeyService(repo=ApiKeyRepository(), tz=settings.zone)
+    provider_keys = ProviderKeyService(
+        repo=ProviderKeyRepository(), cipher=Fernet(secrets_key), mode=ByokMode(settings.byok)
+    )
     messages, conversation_repo = MessageRepository(), ConversationRepository()
     presets = PresetService(
         repo=PresetRepository(),
@@ -104,6 +115,8 @@ def build_services(
         messages=messages,
         conversations=conversation_repo,
         limits=limits,
+        keys=api_keys,
+        provider_keys=provider_keys,
         registry=registry,
         counter=counter,
         prompts={Persona.PLAIN: settings.system_prompt, Persona.ADVANCED: settings.advanced_prompt},
@@ -122,14 +135,22 @@ def build_services(
         presets.delete_owner_data,
         media.delete_owner_data,
         limits.delete_owner_data,
+        api_keys.delete_owner_data,
+        provider_keys.delete_owner_data,
     ]
     accounts, directory = _accounts(settings, jwt_secret, http, owner_data)
     admin = AdminService(
-        directory=directory, limits=limits, reports=reports, audit=AuditRepository()
+        directory=directory,
+        limits=limits,
+        reports=reports,
+        audit=AuditRepository(),
+        keys=api_keys,
     )
     billing, redeem_codes = build_billing(settings)
     return Services(
         accounts=accounts,
+        api_keys=api_keys,
+        provider_keys=provider_keys,
         billing=billing,
         redeem_codes=redeem_codes,
         chat=chat,

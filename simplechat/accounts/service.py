@@ -121,7 +121,11 @@ class AccountService:
         return self._sessions.user_id_from_access_token(token)
 
     async def user_from_token(self, token: str) -> User:
-        user = await self._users.get(self.user_id_from_token(token))
+        return await self.user(self.user_id_from_token(token))
+
+    async def user(self, user_id: str) -> User:
+        """The user with this id (401 when gone or disabled: the caller's credential is)."""
+        user = await self._users.get(user_id)
         if user is None:
             raise NotAuthenticated(GONE)
         return user

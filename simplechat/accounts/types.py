@@ -4,6 +4,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import Protocol
 
 
 class Role(StrEnum):
@@ -80,3 +81,14 @@ class ProfileChanges:
 # user's id. `wiring` hands the accounts service one per capability that owns user data, so
 # deleting an account reaches every capability without accounts importing them.
 OwnerDataRemover = Callable[[str], Awaitable[None]]
+
+
+# Personal API keys start with this; a Bearer token that does is a key, not an access token.
+API_KEY_PREFIX = "sk-sc-"
+
+
+class KeyResolver(Protocol):
+    """Whose valid personal API key a secret is (raises NotAuthenticated otherwise). The keys
+    capability, above accounts, provides it in the lifespan state as `api_keys`."""
+
+    async def user_id_for_key(self, secret: str) -> str: ...

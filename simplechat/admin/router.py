@@ -8,6 +8,8 @@ from simplechat.accounts.dependencies import get_admin_user
 from simplechat.accounts.types import Role, UserQuery, UserSort
 from simplechat.admin.dependencies import AdminServiceDep, CurrentAdmin
 from simplechat.admin.schemas import (
+    AdminKeyUpdate,
+    AdminKeyView,
     AdminUserCreate,
     AdminUserDetail,
     AdminUserUpdate,
@@ -144,3 +146,34 @@ async def admin_demote(
 async def admin_read_audit_log(admins: AdminServiceDep, page: PageQuery) -> Page[AuditEntryView]:
     """Every admin action, newest first: who, what, on whom, when and from which address."""
     return Page.of(await admins.audit_log(page), AuditEntryView.from_domain)
+
+
+@router.get(
+    "/keys",
+    response_model=Page[AdminKeyView],
+    summary="List API keys",
+    responses=error_responses(401, 403, 404, 422),
+)
+async def admin_list_keys(
+    admins: AdminServiceDep,
+    page: PageQuery,
+    username: Annotated[str | None, Query(max_length=32, description="One user's keys")] = None,
+) -> Page[AdminKeyView]:
+    """Every user's personal API keys, newest first (or one user's), paged."""
+    return Page.of(await admins.list_keys(username, page), AdminKeyView.from_domain)
+
+
+@router.patch(
+    "/keys/{key_id}",
+    response_model=AdminKeyView,
+    summary="Disable or enable an API key",
+    responses=error_responses(401, 403, 404, 422),
+)
+async def admin_update_key(
+    key_id: Annotated[str, Path(examples=["6b01b59ab1945f3903016ee2"])],
+    body: AdminKeyUpdate,
+    admin: CurrentAdmin,
+    admins: AdminServiceDep,
+) -> AdminKeyView:
+    """Disable (or enable again) any user's key; recorded in the audit log."""
+    return AdminKeyView.from_domain(await admins.set_key_enabled(admin, key_id, body.enabled))

@@ -7,6 +7,7 @@ from pydantic import BaseModel, Field
 
 from simplechat.accounts.types import Role, User
 from simplechat.admin.types import AuditEntry, NewUser, UserChanges, UserDetail
+from simplechat.keys.types import ApiKey
 from simplechat.kit.http import RequestModel
 
 PASSWORD_DOC = "At least 8 characters"
@@ -153,3 +154,41 @@ class AuditEntryView(BaseModel):
             ip=entry.ip,
             details=entry.details,
         )
+
+
+class AdminKeyView(BaseModel):
+    """A personal API key as an admin sees it (never the key itself)."""
+
+    id: str
+    user_id: str
+    name: str
+    prefix: str
+    enabled: bool
+    expires_at: datetime | None
+    models: list[str] | None
+    daily_limit: int | None
+    used_today: int
+    uses: int
+    last_used_at: datetime | None
+    created_at: datetime
+
+    @classmethod
+    def from_domain(cls, key: ApiKey) -> "AdminKeyView":
+        return cls(
+            id=key.id,
+            user_id=key.user_id,
+            name=key.name,
+            prefix=key.prefix,
+            enabled=key.enabled,
+            expires_at=key.caps.expires_at,
+            models=None if key.caps.models is None else list(key.caps.models),
+            daily_limit=key.caps.daily_limit,
+            used_today=key.used_today,
+            uses=key.uses,
+            last_used_at=key.last_used_at,
+            created_at=key.created_at,
+        )
+
+
+class AdminKeyUpdate(RequestModel):
+    enabled: bool = Field(description="false disables the key at once")

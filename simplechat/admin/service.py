@@ -12,6 +12,8 @@ from simplechat.accounts.service import UserDirectory
 from simplechat.accounts.types import ProfileChanges, Role, User, UserQuery, UserSort
 from simplechat.admin.repository import AuditRepository
 from simplechat.admin.types import COMMAND_LINE, Actor, AuditEntry, NewUser, UserChanges, UserDetail
+from simplechat.keys.service import KeyService
+from simplechat.keys.types import ApiKey, KeyChanges
 from simplechat.kit.pagination import Paged, PageParams
 from simplechat.limits.service import LimitService
 from simplechat.reports.service import ReportService
@@ -44,11 +46,13 @@ class AdminService:
         limits: LimitService,
         reports: ReportService,
         audit: AuditRepository,
+        keys: KeyService,
     ) -> None:
         self._directory = directory
         self._limits = limits
         self._reports = reports
         self._audit = audit
+        self._keys = keys
 
     # --- reading ---
     async def list_users(self, query: UserQuery, page: PageParams) -> Paged[User]:
@@ -139,6 +143,25 @@ class AdminService:
         limits = await self._limits.overview(user.id, datetime.now(UTC))
         figures = await self._reports.figures(user.id)
         return UserDetail(user=user, limits=limits, figures=figures)
+
+    # --- personal API keys ---
+    async def list_keys(self, username: str | None, page: PageParams) -> Paged[ApiKey]:
+        """Every key (newest first), or one user's."""
+        user_id = None if username is None else (await self._directory.get(username)).id
+        return await self._keys.page(user_id, page)
+
+    async def set_key_enabled(self, actor: Actor, key_id: str, enabled: bool) -> ApiKey:
+        """Disable (or enable again) any user's key, and record it."""
+        changes = KeyChanges(enabled=enabled, fields=frozenset({"enabled"}))
+        key = await self._keys.update(None, key_id, changes)
+        await self._audit.record(
+            actor=actor,
+            action="key.enable" if enabled else "key.disable",
+            target=key.prefix,
+            target_id=key.id,
+            details={"user_id": key.user_id, "name": key.name},
+        )
+        return key
 
     async def _record(self, actor: Actor, action: str, user: User, details: dict[str, Any]) -> None:
         await self._audit.record(

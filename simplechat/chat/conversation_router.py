@@ -5,7 +5,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import Response, StreamingResponse
 
-from simplechat.accounts.dependencies import CurrentUser, CurrentUserId
+from simplechat.accounts.dependencies import CurrentUser
 from simplechat.chat.conversation_schemas import (
     ConversationCreate,
     ConversationDeleted,
@@ -21,6 +21,7 @@ from simplechat.chat.events import simple_events
 from simplechat.chat.export import to_markdown
 from simplechat.chat.router import CHAT_RESPONSES, to_response
 from simplechat.chat.schemas import MessageResponse
+from simplechat.keys.dependencies import CurrentCaller
 from simplechat.kit.http import error_responses
 from simplechat.kit.pagination import Page, PageQuery
 from simplechat.kit.sse import sse_response
@@ -181,13 +182,16 @@ async def export_conversation(
 )
 async def regenerate_answer(
     conversation_id: ConversationId,
-    user_id: CurrentUserId,
+    caller: CurrentCaller,
     chat: ChatServiceDep,
     body: RegenerateRequest | None = None,
 ) -> MessageResponse | StreamingResponse:
     """Answer the conversation's last message again; the previous answer is kept, hidden."""
     wanted = body or RegenerateRequest()
     if wanted.stream:
-        stream = await chat.regenerate_stream(user_id, conversation_id, wanted.model)
+        stream = await chat.regenerate_stream(
+            caller.user_id, conversation_id, wanted.model, caller.key
+        )
         return sse_response(simple_events(stream))
-    return to_response(await chat.regenerate(user_id, conversation_id, wanted.model))
+    reply = await chat.regenerate(caller.user_id, conversation_id, wanted.model, caller.key)
+    return to_response(reply)

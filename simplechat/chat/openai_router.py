@@ -6,7 +6,7 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 
-from simplechat.accounts.dependencies import CurrentUser, CurrentUserId
+from simplechat.accounts.dependencies import CurrentUser
 from simplechat.chat.dependencies import ChatServiceDep
 from simplechat.chat.events import openai_events
 from simplechat.chat.openai_schemas import (
@@ -20,6 +20,7 @@ from simplechat.chat.openai_schemas import (
 )
 from simplechat.chat.schemas import UsagePublic
 from simplechat.chat.types import ChatRequest, Persona, Sampling
+from simplechat.keys.dependencies import CurrentCaller
 from simplechat.kit.sse import sse_response
 
 router = APIRouter(prefix="/v1", tags=["openai-compatible"])
@@ -50,7 +51,7 @@ COMPLETION_RESPONSES: dict[int | str, dict[str, Any]] = {
     responses=COMPLETION_RESPONSES,
 )
 async def create_chat_completion(
-    body: ChatCompletionRequest, user_id: CurrentUserId, chat: ChatServiceDep
+    body: ChatCompletionRequest, caller: CurrentCaller, chat: ChatServiceDep
 ) -> ChatCompletion | StreamingResponse:
     """OpenAI's chat completions, JSON or streamed, stored in a conversation (`conversation_id`,
     else your default one); middle-out and limits apply."""
@@ -66,14 +67,14 @@ async def create_chat_completion(
         conversation_id=body.conversation_id,
     )
     if body.stream:
-        stream = await chat.stream(user_id, request)
+        stream = await chat.stream(caller.user_id, request, caller.key)
         include_usage = bool(body.stream_options and body.stream_options.include_usage)
         return sse_response(
             openai_events(
                 stream, completion_id=completion_id(stream.message_id), include_usage=include_usage
             )
         )
-    reply = await chat.send(user_id, request)
+    reply = await chat.send(caller.user_id, request, caller.key)
     return ChatCompletion(
         id=completion_id(reply.message_id),
         created=int(time.time()),

@@ -5,12 +5,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import StreamingResponse
 
-from simplechat.accounts.dependencies import CurrentUser, CurrentUserId
+from simplechat.accounts.dependencies import CurrentUser
 from simplechat.chat.conversation_schemas import ModelPublic
 from simplechat.chat.dependencies import ChatServiceDep
 from simplechat.chat.events import simple_events
 from simplechat.chat.schemas import HistoryItem, MessageRequest, MessageResponse, UsagePublic
 from simplechat.chat.types import ChatReply, ChatRequest, Persona
+from simplechat.keys.dependencies import CurrentCaller
+from simplechat.keys.types import Caller
 from simplechat.kit.errors import NotAuthenticated
 from simplechat.kit.http import error_responses
 from simplechat.kit.sse import sse_response
@@ -65,7 +67,7 @@ def to_response(reply: ChatReply) -> MessageResponse:
 
 
 async def _answer(
-    body: MessageRequest, request: Request, user_id: str, chat: ChatServiceDep, persona: Persona
+    body: MessageRequest, request: Request, caller: Caller, chat: ChatServiceDep, persona: Persona
 ) -> MessageResponse | StreamingResponse:
     text, parts = body.content()
     wanted = ChatRequest(
@@ -76,8 +78,8 @@ async def _answer(
         conversation_id=body.conversation_id,
     )
     if body.stream or "text/event-stream" in request.headers.get("accept", ""):
-        return sse_response(simple_events(await chat.stream(user_id, wanted)))
-    return to_response(await chat.send(user_id, wanted))
+        return sse_response(simple_events(await chat.stream(caller.user_id, wanted, caller.key)))
+    return to_response(await chat.send(caller.user_id, wanted, caller.key))
 
 
 @router.post(
@@ -88,11 +90,11 @@ async def _answer(
     responses=CHAT_RESPONSES,
 )
 async def send_message(
-    body: MessageRequest, request: Request, user_id: CurrentUserId, chat: ChatServiceDep
+    body: MessageRequest, request: Request, caller: CurrentCaller, chat: ChatServiceDep
 ) -> MessageResponse | StreamingResponse:
     """Answer a message in a conversation (your default one unless you name one), with as much
     of the conversation as fits the model."""
-    return await _answer(body, request, user_id, chat, Persona.PLAIN)
+    return await _answer(body, request, caller, chat, Persona.PLAIN)
 
 
 @router.post(
@@ -103,11 +105,11 @@ async def send_message(
     responses=CHAT_RESPONSES,
 )
 async def send_message_advanced(
-    body: MessageRequest, request: Request, user_id: CurrentUserId, chat: ChatServiceDep
+    body: MessageRequest, request: Request, caller: CurrentCaller, chat: ChatServiceDep
 ) -> MessageResponse | StreamingResponse:
     """Answer a message like /llm/message, with a warmer, more caring assistant (the built-in
     caring preset) when the conversation has no preset of its own."""
-    return await _answer(body, request, user_id, chat, Persona.ADVANCED)
+    return await _answer(body, request, caller, chat, Persona.ADVANCED)
 
 
 HISTORY_EXAMPLE = [

@@ -1,7 +1,8 @@
 """ChatService: one chat message from admission to stored reply, whole or streamed.
 
-    [conversation read, when one is named] -> resolve model -> limits.admit (also
-    authenticates) -> store the user's message while reading the conversation's newest
+    [conversation read, when one is named] -> resolve model (and the user's own provider key,
+    when they stored one) -> the API key's cap, when the request came with one -> limits.admit
+    (also authenticates) -> store the user's message while reading the conversation's newest
     messages (and, in a long conversation, its first ones) -> middle-out -> provider ->
     store the reply and add the exchange to the conversation's totals (one update)
 
@@ -44,6 +45,8 @@ from simplechat.chat.types import (
     Regeneration,
     Sampling,
 )
+from simplechat.keys.service import KeyService, ProviderKeyService
+from simplechat.keys.types import KeyCharge, KeyGrant
 from simplechat.kit.errors import ContextTooLong, InvalidInput
 from simplechat.limits.service import Admission, LimitService
 from simplechat.llm.base import Provider
@@ -51,6 +54,14 @@ from simplechat.llm.registry import ProviderRegistry
 from simplechat.llm.tokens import TokenCounter
 from simplechat.llm.truncation import middle_out
 from simplechat.llm.types import ChatMessage, Completion, GenerationParams, ModelSpec, Role
+
+
+@dataclass(frozen=True, slots=True)
+class _Admitted:
+    """What a request took: from the user's limits, and from its API key's daily cap."""
+
+    admission: Admission
+    key_charge: KeyCharge | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +82,8 @@ class ChatService:
         messages: MessageRepository,
         conversations: ConversationRepository,
         limits: LimitService,
+        keys: KeyService,
+        provider_keys: ProviderKeyService,
         registry: ProviderRegistry,
         counter: TokenCounter,
         prompts: dict[Persona, str],
@@ -83,10 +96,16 @@ class ChatService:
         self._messages = messages
         self._conversations = conversations
         self._limits = limits
+        self._keys = keys
+        self._provider_keys = provider_keys
         self._registry = registry
         self._counter = counter
         self._recorder = TurnRecorder(
-            messages=messages, conversations=conversations, limits=limits, counter=counter
+            messages=messages,
+            conversations=conversations,
+            limits=limits,
+            keys=keys,
+            counter=counter,
         )
         self._prompts = prompts
         self._margin = safety_margin
@@ -96,26 +115,39 @@ class ChatService:
         self._clock = clock
 
     # --- what the routes call ---
-    async def send(self, user_id: str, request: ChatRequest) -> ChatReply:
+    # `key`: the personal API key the request came with (its allow-list and daily cap apply).
+    async def send(
+        self, user_id: str, request: ChatRequest, key: KeyGrant | None = None
+    ) -> ChatReply:
         """Answer `request` whole and store the reply."""
-        return await self._answer(await self._start(user_id, request))
+        return await self._answer(await self._start(user_id, request, key))
 
-    async def stream(self, user_id: str, request: ChatRequest) -> ChatStream:
+    async def stream(
+        self, user_id: str, request: ChatRequest, key: KeyGrant | None = None
+    ) -> ChatStream:
         """Start answering `request` as a stream; errors before the first chunk are raised."""
-        return await self._open(await self._start(user_id, request))
+        return await self._open(await self._start(user_id, request, key))
 
     async def regenerate(
-        self, user_id: str, conversation_id: str, model: str | None = None
+        self,
+        user_id: str,
+        conversation_id: str,
+        model: str | None = None,
+        key: KeyGrant | None = None,
     ) -> ChatReply:
         """Answer the conversation's last user message again; the previous answer is kept,
         hidden, once the new one is stored."""
-        return await self._answer(await self._start_again(user_id, conversation_id, model))
+        return await self._answer(await self._start_again(user_id, conversation_id, model, key))
 
     async def regenerate_stream(
-        self, user_id: str, conversation_id: str, model: str | None = None
+        self,
+        user_id: str,
+        conversation_id: str,
+        model: str | None = None,
+        key: KeyGrant | None = None,
     ) -> ChatStream:
         """`regenerate`, streamed."""
-        return await self._open(await self._start_again(user_id, conversation_id, model))
+        return await self._open(await self._start_again(user_id, conversation_id, model, key))
 
     async def history(self, user_id: str, n: int) -> list[HistoryEntry]:
         """The user's last `n` messages and replies (every conversation), oldest first."""
@@ -137,7 +169,9 @@ class ChatService:
             completion, turn = await self._call(turn)
         except BaseException as exc:
             await asyncio.shield(
-                self._recorder.fail(turn.admission, turn.place, turn.message_id, exc)
+                self._recorder.fail(
+                    turn.admission, turn.place, turn.message_id, exc, key_charge=turn.key_charge
+                )
             )
             raise
         reply_id = await self._recorder.record_reply(
@@ -193,9 +227,22 @@ class ChatService:
             raise ModelTakesNoImages(refusal)
         conversation_sampling = conversation.sampling if conversation else Sampling()
         params = generation_params(model, sampling, conversation_sampling)
-        return _Setup(conversation, model, provider, params)
+        own_key = await self._provider_keys.key_for(user_id, provider.name)
+        return _Setup(conversation, model, provider, replace(params, api_key=own_key))
 
-    async def _start(self, user_id: str, request: ChatRequest) -> Turn:
+    async def _admit(self, user_id: str, setup: _Setup, key: KeyGrant | None) -> _Admitted:
+        """Count the call against the API key (if any), then admit it under the user's
+        limits; a refusal by the limits gives the key's count back."""
+        charge = None if key is None else await self._keys.charge(key, setup.model.name)
+        try:
+            admission = await self._limits.admit(user_id, self._clock())
+        except BaseException:
+            if charge is not None:
+                await asyncio.shield(self._keys.give_back(charge))
+            raise
+        return _Admitted(admission, charge)
+
+    async def _start(self, user_id: str, request: ChatRequest, key: KeyGrant | None) -> Turn:
         """Admit the message, store it and build its prompt."""
         new = new_message(request)
         sent = request.messages if request.messages is not None else [new]
@@ -203,7 +250,8 @@ class ChatService:
             user_id, request.conversation_id, request.model, request.sampling, sent
         )
         # One round trip admits the message under both limits and proves the user exists.
-        admission = await self._limits.admit(user_id, self._clock())
+        admitted = await self._admit(user_id, setup, key)
+        admission = admitted.admission
         message_id = self._messages.new_id()
         place: Placement | None = None
         stored = False
@@ -218,7 +266,13 @@ class ChatService:
             prompt = middle_out(candidates, budget, self._counter, keep_first=keep_first)
         except BaseException as exc:
             await asyncio.shield(
-                self._recorder.fail(admission, place, message_id if stored else None, exc)
+                self._recorder.fail(
+                    admission,
+                    place,
+                    message_id if stored else None,
+                    exc,
+                    key_charge=admitted.key_charge,
+                )
             )
             raise
         return Turn(
@@ -233,6 +287,7 @@ class ChatService:
             keep_first=keep_first,
             prompt=prompt,
             params=setup.params,
+            key_charge=admitted.key_charge,
         )
 
     async def _store_and_gather(
@@ -277,18 +332,22 @@ class ChatService:
         return preamble(preset, self._prompts.get(persona, self._prompts[Persona.PLAIN]))
 
     async def _start_again(
-        self, user_id: str, conversation_id: str, model_name: str | None
+        self, user_id: str, conversation_id: str, model_name: str | None, key: KeyGrant | None
     ) -> Turn:
         """Admit a regeneration and build the prompt that answers the last user message."""
         setup = await self._setup(user_id, conversation_id, model_name, Sampling(), [])
-        admission = await self._limits.admit(user_id, self._clock())
+        admitted = await self._admit(user_id, setup, key)
         try:
-            return await self._turn_again(user_id, setup, admission)
+            return await self._turn_again(user_id, setup, admitted)
         except BaseException as exc:  # nothing was stored: only the quota goes back
-            await asyncio.shield(self._recorder.fail(admission, None, None, exc))
+            await asyncio.shield(
+                self._recorder.fail(
+                    admitted.admission, None, None, exc, key_charge=admitted.key_charge
+                )
+            )
             raise
 
-    async def _turn_again(self, user_id: str, setup: _Setup, admission: Admission) -> Turn:
+    async def _turn_again(self, user_id: str, setup: _Setup, admitted: _Admitted) -> Turn:
         conversation = setup.conversation
         assert conversation is not None
         last = await self._messages.last_exchange(conversation.id, self._history_max)
@@ -316,11 +375,12 @@ class ChatService:
             model=setup.model,
             provider=setup.provider,
             persona=persona,
-            admission=admission,
+            admission=admitted.admission,
             message_id=message.id,
             place=Placement(user_id, conversation.id, conversation.is_default, 0, None, again),
             candidates=candidates,
             keep_first=len(start),
             prompt=middle_out(candidates, budget, self._counter, keep_first=len(start)),
             params=setup.params,
+            key_charge=admitted.key_charge,
         )

@@ -122,7 +122,11 @@ class ChatStream:
             await stream._stop_producer()
             await asyncio.shield(
                 recorder.fail(
-                    stream.turn.admission, stream.turn.place, stream.turn.message_id, error
+                    stream.turn.admission,
+                    stream.turn.place,
+                    stream.turn.message_id,
+                    error,
+                    key_charge=stream.turn.key_charge,
                 )
             )
             raise error
@@ -256,7 +260,9 @@ class ChatStream:
             )
             return Failed(gone)
         if error is not None and not progress.parts:
-            await self._recorder.fail(turn.admission, turn.place, turn.message_id, error)
+            await self._recorder.fail(
+                turn.admission, turn.place, turn.message_id, error, key_charge=turn.key_charge
+            )
             return Failed(error)
         tokens = await self._recorder.count(progress.text)
         estimated = progress.usage is None
@@ -270,6 +276,6 @@ class ChatStream:
             # The upstream failed: the partial reply and its usage are kept, and like any
             # failed call the message does not count against the limits.
             log.info("chat.stream_broken code=%s chars=%s", error.error_code, len(progress.text))
-            await self._recorder.give_back(turn.admission)
+            await self._recorder.give_back(turn.admission, turn.key_charge)
             return Failed(error)
         return Finished(progress.finish_reason or "stop", usage, estimated)

@@ -11,6 +11,8 @@ from simplechat.chat.repository.conversations import ConversationRepository
 from simplechat.chat.repository.messages import MessageRepository
 from simplechat.chat.rules import MIN_PROMPT_BUDGET
 from simplechat.chat.types import Persona, Placement, Tally
+from simplechat.keys.service import KeyService
+from simplechat.keys.types import KeyCharge
 from simplechat.kit.telemetry import record_tokens
 from simplechat.limits.service import Admission, LimitService
 from simplechat.llm.base import Provider
@@ -43,6 +45,7 @@ class Turn:
     keep_first: int | None  # how many leading candidates middle-out keeps (a preset's)
     prompt: Truncated
     params: GenerationParams
+    key_charge: KeyCharge | None = None  # what the API key's daily cap took, if one was sent
 
     @property
     def mock(self) -> bool:
@@ -60,11 +63,13 @@ class TurnRecorder:
         messages: MessageRepository,
         conversations: ConversationRepository,
         limits: LimitService,
+        keys: KeyService,
         counter: TokenCounter,
     ) -> None:
         self.messages = messages
         self._conversations = conversations
         self._limits = limits
+        self._keys = keys
         self.counter = counter
 
     async def count(self, text: str, parts: Sequence[ContentPart] | None = None) -> int:
@@ -139,10 +144,12 @@ class TurnRecorder:
         log.info("chat.conversation_gone conversation=%s", place.conversation_id)
         await self.messages.delete_ids(message_ids)
 
-    async def give_back(self, admission: Admission) -> None:
+    async def give_back(self, admission: Admission, key_charge: KeyCharge | None = None) -> None:
         """A call failed after part of its answer was stored: it still counts for nothing."""
         try:
             await self._limits.give_back(admission)
+            if key_charge is not None:
+                await self._keys.give_back(key_charge)
         except Exception:
             log.exception("chat.give_back_failed user=%s", admission.user.id)
 
@@ -154,6 +161,7 @@ class TurnRecorder:
         exc: BaseException,
         *,
         give_back: bool = True,
+        key_charge: KeyCharge | None = None,
     ) -> None:
         """A request failed before any answer: keep the message (unanswered, counted in its
         conversation), give quota back. A failed regeneration changes nothing stored."""
@@ -166,5 +174,7 @@ class TurnRecorder:
                     await self._drop_orphans(place, [message_id])
             if give_back:
                 await self._limits.give_back(admission)
+                if key_charge is not None:
+                    await self._keys.give_back(key_charge)
         except Exception:  # the original error is the one the caller must see
             log.exception("chat.cleanup_failed message_id=%s", message_id)

@@ -8,13 +8,15 @@ embedded server cannot match ObjectId-valued fields other than `_id` by equality
 
 Times that are only written once at insert are BSON dates. Times that are rewritten by an
 update (the burst-limit slots in `UserDoc.lim`, `UserDoc.active_ms`, `AvatarDoc.updated_ms`,
-`IpLimitDoc.exp_ms`, conversations' and presets' `updated_ms`) are integer epoch milliseconds:
+`IpLimitDoc.exp_ms`, `ApiKeyDoc.last_used_ms`, conversations' and presets' `updated_ms`) are
+integer epoch milliseconds:
 they compare the same way everywhere, and the embedded server stores a date set through `$set`
 as a string.
 """
 
 from beanie import Document
 
+from simplechat.documents.api_keys import ApiKeyDoc
 from simplechat.documents.audit_log import AuditEntryDoc
 from simplechat.documents.avatars import AvatarDoc
 from simplechat.documents.conversations import ConversationDoc
@@ -28,6 +30,7 @@ from simplechat.documents.media_results import MediaResultDoc
 from simplechat.documents.media_usage import MediaUsageDoc
 from simplechat.documents.messages import MessageDoc
 from simplechat.documents.presets import PresetDoc
+from simplechat.documents.provider_keys import ProviderKeyDoc
 from simplechat.documents.redeem_codes import RedeemCodeDoc
 from simplechat.documents.refresh_tokens import RefreshTokenDoc
 from simplechat.documents.role_counts import RoleCountDoc
@@ -48,6 +51,8 @@ DOCUMENT_MODELS: list[type[Document]] = [
     RoleCountDoc,
     AuditEntryDoc,
     IpLimitDoc,
+    ApiKeyDoc,
+    ProviderKeyDoc,
     CreditAccountDoc,
     LedgerDoc,
     HoldDoc,

@@ -8,6 +8,8 @@ status (OpenAI's shape under /v1).
     ├── InternalError (500)           an unexpected failure (its details are only logged)
     ├── BadRequest (400)
     │   ├── UnknownModel (400)        media: /v1/audio/transcriptions names no model here
+    │   ├── ProviderKeyRefused (400)  the provider refused the caller's own key (BYOK)
+    │   ├── ProviderKeyMissing (400)  keys: BYOK required and the user has no key for it
     │   └── InvalidInput (422)
     │       ├── ModelTakesNoImages (422)  chat/errors.py: image parts to a text-only model
     │       ├── CorruptMedia (422)    media: a corrupt, truncated or empty file; odd-length PCM
@@ -17,11 +19,14 @@ status (OpenAI's shape under /v1).
     ├── NotAuthenticated (401)
     │   ├── InvalidCredentials (401)
     │   ├── InvalidRefreshToken (401)      accounts: unknown, expired, used or revoked
-    │   └── WeChatCodeInvalid (401)        accounts: WeChat refused the login code
+    │   ├── WeChatCodeInvalid (401)        accounts: WeChat refused the login code
+    │   └── ApiKeyRefused (401)            keys: unknown, disabled, expired or deleted key
     ├── PaymentRequired (402)
     │   └── InsufficientCredits (402)     billing: the balance does not cover a turn's worst case
     ├── Forbidden (403)
+    │   └── ModelNotAllowed (403)     keys: a model outside the key's allow-list
     ├── NotFound (404)
+    │   ├── ApiKeyNotFound (404)      keys: missing, or another user's
     │   ├── ConversationNotFound (404)    chat/errors.py: missing, or another user's
     │   ├── PresetNotFound (404)          presets/errors.py: missing, or another user's private
     │   └── CreditsDisabled, CodeNotFound, UserNotFound (404)   billing/errors.py
@@ -41,8 +46,9 @@ status (OpenAI's shape under /v1).
     │   ├── NotAudio (415)            media
     │   └── NotAPicture (415)         media
     ├── RateLimited (429; code daily_limit | burst_limit | ip_limit | speech_quota |
-    │                picture_quota | wechat_rate_limit | redeem_limit; the app may answer the
-    │                per-user message limits with 401, as the product's spec has it)
+    │                picture_quota | wechat_rate_limit | redeem_limit | key_daily_limit; the
+    │                app may answer the per-user message limits with 401, as the product's
+    │                spec has it)
     ├── ServerBusy (503)              too many parallel requests for one account, or a busy
     │   │                             local media engine; try again
     │   └── UpstreamCapacity (503)    this worker already has its maximum of provider requests
@@ -105,6 +111,12 @@ class BadRequest(SimpleChatError):
     status_code = 400
     code = "bad_request"
     default_message = "The request is not valid."
+
+
+class ProviderKeyRefused(BadRequest):
+    """The provider refused the caller's own API key (not the server's: that is a 502)."""
+
+    code = "provider_key_refused"
 
 
 class InvalidInput(BadRequest):

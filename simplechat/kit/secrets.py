@@ -1,9 +1,11 @@
-"""Secrets: the JWT signing secret kept in the data directory when none is configured, and
-how a secret or a URL with a password is shown (check-config, logs)."""
+"""Secrets: the JWT signing secret and the key that encrypts users' provider keys, kept in
+the data directory when none is configured, and how a secret or a URL with a password is shown
+(check-config, logs)."""
 
 import os
 import re
 import secrets
+from collections.abc import Callable
 from pathlib import Path
 
 from pydantic import SecretStr
@@ -13,22 +15,39 @@ MASK_MIN_CHARS = 16
 
 SECRET_FILE_NAME = "jwt_secret"
 SECRET_BYTES = 48
+FERNET_KEY_FILE_NAME = "secrets_key"
 
 
-def load_or_create_secret(data_dir: Path) -> str:
+def _fernet_key() -> str:
+    from cryptography.fernet import Fernet
+
+    return Fernet.generate_key().decode()
+
+
+def load_or_create_fernet_key(data_dir: Path) -> str:
+    """The key that encrypts users' provider keys: stored like the JWT secret."""
+    return load_or_create_secret(data_dir, name=FERNET_KEY_FILE_NAME, make=_fernet_key)
+
+
+def load_or_create_secret(
+    data_dir: Path,
+    *,
+    name: str = SECRET_FILE_NAME,
+    make: Callable[[], str] = lambda: secrets.token_urlsafe(SECRET_BYTES),
+) -> str:
     """Read the stored secret, or create a strong one (mode 0600) exactly once.
 
     Several workers may start together: the file is written under a temporary name and linked
     into place, so exactly one secret wins and every process reads that one.
     """
-    path = data_dir / SECRET_FILE_NAME
+    path = data_dir / name
     if path.exists():
         return path.read_text().strip()
     data_dir.mkdir(parents=True, exist_ok=True)
-    tmp = data_dir / f".{SECRET_FILE_NAME}.{os.getpid()}.{secrets.token_hex(4)}"
+    tmp = data_dir / f".{name}.{os.getpid()}.{secrets.token_hex(4)}"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as handle:
-        handle.write(secrets.token_urlsafe(SECRET_BYTES))
+        handle.write(make())
     try:
         os.link(tmp, path)
     except FileExistsError:

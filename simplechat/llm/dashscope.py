@@ -38,6 +38,7 @@ from simplechat.llm.retry import (
     call_with_retry,
     error_for_status,
     failure_for_status,
+    own_key_refusals,
     parse_retry_after,
     stream_cut,
     stream_failures,
@@ -87,9 +88,10 @@ class DashScopeProvider:
         self, model: ModelSpec, messages: Sequence[ChatMessage], params: GenerationParams
     ) -> Completion:
         """One whole answer. Retries throttling, 5xx and transport failures per the policy."""
-        response = await call_with_retry(
-            self._retry, self.name, lambda: self._generate(model, messages, params)
-        )
+        with own_key_refusals(params.api_key, self.name, self.label):
+            response = await call_with_retry(
+                self._retry, self.name, lambda: self._generate(model, messages, params)
+            )
         text, finish = self._choice(response)
         return Completion(
             text=text,
@@ -103,9 +105,10 @@ class DashScopeProvider:
     ) -> AsyncGenerator[StreamChunk, None]:
         """Text deltas, then one chunk with the finish reason and usage. A mid-stream error
         (e.g. output moderation) raises after the chunks already yielded."""
-        responses, first = await call_with_retry(
-            self._retry, self.name, lambda: self._open_stream(model, messages, params)
-        )
+        with own_key_refusals(params.api_key, self.name, self.label):
+            responses, first = await call_with_retry(
+                self._retry, self.name, lambda: self._open_stream(model, messages, params)
+            )
         async with aclosing(responses), aclosing(self._read_chunks(first, responses)) as chunks:
             with stream_failures(self.name, self.label), self._sdk_failures():
                 async for chunk in chunks:
@@ -142,7 +145,7 @@ class DashScopeProvider:
         return await dashscope.AioGeneration.call(
             model=model.upstream_id,
             messages=sdk_messages,
-            api_key=self._api_key,
+            api_key=params.api_key or self._api_key,  # the caller's own key first
             base_address=self._base_url,
             result_format=RESULT_FORMAT,
             max_tokens=params.max_tokens,

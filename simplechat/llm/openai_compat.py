@@ -25,6 +25,7 @@ from simplechat.llm.retry import (
     call_with_retry,
     error_for_status,
     failure_for_status,
+    own_key_refusals,
     parse_retry_after,
     stream_cut,
     stream_failures,
@@ -83,7 +84,11 @@ class OpenAICompatProvider:
     ) -> Completion:
         """One whole answer. Retries 429/5xx/transport failures per the retry policy."""
         payload = to_payload(model, messages, params, stream=False)
-        body = await call_with_retry(self._retry, self.name, lambda: self._post(payload))
+        headers = self._headers_for(params)
+        with own_key_refusals(params.api_key, self.name, self.label):
+            body = await call_with_retry(
+                self._retry, self.name, lambda: self._post(payload, headers)
+            )
         return self._parse_completion(body, model)
 
     async def stream(
@@ -94,7 +99,11 @@ class OpenAICompatProvider:
         Retries happen only while opening the stream; once a chunk was yielded, a failure raises.
         """
         payload = to_payload(model, messages, params, stream=True)
-        response = await call_with_retry(self._retry, self.name, lambda: self._open(payload))
+        headers = self._headers_for(params)
+        with own_key_refusals(params.api_key, self.name, self.label):
+            response = await call_with_retry(
+                self._retry, self.name, lambda: self._open(payload, headers)
+            )
         async with response, aclosing(self._read_chunks(response)) as chunks:
             with stream_failures(self.name, self.label):
                 async for chunk in chunks:
@@ -104,10 +113,16 @@ class OpenAICompatProvider:
         """Nothing to release: the shared session belongs to the application."""
 
     # --- transport ---
-    async def _post(self, payload: dict[str, Any]) -> dict[str, Any]:
+    def _headers_for(self, params: GenerationParams) -> dict[str, str]:
+        """The headers of one call: the caller's own key, when given, replaces the server's."""
+        if params.api_key is None:
+            return self._headers
+        return {**self._headers, "Authorization": f"Bearer {params.api_key}"}
+
+    async def _post(self, payload: dict[str, Any], headers: Mapping[str, str]) -> dict[str, Any]:
         with transport_failures(self.name, self.label):
             async with self._session.post(
-                self._url, json=payload, headers=self._headers, **self._request_options
+                self._url, json=payload, headers=headers, **self._request_options
             ) as response:
                 text = await response.text()
                 if response.status != 200:
@@ -117,10 +132,12 @@ class OpenAICompatProvider:
             self._raise_error_object(body["error"], retryable=True)
         return body
 
-    async def _open(self, payload: dict[str, Any]) -> aiohttp.ClientResponse:
+    async def _open(
+        self, payload: dict[str, Any], headers: Mapping[str, str]
+    ) -> aiohttp.ClientResponse:
         with transport_failures(self.name, self.label):
             response = await self._session.post(
-                self._url, json=payload, headers=self._headers, **self._request_options
+                self._url, json=payload, headers=headers, **self._request_options
             )
             if response.status != 200:
                 async with response:

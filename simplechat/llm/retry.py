@@ -37,6 +37,7 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type
 from simplechat.kit import telemetry
 from simplechat.kit.errors import (
     ContextTooLong,
+    ProviderKeyRefused,
     UpstreamBadResponse,
     UpstreamError,
     UpstreamRejected,
@@ -195,6 +196,21 @@ def error_for_status(
     if 400 <= status < 500:
         return UpstreamRejected(f"{label} rejected the request: {message}", extra=extra)
     return UpstreamError(f"{label} failed to answer ({status}): {message}", extra=extra)
+
+
+@contextmanager
+def own_key_refusals(api_key: str | None, provider: str, label: str) -> Iterator[None]:
+    """A 401/403 from the provider on a call made with the caller's own key is about their
+    key (a 400 that says so), not the server's (a 502)."""
+    try:
+        yield
+    except UpstreamRejected as exc:
+        if api_key is None or exc.extra.get("upstream_status") not in KEY_REFUSED_STATUSES:
+            raise
+        raise ProviderKeyRefused(
+            f"{label} refused your own API key: check it, or store a new one with "
+            f"PUT /user/provider-keys/{provider}."
+        ) from None
 
 
 def failure_for_status(

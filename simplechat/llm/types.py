@@ -1,6 +1,6 @@
 """Value types shared by every layer: chat messages, usage, completions, stream chunks."""
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
 from simplechat.llm.pricing import Price
@@ -96,3 +96,6 @@ class GenerationParams:
     max_tokens: int
     temperature: float | None = None
     top_p: float | None = None
+    # The caller's own provider key (bring your own key): used for this call instead of the
+    # server's. Never logged; repr hides it.
+    api_key: str | None = field(default=None, repr=False)

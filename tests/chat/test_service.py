@@ -12,6 +12,7 @@ from typing import Any
 import aiohttp
 import pytest
 from beanie import PydanticObjectId
+from cryptography.fernet import Fernet
 
 from simplechat.chat.types import ChatRequest, MessageStatus, Persona
 from simplechat.config import Settings
@@ -64,6 +65,7 @@ class World:
             registry=registry,
             counter=default_counter(),
             jwt_secret="x" * 40,
+            secrets_key=Fernet.generate_key().decode(),
             database_ping=_ping,
             http=self.http,
         )

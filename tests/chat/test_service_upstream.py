@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 import aiohttp
 import pytest
 from beanie import PydanticObjectId
+from cryptography.fernet import Fernet
 
 from simplechat.chat.repository.conversations import ConversationRepository
 from simplechat.chat.repository.messages import MessageRepository
@@ -15,6 +16,9 @@ from simplechat.chat.service import ChatService
 from simplechat.chat.streaming import Delta, Failed, Finished
 from simplechat.chat.types import ChatRequest, Persona, Sampling
 from simplechat.documents.users import UserDoc
+from simplechat.keys.repository import ApiKeyRepository, ProviderKeyRepository
+from simplechat.keys.service import KeyService, ProviderKeyService
+from simplechat.keys.types import ByokMode
 from simplechat.kit.db import open_database
 from simplechat.kit.errors import ContextTooLong, InvalidInput, UpstreamUnavailable
 from simplechat.limits.repository import LimitRepository
@@ -58,6 +62,12 @@ async def chat(
         service = ChatService(
             messages=MessageRepository(),
             conversations=ConversationRepository(),
+            keys=KeyService(repo=ApiKeyRepository(), tz=ZoneInfo("UTC")),
+            provider_keys=ProviderKeyService(
+                repo=ProviderKeyRepository(),
+                cipher=Fernet(Fernet.generate_key()),
+                mode=ByokMode.ALLOWED,
+            ),
             limits=limits,
             registry=registry,
             counter=default_counter(),

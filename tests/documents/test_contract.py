@@ -847,3 +847,41 @@ async def test_codes_list_newest_first_by_status(db: Db) -> None:
     assert await db.redeem_codes.count_documents(unused) == 4
     expired = {"status": "unused", "expires_ms": {"$lte": 1500}}
     assert await db.redeem_codes.count_documents(expired) == 1
+
+
+async def test_a_keys_daily_count_in_one_conditional_update(db: Db) -> None:
+    """keys/repository.py: the same day counts below the cap; a later day (an ordinal) starts
+    again at 1."""
+    big = 2**62
+    oid = (
+        await db.api_keys.insert_one(
+            {"enabled": True, "expires_ms": big, "daily_cap": 2, "day": 0, "day_count": 0}
+        )
+    ).inserted_id
+    usable = {"_id": oid, "enabled": True, "expires_ms": {"$gt": 1_000}, "daily_cap": 2}
+    same_day = {**usable, "day": 739_000, "day_count": {"$lt": 2}}
+    count = {"$inc": {"day_count": 1}}
+    assert await db.api_keys.find_one_and_update(same_day, count) is None
+    new_day = {**usable, "day": {"$lt": 739_000}}
+    start = {"$set": {"day": 739_000, "day_count": 1}}
+    assert await db.api_keys.find_one_and_update(new_day, start) is not None
+    assert await db.api_keys.find_one_and_update(new_day, start) is None
+    assert await db.api_keys.find_one_and_update(same_day, count) is not None
+    assert await db.api_keys.find_one_and_update(same_day, count) is None  # at the cap
+    assert await db.api_keys.find_one_and_update({**usable, "daily_cap": 3}, count) is None
+    assert await db.api_keys.find_one_and_update({**usable, "enabled": False}, count) is None
+    expired = {**usable, "expires_ms": {"$gt": big}}
+    assert await db.api_keys.find_one_and_update(expired, count) is None
+    doc = await db.api_keys.find_one({"_id": oid})
+    assert doc is not None
+    assert (doc["day"], doc["day_count"]) == (739_000, 2)
+
+
+async def test_provider_keys_upsert_on_one_unique_slot(db: Db) -> None:
+    await db.provider_keys.create_index("slot", unique=True)
+    for secret in ("one", "two"):
+        await db.provider_keys.update_one(
+            {"slot": "u:openai"}, {"$set": {"user_id": "u", "secret": secret}}, upsert=True
+        )
+    docs = await db.provider_keys.find({"user_id": "u"}).to_list()
+    assert [(d["slot"], d["secret"]) for d in docs] == [("u:openai", "two")]

@@ -80,7 +80,7 @@ class FakeDashScope(FakeUpstream):
     async def generation(self, request: web.Request) -> web.StreamResponse:
         body = await self.record(request)
         key = self.bearer_key(request)
-        if key != self.api_key:
+        if not self.accepts(key):
             message = "Invalid API-key provided." if key else "No API-key provided."
             return web.json_response(error_body("InvalidApiKey", message), status=401)
         stream = request.headers.get("X-DashScope-SSE", "").lower() == "enable"

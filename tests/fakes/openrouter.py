@@ -101,7 +101,7 @@ class FakeOpenRouter(FakeUpstream):
         key = self.bearer_key(request)
         if key is None:
             return web.json_response(error_body(401, "No auth credentials found"), status=401)
-        if key != self.api_key:
+        if not self.accepts(key):
             return web.json_response(error_body(401, "User not found."), status=401)
         failure = self.take_failure()
         if failure is not None and failure.kind not in {"cut_stream", "midstream_error"}:

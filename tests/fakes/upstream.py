@@ -52,10 +52,14 @@ class FakeUpstream:
 
     def __init__(self, api_key: str = TEST_API_KEY) -> None:
         self.api_key = api_key
+        self.user_keys: set[str] = set()  # more keys accepted (users' own: bring your own key)
         self.requests: list[RecordedRequest] = []
         self._failures: deque[Failure] = deque()
         self._runner: web.AppRunner | None = None
         self.port = 0
+
+    def accepts(self, key: str | None) -> bool:
+        return key is not None and (key == self.api_key or key in self.user_keys)
 
     # --- scripting ---
     def fail_next(self, kind: str, times: int = 1, **opts: Any) -> None:

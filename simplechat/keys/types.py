@@ -1,0 +1,97 @@
+"""What the keys services take and give."""
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+
+@dataclass(frozen=True, slots=True)
+class KeyCaps:
+    """A key's limits; None: no limit of that kind."""
+
+    expires_at: datetime | None = None
+    models: tuple[str, ...] | None = None  # the allow-list
+    daily_limit: int | None = None
+    max_credits: int | None = None  # in 1/10,000 credit
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKey:
+    """A personal key as its owner (or an admin) sees it: never the key itself."""
+
+    id: str
+    user_id: str
+    name: str
+    prefix: str
+    enabled: bool
+    caps: KeyCaps
+    created_at: datetime
+    last_used_at: datetime | None
+    used_today: int
+    uses: int
+
+
+@dataclass(frozen=True, slots=True)
+class CreatedKey:
+    key: ApiKey
+    secret: str  # shown once, at creation
+
+
+@dataclass(frozen=True, slots=True)
+class KeyChanges:
+    """What to change on a key; only the fields named in `fields` (None clears a cap)."""
+
+    name: str | None = None
+    enabled: bool | None = None
+    expires_at: datetime | None = None
+    models: tuple[str, ...] | None = None
+    daily_limit: int | None = None
+    max_credits: int | None = None
+    fields: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class KeyGrant:
+    """A valid key presented with a request: whose it is and what it allows."""
+
+    key_id: str
+    user_id: str
+    models: tuple[str, ...] | None
+    daily_cap: int  # NO_CAP when unlimited
+
+
+@dataclass(frozen=True, slots=True)
+class KeyCharge:
+    """What one request took from its key's daily count, to give back when it fails."""
+
+    key_id: str
+    day: int  # see keys.rules.day_key
+
+
+class Provider(StrEnum):
+    """The providers a user can bring their own key for."""
+
+    OPENROUTER = "openrouter"
+    DASHSCOPE = "dashscope"
+    OPENAI = "openai"
+
+
+class ByokMode(StrEnum):
+    OFF = "off"  # the server's keys only
+    ALLOWED = "allowed"  # the user's key when set, else the server's
+    REQUIRED = "required"  # the user's key only
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderKeyInfo:
+    provider: Provider
+    last4: str
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who sends a chat request: the user, and the personal key they sent it with (if any)."""
+
+    user_id: str
+    key: KeyGrant | None = None
