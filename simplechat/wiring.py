@@ -100,10 +100,12 @@ def build_services(
         registry=registry,
         builtins=builtin_presets(settings.system_prompt, settings.advanced_prompt),
     )
+    billing, redeem_codes = build_billing(settings)
     chat = ChatService(
         messages=messages,
         conversations=conversation_repo,
         limits=limits,
+        billing=billing,
         registry=registry,
         counter=counter,
         prompts={Persona.PLAIN: settings.system_prompt, Persona.ADVANCED: settings.advanced_prompt},
@@ -127,7 +129,6 @@ def build_services(
     admin = AdminService(
         directory=directory, limits=limits, reports=reports, audit=AuditRepository()
     )
-    billing, redeem_codes = build_billing(settings)
     return Services(
         accounts=accounts,
         billing=billing,

@@ -3,14 +3,15 @@
     [conversation read, when one is named] -> resolve model -> limits.admit (also
     authenticates) -> store the user's message while reading the conversation's newest
     messages (and, in a long conversation, its first ones) -> middle-out -> provider ->
-    store the reply and add the exchange to the conversation's totals (one update)
+    hold credits (billing) -> provider -> store the reply, add the exchange and its cost to the
+    conversation's totals and bill (one update) and charge it, side by side
 
 A message sent without a conversation goes to the user's default conversation, which needs
 no read (its id is the user's id) and is created by its first exchange.
 
 Nothing is lost: the user's message is stored before the provider is called; when the call
 fails before any output, it stays in its conversation marked unanswered and the request's
-quota is given back. A stream (`stream`) ends the same way, however it ends (`chat.streaming`).
+quota and the held credits are given back. A stream (`stream`) ends the same way, however it ends (`chat.streaming`).
 """
 
 import asyncio
@@ -18,6 +19,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
+from simplechat.billing.service import BillingService
 from simplechat.chat.errors import ConversationNotFound, ModelTakesNoImages, NothingToRegenerate
 from simplechat.chat.repository.conversations import ConversationRepository
 from simplechat.chat.repository.messages import MessageRepository
@@ -71,6 +73,7 @@ class ChatService:
         messages: MessageRepository,
         conversations: ConversationRepository,
         limits: LimitService,
+        billing: BillingService,
         registry: ProviderRegistry,
         counter: TokenCounter,
         prompts: dict[Persona, str],
@@ -86,7 +89,11 @@ class ChatService:
         self._registry = registry
         self._counter = counter
         self._recorder = TurnRecorder(
-            messages=messages, conversations=conversations, limits=limits, counter=counter
+            messages=messages,
+            conversations=conversations,
+            limits=limits,
+            billing=billing,
+            counter=counter,
         )
         self._prompts = prompts
         self._margin = safety_margin
@@ -137,7 +144,9 @@ class ChatService:
             completion, turn = await self._call(turn)
         except BaseException as exc:
             await asyncio.shield(
-                self._recorder.fail(turn.admission, turn.place, turn.message_id, exc)
+                self._recorder.fail(
+                    turn.admission, turn.place, turn.message_id, exc, hold=turn.hold
+                )
             )
             raise
         reply_id = await self._recorder.record_reply(
@@ -216,24 +225,27 @@ class ChatService:
             )
             stored = True
             prompt = middle_out(candidates, budget, self._counter, keep_first=keep_first)
+            turn = Turn(
+                user_id=user_id,
+                model=setup.model,
+                provider=setup.provider,
+                persona=request.persona,
+                admission=admission,
+                message_id=message_id,
+                place=place,
+                candidates=candidates,
+                keep_first=keep_first,
+                prompt=prompt,
+                params=setup.params,
+            )
+            # Last: nothing after it can fail, so a hold is never left behind here. Short of
+            # credits (402), the message stays unanswered and the quota goes back, as above.
+            return await self._recorder.hold(turn)
         except BaseException as exc:
             await asyncio.shield(
                 self._recorder.fail(admission, place, message_id if stored else None, exc)
             )
             raise
-        return Turn(
-            user_id=user_id,
-            model=setup.model,
-            provider=setup.provider,
-            persona=request.persona,
-            admission=admission,
-            message_id=message_id,
-            place=place,
-            candidates=candidates,
-            keep_first=keep_first,
-            prompt=prompt,
-            params=setup.params,
-        )
 
     async def _store_and_gather(
         self,
@@ -311,7 +323,7 @@ class ChatService:
         candidates = (*start, *for_model(setup.model, history), question)
         reopen = message.status is MessageStatus.UNANSWERED
         again = Regeneration(message.id, tuple(superseded), reopen=reopen)
-        return Turn(
+        turn = Turn(
             user_id=user_id,
             model=setup.model,
             provider=setup.provider,
@@ -324,3 +336,4 @@ class ChatService:
             prompt=middle_out(candidates, budget, self._counter, keep_first=len(start)),
             params=setup.params,
         )
+        return await self._recorder.hold(turn)  # last, as in `_start`

@@ -15,9 +15,6 @@ from tests.factories import app_client, sign_up
 from tests.fakes.openrouter import FakeOpenRouter
 from tests.fakes.upstream import TEST_API_KEY
 
-PENDING = pytest.mark.xfail(
-    strict=True, reason="chat does not call billing yet (hold / charge_turn / release)"
-)
 PRICED_MISTRAL = """
 [[models]]
 name = "mistralai/mistral-7b-instruct"
@@ -51,7 +48,6 @@ async def credits(client: httpx.AsyncClient, headers: dict[str, str]) -> dict[st
     return body
 
 
-@PENDING
 async def test_a_whole_reply_is_charged_its_real_cost(priced: Any) -> None:
     client, _ = priced
     headers = await sign_up(client, "eric")
@@ -64,7 +60,6 @@ async def test_a_whole_reply_is_charged_its_real_cost(priced: Any) -> None:
     assert (body["balance"], body["on_hold"]) == (f"{100 - tokens}.0000", "0.0000")
 
 
-@PENDING
 async def test_a_stream_cut_by_the_upstream_is_charged_for_its_partial_output(
     priced: Any,
 ) -> None:
@@ -92,7 +87,6 @@ async def test_a_failure_before_any_output_releases_the_hold(priced: Any) -> Non
     assert seen["ledger"]["total"] == 1  # the signup only
 
 
-@PENDING
 async def test_a_message_whose_worst_case_is_not_covered_gets_402(
     priced: Any, settings: Settings
 ) -> None:
