@@ -3,9 +3,19 @@
 
 from dataclasses import dataclass
 from datetime import date, datetime
+from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 
 from simplechat.llm.pricing import Price
+
+UNITS_PER_CREDIT = 10_000
+FOUR_PLACES = Decimal("0.0001")
+
+
+def to_credits(units: int) -> Decimal:
+    """Stored units as credits with exactly 4 places ("0.0000", "12.3400"): how every amount
+    is shown (chat shows conversations' bills and messages' costs with it too)."""
+    return (Decimal(units) / UNITS_PER_CREDIT).quantize(FOUR_PLACES, rounding=ROUND_HALF_UP)
 
 
 class EntryKind(StrEnum):

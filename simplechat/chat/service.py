@@ -11,7 +11,8 @@ no read (its id is the user's id) and is created by its first exchange.
 
 Nothing is lost: the user's message is stored before the provider is called; when the call
 fails before any output, it stays in its conversation marked unanswered and the request's
-quota and the held credits are given back. A stream (`stream`) ends the same way, however it ends (`chat.streaming`).
+quota and the held credits are given back. A stream (`stream`) ends the same way, however it
+ends (`chat.streaming`).
 """
 
 import asyncio

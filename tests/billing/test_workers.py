@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
 from tests.factories import promote_to_admin
 from tests.test_serve import serve

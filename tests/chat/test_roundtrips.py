@@ -7,7 +7,7 @@ insert, the history read and the reply's insert. A conversation adds one update 
 first messages; a conversation named in the request is read once (its preset, model, owner).
 Billing adds the turn's usage record (`GET /user/usage`), inserted alongside the reply; with
 credits off or a free model nothing is held, so that is all it adds. With credits on and a
-priced model the hold and its settlement add six (see `test_round_trips_with_credits`) (see `test_round_trips_with_credits`).
+priced model the hold and its settlement add six (see `test_round_trips_with_credits`).
 """
 
 from collections import Counter
