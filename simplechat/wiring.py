@@ -124,6 +124,7 @@ def build_services(
         presets.delete_owner_data,
         media.delete_owner_data,
         limits.delete_owner_data,
+        billing.delete_owner_data,
     ]
     accounts, directory = _accounts(settings, jwt_secret, http, owner_data)
     admin = AdminService(

@@ -145,6 +145,11 @@ class BillingService:
             raise BalanceTooLow(await self.balance(user_id), -delta)
         return applied
 
+    async def delete_owner_data(self, user_id: str) -> None:
+        """Forget a deleted user's credit account, ledger, holds and usage records (the codes
+        they redeemed stay, used: they are the admins' records)."""
+        await asyncio.gather(self._credits.delete_owner(user_id), self._usage.delete_owner(user_id))
+
     # --- holds ---
     async def hold(
         self,
