@@ -26,12 +26,13 @@ from simplechat.accounts.sessions import Sessions
 from simplechat.accounts.types import OwnerDataRemover
 from simplechat.accounts.wechat import WeChatClient
 from simplechat.admin.repository import AuditRepository
-from simplechat.admin.service import AdminService
+from simplechat.admin.service import AdminService, AuditLog
 from simplechat.billing.balances import Balances
 from simplechat.billing.codes import CodeService, RedeemPolicy
 from simplechat.billing.repository import CodeRepository, CreditRepository, UsageRepository
 from simplechat.billing.rules import to_units
 from simplechat.billing.service import BillingPolicy, BillingService
+from simplechat.billing.types import AuditRecorder, no_audit
 from simplechat.chat.conversations import ConversationService
 from simplechat.chat.repository.conversations import ConversationRepository
 from simplechat.chat.repository.messages import MessageRepository
@@ -100,7 +101,9 @@ def build_services(
         registry=registry,
         builtins=builtin_presets(settings.system_prompt, settings.advanced_prompt),
     )
-    billing, redeem_codes = build_billing(settings)
+    # Billing's admin actions go to the admin area's audit log, which billing cannot import.
+    audit = AuditLog(AuditRepository())
+    billing, redeem_codes = build_billing(settings, audit.record_billing)
     chat = ChatService(
         messages=messages,
         conversations=conversation_repo,
@@ -128,7 +131,7 @@ def build_services(
     ]
     accounts, directory = _accounts(settings, jwt_secret, http, owner_data)
     admin = AdminService(
-        directory=directory, limits=limits, reports=reports, audit=AuditRepository()
+        directory=directory, limits=limits, reports=reports, media=media, audit=audit
     )
     return Services(
         accounts=accounts,
@@ -203,7 +206,9 @@ def _accounts(
     return accounts, directory
 
 
-def build_billing(settings: Settings) -> tuple[BillingService, CodeService]:
+def build_billing(
+    settings: Settings, audit: AuditRecorder = no_audit
+) -> tuple[BillingService, CodeService]:
     credits, codes = CreditRepository(), CodeRepository()
     balances = Balances(
         credits=credits, codes=codes, signup_units=to_units(settings.signup_credits)
@@ -218,11 +223,14 @@ def build_billing(settings: Settings) -> tuple[BillingService, CodeService]:
             hold_timeout_seconds=settings.hold_timeout_seconds,
             timezone=settings.zone,
         ),
+        audit=audit,
     )
     redeem = RedeemPolicy(
         enabled=settings.credits,
         attempts=settings.redeem_attempts,
         window_seconds=settings.redeem_window_seconds,
     )
-    codes_service = CodeService(codes=codes, credits=credits, balances=balances, policy=redeem)
+    codes_service = CodeService(
+        codes=codes, credits=credits, balances=balances, policy=redeem, audit=audit
+    )
     return billing, codes_service
