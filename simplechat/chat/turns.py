@@ -52,6 +52,18 @@ class Turn:
         return self.provider.name == "mock"
 
 
+def _tally(place: Placement, usage: Usage | None, tokens: int, cost: int) -> Tally:
+    """What an answered exchange adds to its conversation (a regeneration: only the answer)."""
+    again = place.regeneration is not None
+    return Tally(
+        messages=1 if again else 2,
+        input_tokens=0 if again else place.user_tokens,
+        output_tokens=usage.completion_tokens if usage else tokens,
+        prompt_tokens=usage.prompt_tokens if usage else 0,
+        cost=cost,
+    )
+
+
 CONTEXT_RETRY_FACTOR = 0.75  # after a provider "context too long", retry once in 3/4 the budget
 THREAD_COUNT_CHARS = 20_000  # count longer texts off the event loop
 
@@ -121,13 +133,7 @@ class TurnRecorder:
         billed = usage or Usage(prompt_tokens=turn.prompt.prompt_tokens, completion_tokens=tokens)
         cost = self._billing.price(turn.model, billed)
         again = place.regeneration
-        tally = Tally(
-            messages=1 if again else 2,
-            input_tokens=0 if again else place.user_tokens,
-            output_tokens=usage.completion_tokens if usage else tokens,
-            prompt_tokens=usage.prompt_tokens if usage else 0,
-            cost=cost,
-        )
+        tally = _tally(place, usage, tokens, cost)
         reply_id = self.messages.new_id()
         _, recorded, _ = await asyncio.gather(
             self.messages.add_reply(
