@@ -27,12 +27,13 @@ from simplechat.accounts.sessions import Sessions
 from simplechat.accounts.types import OwnerDataRemover
 from simplechat.accounts.wechat import WeChatClient
 from simplechat.admin.repository import AuditRepository
-from simplechat.admin.service import AdminService
+from simplechat.admin.service import AdminService, AuditLog
 from simplechat.billing.balances import Balances
 from simplechat.billing.codes import CodeService, RedeemPolicy
 from simplechat.billing.repository import CodeRepository, CreditRepository, UsageRepository
 from simplechat.billing.rules import to_units
 from simplechat.billing.service import BillingPolicy, BillingService
+from simplechat.billing.types import AuditRecorder, no_audit
 from simplechat.chat.conversations import ConversationService
 from simplechat.chat.repository.conversations import ConversationRepository
 from simplechat.chat.repository.messages import MessageRepository
@@ -111,12 +112,16 @@ def build_services(
         registry=registry,
         builtins=builtin_presets(settings.system_prompt, settings.advanced_prompt),
     )
+    # Billing's admin actions go to the admin area's audit log, which billing cannot import.
+    audit = AuditLog(AuditRepository())
+    billing, redeem_codes = build_billing(settings, audit.record_billing)
     chat = ChatService(
         messages=messages,
         conversations=conversation_repo,
         limits=limits,
         keys=api_keys,
         provider_keys=provider_keys,
+        billing=billing,
         registry=registry,
         counter=counter,
         prompts={Persona.PLAIN: settings.system_prompt, Persona.ADVANCED: settings.advanced_prompt},
@@ -137,16 +142,17 @@ def build_services(
         limits.delete_owner_data,
         api_keys.delete_owner_data,
         provider_keys.delete_owner_data,
+        billing.delete_owner_data,
     ]
     accounts, directory = _accounts(settings, jwt_secret, http, owner_data)
     admin = AdminService(
         directory=directory,
         limits=limits,
         reports=reports,
-        audit=AuditRepository(),
+        media=media,
+        audit=audit,
         keys=api_keys,
     )
-    billing, redeem_codes = build_billing(settings)
     return Services(
         accounts=accounts,
         api_keys=api_keys,
@@ -222,7 +228,9 @@ def _accounts(
     return accounts, directory
 
 
-def build_billing(settings: Settings) -> tuple[BillingService, CodeService]:
+def build_billing(
+    settings: Settings, audit: AuditRecorder = no_audit
+) -> tuple[BillingService, CodeService]:
     credits, codes = CreditRepository(), CodeRepository()
     balances = Balances(
         credits=credits, codes=codes, signup_units=to_units(settings.signup_credits)
@@ -237,11 +245,14 @@ def build_billing(settings: Settings) -> tuple[BillingService, CodeService]:
             hold_timeout_seconds=settings.hold_timeout_seconds,
             timezone=settings.zone,
         ),
+        audit=audit,
     )
     redeem = RedeemPolicy(
         enabled=settings.credits,
         attempts=settings.redeem_attempts,
         window_seconds=settings.redeem_window_seconds,
     )
-    codes_service = CodeService(codes=codes, credits=credits, balances=balances, policy=redeem)
+    codes_service = CodeService(
+        codes=codes, credits=credits, balances=balances, policy=redeem, audit=audit
+    )
     return billing, codes_service

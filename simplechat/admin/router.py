@@ -81,7 +81,8 @@ async def admin_update_user(
     username: Username, body: AdminUserUpdate, admin: CurrentAdmin, admins: AdminServiceDep
 ) -> AdminUserDetail:
     """Reset the password, change the email, display name or role, disable or enable, and
-    set the user's own daily and burst limits (null: the configured ones apply)."""
+    set the user's own daily and burst limits and daily speech seconds and pictures (null: the
+    configured ones apply)."""
     detail = await admins.update_user(admin, username, body.to_domain())
     return AdminUserDetail.from_detail(detail)
 

@@ -67,8 +67,18 @@ class UserFigures(BaseModel):
     last_activity: datetime | None = Field(examples=["2026-11-22T09:00:00Z"])
 
 
+class UserMediaQuotas(BaseModel):
+    speech_seconds_daily: int = Field(examples=[600], description="The daily quota that applies")
+    pictures_daily: int = Field(examples=[50])
+    speech_seconds_override: int | None = Field(description="The user's own quota, if set")
+    pictures_override: int | None = Field(description="The user's own quota, if set")
+    speech_seconds_today: int = Field(examples=[42], description="Used today")
+    pictures_today: int = Field(examples=[3], description="Used today")
+
+
 class AdminUserDetail(AdminUserView):
     limits: UserLimits
+    media: UserMediaQuotas
     figures: UserFigures
 
     @classmethod
@@ -84,6 +94,14 @@ class AdminUserDetail(AdminUserView):
                 burst_override=limits.burst_override,
                 messages_today=limits.chat_cnt,
                 remaining_today=limits.remaining,
+            ),
+            media=UserMediaQuotas(
+                speech_seconds_daily=detail.media.speech_ms.limit // 1000,
+                pictures_daily=detail.media.pictures.limit,
+                speech_seconds_override=detail.media_overrides.speech_seconds_daily,
+                pictures_override=detail.media_overrides.pictures_daily,
+                speech_seconds_today=-(-detail.media.speech_ms.used // 1000),  # started seconds
+                pictures_today=detail.media.pictures.used,
             ),
             figures=UserFigures(
                 messages_today=limits.chat_cnt,
@@ -112,7 +130,7 @@ class AdminUserCreate(RequestModel):
 
 class AdminUserUpdate(RequestModel):
     """Fields to change; leave a field out to keep it. null clears an email, a display name
-    or a per-user limit (the configured limit applies again)."""
+    or a per-user limit or media quota (the configured one applies again)."""
 
     password: str | None = Field(default=None, description=f"A new password ({PASSWORD_DOC})")
     email: str | None = None
@@ -124,6 +142,12 @@ class AdminUserUpdate(RequestModel):
     daily_limit: int | None = Field(default=None, examples=[5], description="Messages per day")
     burst_limit: int | None = Field(
         default=None, examples=[10], description="Messages per burst window"
+    )
+    speech_seconds_daily: int | None = Field(
+        default=None, examples=[1800], description="Seconds of speech turned into text per day"
+    )
+    pictures_daily: int | None = Field(
+        default=None, examples=[100], description="Pictures read per day"
     )
 
     def to_domain(self) -> UserChanges:

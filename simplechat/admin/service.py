@@ -1,10 +1,16 @@
 """The admin area: users (list, look at, create, change, delete), admins (promote, demote),
 and the audit log of every admin action.
 
-Accounts do the work on accounts (`UserDirectory`), limits hold the per-user limits, reports
-give the figures; this service puts them together for one admin action and records it.
+Accounts do the work on accounts (`UserDirectory`), limits hold the per-user limits, media the
+per-user speech and picture quotas, reports give the figures; this service puts them together
+for one admin action and records it.
+
+Billing's admin actions (codes, credit adjustments) sit below this package, so billing cannot
+call it: `AuditLog.record_billing` is handed to billing's services by `wiring` as a callable
+(`billing.types.AuditRecorder`), and records them in the same log.
 """
 
+import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
@@ -12,14 +18,17 @@ from simplechat.accounts.service import UserDirectory
 from simplechat.accounts.types import ProfileChanges, Role, User, UserQuery, UserSort
 from simplechat.admin.repository import AuditRepository
 from simplechat.admin.types import COMMAND_LINE, Actor, AuditEntry, NewUser, UserChanges, UserDetail
+from simplechat.billing.types import AdminAction
 from simplechat.keys.service import KeyService
 from simplechat.keys.types import ApiKey, KeyChanges
 from simplechat.kit.pagination import Paged, PageParams
 from simplechat.limits.service import LimitService
+from simplechat.media.service import MediaService
 from simplechat.reports.service import ReportService
 
 _PROFILE_FIELDS = frozenset({"email", "display_name"})
 _LIMIT_FIELDS = {"daily_limit": "daily", "burst_limit": "burst"}
+_MEDIA_FIELDS = frozenset({"speech_seconds_daily", "pictures_daily"})
 
 
 def _profile(changes: UserChanges) -> ProfileChanges:
@@ -38,6 +47,53 @@ def _audit_details(changes: UserChanges) -> dict[str, Any]:
     }
 
 
+class AuditLog:
+    """The audit log: every admin action, whoever performs it."""
+
+    def __init__(self, repo: AuditRepository) -> None:
+        self._repo = repo
+
+    async def record(
+        self, actor: Actor, action: str, user: User | None, details: dict[str, Any]
+    ) -> None:
+        await self._repo.record(
+            actor=actor,
+            action=action,
+            target=user.username if user else None,
+            target_id=user.id if user else None,
+            details=details,
+        )
+
+    async def record_target(
+        self,
+        actor: Actor,
+        action: str,
+        *,
+        target: str | None,
+        target_id: str | None,
+        details: dict[str, Any],
+    ) -> None:
+        """An action on something other than a user (a key, say)."""
+        await self._repo.record(
+            actor=actor, action=action, target=target, target_id=target_id, details=details
+        )
+
+    async def record_billing(self, action: AdminAction) -> None:
+        """An admin action billing performed (the `AuditRecorder` wiring hands it)."""
+        by = action.actor
+        await self._repo.record(
+            actor=Actor(id=by.id, username=by.username, ip=by.ip),
+            action=action.action,
+            target=action.target,
+            target_id=action.target_id,
+            details=action.details,
+        )
+
+    async def page(self, page: PageParams) -> Paged[AuditEntry]:
+        entries, total = await self._repo.page(skip=page.skip, limit=page.limit)
+        return Paged(entries, total, page)
+
+
 class AdminService:
     def __init__(
         self,
@@ -45,11 +101,13 @@ class AdminService:
         directory: UserDirectory,
         limits: LimitService,
         reports: ReportService,
-        audit: AuditRepository,
+        media: MediaService,
+        audit: AuditLog,
         keys: KeyService,
     ) -> None:
         self._directory = directory
         self._limits = limits
+        self._media = media
         self._reports = reports
         self._audit = audit
         self._keys = keys
@@ -65,8 +123,7 @@ class AdminService:
         return await self._detail(await self._directory.get(username))
 
     async def audit_log(self, page: PageParams) -> Paged[AuditEntry]:
-        entries, total = await self._audit.page(skip=page.skip, limit=page.limit)
-        return Paged(entries, total, page)
+        return await self._audit.page(page)
 
     # --- changing ---
     async def create_user(self, actor: Actor, new: NewUser) -> UserDetail:
@@ -88,6 +145,7 @@ class AdminService:
             profile=_profile(changes),
         )
         self._limits.validate_overrides(daily=changes.daily_limit, burst=changes.burst_limit)
+        self._media.validate_overrides(changes.speech_seconds_daily, changes.pictures_daily)
         if changes.password is not None and "password" in changes.fields:
             await self._directory.reset_password(user, changes.password)
         if changes.fields & _PROFILE_FIELDS:
@@ -104,6 +162,7 @@ class AdminService:
             await self._limits.set_overrides(
                 user.id, daily=changes.daily_limit, burst=changes.burst_limit, which=which
             )
+        await self._set_media_quotas(user, changes)
         if changes.fields:
             await self._record(actor, "user.update", user, _audit_details(changes))
         return await self._detail(await self._directory.get(username))
@@ -134,15 +193,33 @@ class AdminService:
         detail = await self.create_user(COMMAND_LINE, NewUser(username, password, Role.ADMIN))
         return detail.user
 
+    async def _set_media_quotas(self, user: User, changes: UserChanges) -> None:
+        which = changes.fields & _MEDIA_FIELDS
+        if which:
+            await self._media.set_overrides(
+                user.id,
+                speech_seconds_daily=changes.speech_seconds_daily,
+                pictures_daily=changes.pictures_daily,
+                now=datetime.now(UTC),
+                which=which,
+            )
+
     async def _set_role(self, user: User, role: Role) -> User:
         if role is Role.ADMIN:
             return await self._directory.promote(user)
         return await self._directory.demote(user)
 
     async def _detail(self, user: User) -> UserDetail:
-        limits = await self._limits.overview(user.id, datetime.now(UTC))
-        figures = await self._reports.figures(user.id)
-        return UserDetail(user=user, limits=limits, figures=figures)
+        now = datetime.now(UTC)
+        limits, figures, media, overrides = await asyncio.gather(
+            self._limits.overview(user.id, now),
+            self._reports.figures(user.id),
+            self._media.quota(user.id, now),
+            self._media.overrides(user.id),
+        )
+        return UserDetail(
+            user=user, limits=limits, figures=figures, media=media, media_overrides=overrides
+        )
 
     # --- personal API keys ---
     async def list_keys(self, username: str | None, page: PageParams) -> Paged[ApiKey]:
@@ -154,9 +231,9 @@ class AdminService:
         """Disable (or enable again) any user's key, and record it."""
         changes = KeyChanges(enabled=enabled, fields=frozenset({"enabled"}))
         key = await self._keys.update(None, key_id, changes)
-        await self._audit.record(
-            actor=actor,
-            action="key.enable" if enabled else "key.disable",
+        await self._audit.record_target(
+            actor,
+            "key.enable" if enabled else "key.disable",
             target=key.prefix,
             target_id=key.id,
             details={"user_id": key.user_id, "name": key.name},
@@ -164,6 +241,4 @@ class AdminService:
         return key
 
     async def _record(self, actor: Actor, action: str, user: User, details: dict[str, Any]) -> None:
-        await self._audit.record(
-            actor=actor, action=action, target=user.username, target_id=user.id, details=details
-        )
+        await self._audit.record(actor, action, user, details)

@@ -6,6 +6,7 @@ from typing import Any
 
 from simplechat.accounts.types import Role, User
 from simplechat.limits.service import LimitStatus
+from simplechat.media.types import Overrides, QuotaStatus
 from simplechat.reports.service import Figures
 
 
@@ -42,16 +43,20 @@ class UserChanges:
     disabled: bool | None = None
     daily_limit: int | None = None
     burst_limit: int | None = None
+    speech_seconds_daily: int | None = None
+    pictures_daily: int | None = None
     fields: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
 class UserDetail:
-    """One user as an admin sees them: the account, their limits and their figures."""
+    """One user as an admin sees them: the account, their limits, media quotas and figures."""
 
     user: User
     limits: LimitStatus
     figures: Figures
+    media: QuotaStatus
+    media_overrides: Overrides
 
 
 @dataclass(frozen=True, slots=True)

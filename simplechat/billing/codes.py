@@ -40,7 +40,16 @@ from simplechat.billing.rules import (
     window_start_ms,
 )
 from simplechat.billing.service import CODE_GRACE_MS
-from simplechat.billing.types import CodeStatus, RedeemCode, Redeemed
+from simplechat.billing.types import (
+    AdminAction,
+    AdminActor,
+    AuditRecorder,
+    CodeStatus,
+    RedeemCode,
+    Redeemed,
+    no_audit,
+    to_credits,
+)
 from simplechat.kit.errors import InvalidInput, RateLimited
 from simplechat.kit.pagination import Paged, PageParams
 
@@ -67,9 +76,11 @@ class CodeService:
         credits: CreditRepository,
         balances: Balances,
         policy: RedeemPolicy,
+        audit: AuditRecorder = no_audit,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._codes = codes
+        self._audit = audit
         self._credits = credits
         self._balances = balances
         self._policy = policy
@@ -81,7 +92,13 @@ class CodeService:
 
     # --- admins ---
     async def create(
-        self, *, credits: int, count: int, expires: datetime | None, note: str | None, by: str
+        self,
+        *,
+        credits: int,
+        count: int,
+        expires: datetime | None,
+        note: str | None,
+        by: AdminActor,
     ) -> list[RedeemCode]:
         """`count` new codes worth `credits` units each (random, 140 bits)."""
         self._require_enabled()
@@ -90,12 +107,16 @@ class CodeService:
             raise InvalidInput("expires_at must be in the future.")
         expires_ms = NO_EXPIRY_MS if expires is None else to_ms(expires)
         new = [
-            NewCode(encode_code(secrets.randbits(CODE_BITS)), credits, note, now, by, expires_ms)
+            NewCode(encode_code(secrets.randbits(CODE_BITS)), credits, note, now, by.id, expires_ms)
             for _ in range(count)
         ]
         await self._codes.insert(new)
+        details = {"count": count, "credits": str(to_credits(credits)), "note": note}
+        await self._audit(AdminAction(by, "codes.create", details=details))
         return [
-            RedeemCode(c.code, credits, CodeStatus.UNUSED, now, by, expires, note, None, None, None)
+            RedeemCode(
+                c.code, credits, CodeStatus.UNUSED, now, by.id, expires, note, None, None, None
+            )
             for c in new
         ]
 
@@ -110,7 +131,7 @@ class CodeService:
         self._require_enabled()
         return self._public(await self._find(text), to_ms(self._clock()))
 
-    async def disable(self, text: str, *, by: str) -> RedeemCode:
+    async def disable(self, text: str, *, by: AdminActor) -> RedeemCode:
         """Disable an unused code (expired ones too); disabling it again changes nothing;
         a used code cannot be disabled (409)."""
         self._require_enabled()
@@ -118,7 +139,9 @@ class CodeService:
         now_ms = to_ms(self._clock())
         if found.status == CodeStatus.USED:
             raise CodeUsed("This redeem code has been used: it can no longer be disabled.")
-        disabled = await self._codes.disable(found.code, by=by, now_ms=now_ms)
+        disabled = await self._codes.disable(found.code, by=by.id, now_ms=now_ms)
+        if disabled is not None:
+            await self._audit(AdminAction(by, "code.disable", details={"code": found.code}))
         return self._public(disabled or await self._find(text), now_ms)
 
     async def _find(self, text: str) -> StoredCode:

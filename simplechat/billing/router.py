@@ -6,7 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query, status
 
 from simplechat.accounts.dependencies import AdminUser, CurrentUser
-from simplechat.billing.dependencies import BillingServiceDep, CodeServiceDep
+from simplechat.billing.dependencies import BillingAdmin, BillingServiceDep, CodeServiceDep
 from simplechat.billing.errors import (
     BalanceTooLow,
     CodeDisabled,
@@ -119,14 +119,16 @@ async def read_usage(
     summary="Create redeem codes",
     responses=error_responses(401, 403, 404, 413, 422, examples={404: [_OFF]}),
 )
-async def create_codes(body: CodeCreate, admin: AdminUser, codes: CodeServiceDep) -> CodesCreated:
+async def create_codes(
+    body: CodeCreate, admin: BillingAdmin, codes: CodeServiceDep
+) -> CodesCreated:
     """Make 1-100 random codes worth `credits` each, optionally expiring; shown once here."""
     made = await codes.create(
         credits=to_units(body.credits),
         count=body.count,
         expires=body.expires_at,
         note=body.note,
-        by=admin.id,
+        by=admin,
     )
     return CodesCreated(codes=[CodePublic.from_domain(c) for c in made])
 
@@ -167,9 +169,9 @@ async def read_code(code: CodePath, admin: AdminUser, codes: CodeServiceDep) -> 
     summary="Disable an unused redeem code",
     responses=error_responses(401, 403, 404, 409, 422, examples={**_CODE_404, 409: [CodeUsed()]}),
 )
-async def disable_code(code: CodePath, admin: AdminUser, codes: CodeServiceDep) -> CodePublic:
+async def disable_code(code: CodePath, admin: BillingAdmin, codes: CodeServiceDep) -> CodePublic:
     """Disable an unused (or expired) code so it can never be redeemed; used ones stay."""
-    return CodePublic.from_domain(await codes.disable(code, by=admin.id))
+    return CodePublic.from_domain(await codes.disable(code, by=admin))
 
 
 @router.get(
@@ -202,8 +204,8 @@ async def read_user_credits(
     ),
 )
 async def adjust_credits(
-    user_id: UserIdPath, body: AdjustRequest, admin: AdminUser, billing: BillingServiceDep
+    user_id: UserIdPath, body: AdjustRequest, admin: BillingAdmin, billing: BillingServiceDep
 ) -> AdjustResponse:
     """Add credits to a user (or take some, never below zero available), with a reason."""
-    balance = await billing.adjust(user_id, to_units(body.delta), reason=body.reason, by=admin.id)
+    balance = await billing.adjust(user_id, to_units(body.delta), reason=body.reason, by=admin)
     return AdjustResponse.from_domain(balance)

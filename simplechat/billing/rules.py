@@ -11,11 +11,16 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo
 
-from simplechat.billing.types import CodeStatus, UsageBuckets, UsageTotals
+from simplechat.billing.types import (
+    FOUR_PLACES,
+    UNITS_PER_CREDIT,
+    CodeStatus,
+    UsageBuckets,
+    UsageTotals,
+    to_credits,
+)
 from simplechat.llm.pricing import Price
 
-UNITS_PER_CREDIT = 10_000
-FOUR_PLACES = Decimal("0.0001")
 TOKENS_PER_PRICE = 1000  # prices are per 1,000 tokens
 
 # Redeem codes: 28 Crockford base32 symbols (140 random bits), shown in groups of 4.
@@ -24,6 +29,8 @@ CODE_LENGTH = 28
 CODE_GROUP = 4
 _READ_AS = str.maketrans({"O": "0", "I": "1", "L": "1"})  # what people type for 0 and 1
 NO_EXPIRY_MS = 253_402_300_799_000  # 9999-12-31T23:59:59Z: "never" as a comparable number
+
+__all__ = ["to_credits"]  # re-exported: it lives in types, which chat may import
 
 
 def quantize(amount: Decimal) -> Decimal:
@@ -34,11 +41,6 @@ def quantize(amount: Decimal) -> Decimal:
 def to_units(credits: Decimal) -> int:
     """Credits (any precision) as stored units, rounded half-up at the fourth place."""
     return int(quantize(credits) * UNITS_PER_CREDIT)
-
-
-def to_credits(units: int) -> Decimal:
-    """Stored units as credits with exactly 4 places ("0.0000", "12.3400")."""
-    return quantize(Decimal(units) / UNITS_PER_CREDIT)
 
 
 def cost(price: Price, prompt_tokens: int, completion_tokens: int) -> Decimal:

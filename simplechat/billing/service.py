@@ -52,6 +52,9 @@ from simplechat.billing.rules import (
     usage_range_problem,
 )
 from simplechat.billing.types import (
+    AdminAction,
+    AdminActor,
+    AuditRecorder,
     Balance,
     EntryKind,
     Hold,
@@ -60,6 +63,8 @@ from simplechat.billing.types import (
     SweepReport,
     TurnCost,
     UsageReport,
+    no_audit,
+    to_credits,
 )
 from simplechat.kit.errors import InvalidInput, ServerBusy
 from simplechat.kit.pagination import Paged, PageParams
@@ -96,8 +101,10 @@ class BillingService:
         codes: CodeRepository,
         usage: UsageRepository,
         policy: BillingPolicy,
+        audit: AuditRecorder = no_audit,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
+        self._audit = audit
         self._balances = balances
         self._credits = credits
         self._codes = codes
@@ -131,7 +138,7 @@ class BillingService:
             raise UserNotFound()
         return await self.credits(user_id, page)
 
-    async def adjust(self, user_id: str, delta: int, *, reason: str, by: str) -> Balance:
+    async def adjust(self, user_id: str, delta: int, *, reason: str, by: AdminActor) -> Balance:
         """An admin adds (or takes, down to zero available) credits, with a reason."""
         self._require_enabled()
         if not await self._credits.user_exists(user_id):
@@ -139,11 +146,18 @@ class BillingService:
         await self.balance(user_id)
         key = f"admin:{uuid.uuid4().hex}"
         now = self._balances.now()
-        entry = LedgerEntry(key, user_id, EntryKind.ADMIN, delta, now, note=reason, by=by)
+        entry = LedgerEntry(key, user_id, EntryKind.ADMIN, delta, now, note=reason, by=by.id)
         applied = await self._balances.apply(entry, min_available=-delta if delta < 0 else None)
         if applied is None:
             raise BalanceTooLow(await self.balance(user_id), -delta)
+        details = {"delta": str(to_credits(delta)), "reason": reason, "entry": key}
+        await self._audit(AdminAction(by, "credits.adjust", target_id=user_id, details=details))
         return applied
+
+    async def delete_owner_data(self, user_id: str) -> None:
+        """Forget a deleted user's credit account, ledger, holds and usage records (the codes
+        they redeemed stay, used: they are the admins' records)."""
+        await asyncio.gather(self._credits.delete_owner(user_id), self._usage.delete_owner(user_id))
 
     # --- holds ---
     async def hold(

@@ -1,11 +1,23 @@
 """What the billing service takes and gives. Amounts are integers of 1/10,000 credit
 ("units"; `billing.rules.to_credits` shows them)."""
 
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from datetime import date, datetime
+from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
+from typing import Any
 
 from simplechat.llm.pricing import Price
+
+UNITS_PER_CREDIT = 10_000
+FOUR_PLACES = Decimal("0.0001")
+
+
+def to_credits(units: int) -> Decimal:
+    """Stored units as credits with exactly 4 places ("0.0000", "12.3400"): how every amount
+    is shown (chat shows conversations' bills and messages' costs with it too)."""
+    return (Decimal(units) / UNITS_PER_CREDIT).quantize(FOUR_PLACES, rounding=ROUND_HALF_UP)
 
 
 class EntryKind(StrEnum):
@@ -143,3 +155,31 @@ class UsageReport:
     start: date
     end: date
     buckets: UsageBuckets
+
+
+@dataclass(frozen=True, slots=True)
+class AdminActor:
+    """The admin behind a change to codes or credits, as the audit log names them."""
+
+    id: str
+    username: str
+    ip: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AdminAction:
+    """An admin's change to codes or credits, for the audit log (which the admin area keeps:
+    billing sits below it, so it is handed an `AuditRecorder` by `wiring`)."""
+
+    actor: AdminActor
+    action: str  # "codes.create", "code.disable", "credits.adjust"
+    target: str | None = None  # the user whose credits changed
+    target_id: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+AuditRecorder = Callable[[AdminAction], Awaitable[None]]
+
+
+async def no_audit(action: AdminAction) -> None:
+    """The recorder when there is no audit log (tests of billing alone)."""

@@ -1,10 +1,12 @@
 """Conversation wire models: conversations, their messages, exports and the model list."""
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from simplechat.billing.types import to_credits
 from simplechat.chat.types import Conversation, PresetSnapshot, StoredMessage
 from simplechat.kit.http import RequestModel
 from simplechat.kit.pagination import Page
@@ -100,6 +102,10 @@ class ConversationPublic(BaseModel):
     prompt_tokens: int = Field(
         description="What the model read over every answer (history and preset included)"
     )
+    bill: Decimal = Field(
+        description="Credits: the sum of its answers' costs (4 decimal places)",
+        examples=["0.1250"],
+    )
     created_at: datetime
     updated_at: datetime
 
@@ -119,6 +125,7 @@ class ConversationPublic(BaseModel):
             output_tokens=c.output_tokens,
             total_tokens=c.total_tokens,
             prompt_tokens=c.prompt_tokens,
+            bill=to_credits(c.bill),
             created_at=c.created_at,
             updated_at=c.updated_at,
         )
@@ -159,6 +166,10 @@ class MessagePublic(BaseModel):
     output_tokens: int = Field(description="An answer: its tokens")
     total_tokens: int
     prompt_tokens: int = Field(description="An answer: what the model read to write it")
+    cost: Decimal = Field(
+        description="An answer: its cost in credits at its model's price (4 decimal places)",
+        examples=["0.0310"],
+    )
     model: str
     status: Literal["complete", "incomplete", "unanswered"]
     visible: bool
@@ -178,6 +189,7 @@ class MessagePublic(BaseModel):
             output_tokens=m.output_tokens,
             total_tokens=m.input_tokens + m.output_tokens,
             prompt_tokens=m.prompt_tokens,
+            cost=to_credits(m.cost),
             model=m.model,
             status=m.status.value,
             visible=m.visible,

@@ -4,14 +4,16 @@
     when they stored one) -> the API key's cap, when the request came with one -> limits.admit
     (also authenticates) -> store the user's message while reading the conversation's newest
     messages (and, in a long conversation, its first ones) -> middle-out -> provider ->
-    store the reply and add the exchange to the conversation's totals (one update)
+    hold credits (billing) -> provider -> store the reply, add the exchange and its cost to the
+    conversation's totals and bill (one update) and charge it, side by side
 
 A message sent without a conversation goes to the user's default conversation, which needs
 no read (its id is the user's id) and is created by its first exchange.
 
 Nothing is lost: the user's message is stored before the provider is called; when the call
 fails before any output, it stays in its conversation marked unanswered and the request's
-quota is given back. A stream (`stream`) ends the same way, however it ends (`chat.streaming`).
+quota and the held credits are given back. A stream (`stream`) ends the same way, however it
+ends (`chat.streaming`).
 """
 
 import asyncio
@@ -19,6 +21,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
+from simplechat.billing.service import BillingService
 from simplechat.chat.errors import ConversationNotFound, ModelTakesNoImages, NothingToRegenerate
 from simplechat.chat.repository.conversations import ConversationRepository
 from simplechat.chat.repository.messages import MessageRepository
@@ -84,6 +87,7 @@ class ChatService:
         limits: LimitService,
         keys: KeyService,
         provider_keys: ProviderKeyService,
+        billing: BillingService,
         registry: ProviderRegistry,
         counter: TokenCounter,
         prompts: dict[Persona, str],
@@ -105,6 +109,7 @@ class ChatService:
             conversations=conversations,
             limits=limits,
             keys=keys,
+            billing=billing,
             counter=counter,
         )
         self._prompts = prompts
@@ -170,7 +175,12 @@ class ChatService:
         except BaseException as exc:
             await asyncio.shield(
                 self._recorder.fail(
-                    turn.admission, turn.place, turn.message_id, exc, key_charge=turn.key_charge
+                    turn.admission,
+                    turn.place,
+                    turn.message_id,
+                    exc,
+                    key_charge=turn.key_charge,
+                    hold=turn.hold,
                 )
             )
             raise
@@ -264,6 +274,23 @@ class ChatService:
             )
             stored = True
             prompt = middle_out(candidates, budget, self._counter, keep_first=keep_first)
+            turn = Turn(
+                user_id=user_id,
+                model=setup.model,
+                provider=setup.provider,
+                persona=request.persona,
+                admission=admission,
+                message_id=message_id,
+                place=place,
+                candidates=candidates,
+                keep_first=keep_first,
+                prompt=prompt,
+                params=setup.params,
+                key_charge=admitted.key_charge,
+            )
+            # Last: nothing after it can fail, so a hold is never left behind here. Short of
+            # credits (402), the message stays unanswered and the quota goes back, as above.
+            return await self._recorder.hold(turn)
         except BaseException as exc:
             await asyncio.shield(
                 self._recorder.fail(
@@ -275,20 +302,6 @@ class ChatService:
                 )
             )
             raise
-        return Turn(
-            user_id=user_id,
-            model=setup.model,
-            provider=setup.provider,
-            persona=request.persona,
-            admission=admission,
-            message_id=message_id,
-            place=place,
-            candidates=candidates,
-            keep_first=keep_first,
-            prompt=prompt,
-            params=setup.params,
-            key_charge=admitted.key_charge,
-        )
 
     async def _store_and_gather(
         self,
@@ -370,7 +383,7 @@ class ChatService:
         candidates = (*start, *for_model(setup.model, history), question)
         reopen = message.status is MessageStatus.UNANSWERED
         again = Regeneration(message.id, tuple(superseded), reopen=reopen)
-        return Turn(
+        turn = Turn(
             user_id=user_id,
             model=setup.model,
             provider=setup.provider,
@@ -384,3 +397,4 @@ class ChatService:
             params=setup.params,
             key_charge=admitted.key_charge,
         )
+        return await self._recorder.hold(turn)  # last, as in `_start`

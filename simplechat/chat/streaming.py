@@ -6,7 +6,9 @@
   keep-alive events flow while the upstream is silent.
 - When the stream ends, the reply is stored: complete when the upstream finished, incomplete
   when the client disconnected or the upstream broke or sent an error mid-stream. The usage
-  is the provider's when it sent one, else counted locally (marked estimated).
+  is the provider's when it sent one, else counted locally (marked estimated), and the turn
+  is charged for it (a cut stream or a client that left pays for what was produced); a
+  stream that ends before any text releases its held credits.
 - A provider failure gives the quota back, like a failed whole call (the partial reply and
   its usage are still stored). A client that leaves keeps its message counted.
 - On client disconnect the upstream request is cancelled (its generator is closed).
@@ -114,7 +116,14 @@ class ChatStream:
             await stream._stop_producer()
             gone = ClientDisconnected("The client disconnected before the answer began.")
             await asyncio.shield(
-                recorder.fail(turn.admission, turn.place, turn.message_id, gone, give_back=False)
+                recorder.fail(
+                    turn.admission,
+                    turn.place,
+                    turn.message_id,
+                    gone,
+                    give_back=False,
+                    hold=turn.hold,
+                )
             )
             raise
         if isinstance(stream._first, BaseException):
@@ -127,6 +136,7 @@ class ChatStream:
                     stream.turn.message_id,
                     error,
                     key_charge=stream.turn.key_charge,
+                    hold=stream.turn.hold,
                 )
             )
             raise error
@@ -256,12 +266,17 @@ class ChatStream:
             # unanswered, and counts like any other.
             gone = ClientDisconnected("The client disconnected before the answer began.")
             await self._recorder.fail(
-                turn.admission, turn.place, turn.message_id, gone, give_back=False
+                turn.admission, turn.place, turn.message_id, gone, give_back=False, hold=turn.hold
             )
             return Failed(gone)
         if error is not None and not progress.parts:
             await self._recorder.fail(
-                turn.admission, turn.place, turn.message_id, error, key_charge=turn.key_charge
+                turn.admission,
+                turn.place,
+                turn.message_id,
+                error,
+                key_charge=turn.key_charge,
+                hold=turn.hold,
             )
             return Failed(error)
         tokens = await self._recorder.count(progress.text)

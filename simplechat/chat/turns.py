@@ -7,6 +7,8 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
+from simplechat.billing.service import BillingService
+from simplechat.billing.types import Hold
 from simplechat.chat.repository.conversations import ConversationRepository
 from simplechat.chat.repository.messages import MessageRepository
 from simplechat.chat.rules import MIN_PROMPT_BUDGET
@@ -46,10 +48,23 @@ class Turn:
     prompt: Truncated
     params: GenerationParams
     key_charge: KeyCharge | None = None  # what the API key's daily cap took, if one was sent
+    hold: Hold | None = None  # the credits held for the turn (None: credits off, free model)
 
     @property
     def mock(self) -> bool:
         return self.provider.name == "mock"
+
+
+def _tally(place: Placement, usage: Usage | None, tokens: int, cost: int) -> Tally:
+    """What an answered exchange adds to its conversation (a regeneration: only the answer)."""
+    again = place.regeneration is not None
+    return Tally(
+        messages=1 if again else 2,
+        input_tokens=0 if again else place.user_tokens,
+        output_tokens=usage.completion_tokens if usage else tokens,
+        prompt_tokens=usage.prompt_tokens if usage else 0,
+        cost=cost,
+    )
 
 
 CONTEXT_RETRY_FACTOR = 0.75  # after a provider "context too long", retry once in 3/4 the budget
@@ -64,12 +79,14 @@ class TurnRecorder:
         conversations: ConversationRepository,
         limits: LimitService,
         keys: KeyService,
+        billing: BillingService,
         counter: TokenCounter,
     ) -> None:
         self.messages = messages
         self._conversations = conversations
         self._limits = limits
         self._keys = keys
+        self._billing = billing
         self.counter = counter
 
     async def count(self, text: str, parts: Sequence[ContentPart] | None = None) -> int:
@@ -87,6 +104,19 @@ class TurnRecorder:
         prompt = middle_out(turn.candidates, budget, self.counter, keep_first=turn.keep_first)
         return replace(turn, prompt=prompt)
 
+    async def hold(self, turn: Turn) -> Turn:
+        """Hold the turn's worst case (its prompt plus the reserved output) before the provider
+        is called; raises InsufficientCredits (402). No database call with credits off or a
+        free model."""
+        hold = await self._billing.hold(
+            turn.user_id,
+            turn.model,
+            prompt_tokens=turn.prompt.prompt_tokens,
+            max_output_tokens=turn.params.max_tokens,
+            reference=turn.message_id,
+        )
+        return replace(turn, hold=hold)
+
     async def record_reply(
         self,
         turn: Turn,
@@ -97,22 +127,22 @@ class TurnRecorder:
         estimated: bool,
         tokens: int | None = None,
     ) -> str:
-        """Store the reply (it points back at the user's message with `reply_to`) and add the
-        exchange to the conversation's totals, side by side; a regeneration then hides the
-        answers it replaces."""
+        """Store the reply (it points back at the user's message with `reply_to`), add the
+        exchange and its cost to the conversation's totals and charge it, side by side; a
+        regeneration then hides the answers it replaces."""
         if usage is not None:
             record_tokens(turn.model.name, usage.prompt_tokens, usage.completion_tokens)
         place = turn.place
         tokens = tokens if tokens is not None else await self.count(text)
+        # What the turn is charged for: the provider's usage, or counted here when it sent none.
+        billed = usage or Usage(prompt_tokens=turn.prompt.prompt_tokens, completion_tokens=tokens)
+        cost = self._billing.price(turn.model, billed)
         again = place.regeneration
-        tally = Tally(
-            messages=1 if again else 2,
-            input_tokens=0 if again else place.user_tokens,
-            output_tokens=usage.completion_tokens if usage else tokens,
-            prompt_tokens=usage.prompt_tokens if usage else 0,
-        )
-        reply_id, recorded = await asyncio.gather(
+        tally = _tally(place, usage, tokens, cost)
+        reply_id = self.messages.new_id()
+        _, recorded, _ = await asyncio.gather(
             self.messages.add_reply(
+                reply_id=reply_id,
                 owner_id=turn.user_id,
                 conversation_id=place.conversation_id,
                 reply_to=turn.message_id,
@@ -123,8 +153,10 @@ class TurnRecorder:
                 usage=usage,
                 complete=complete,
                 usage_estimated=estimated,
+                cost=cost,
             ),
             self._record(place, tally),
+            self._charge(turn, billed, reply_id, estimated=estimated or usage is None),
         )
         if not recorded:
             await self._drop_orphans(place, [turn.message_id, reply_id])
@@ -133,6 +165,28 @@ class TurnRecorder:
             if again.reopen:
                 await self.messages.mark_answered(turn.message_id)
         return reply_id
+
+    async def _charge(self, turn: Turn, usage: Usage, reply_id: str, *, estimated: bool) -> None:
+        """Charge the turn and settle its hold. The reply is stored whatever happens here: a
+        hold this cannot settle is released by billing's sweeper."""
+        try:
+            await self._billing.charge_turn(
+                turn.user_id,
+                turn.model,
+                usage,
+                hold=turn.hold,
+                reference=reply_id,
+                estimated=estimated,
+            )
+        except Exception:
+            log.exception("chat.charge_failed message_id=%s", turn.message_id)
+
+    async def release(self, hold: Hold | None) -> None:
+        """Give a hold back whole (a failure before any output)."""
+        try:
+            await self._billing.release(hold)
+        except Exception:  # the sweeper releases it later; the caller's error matters more
+            log.exception("chat.release_failed hold=%s", hold.id if hold else None)
 
     async def _record(self, place: Placement, tally: Tally) -> bool:
         return await self._conversations.record(
@@ -162,10 +216,13 @@ class TurnRecorder:
         *,
         give_back: bool = True,
         key_charge: KeyCharge | None = None,
+        hold: Hold | None = None,
     ) -> None:
         """A request failed before any answer: keep the message (unanswered, counted in its
-        conversation), give quota back. A failed regeneration changes nothing stored."""
+        conversation), give the quota and the held credits back. A failed regeneration changes
+        nothing stored."""
         code = getattr(exc, "error_code", type(exc).__name__)
+        await self.release(hold)
         try:
             if message_id is not None and place is not None and place.regeneration is None:
                 await self.messages.mark_unanswered(message_id, error_code=code)

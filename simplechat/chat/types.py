@@ -68,6 +68,7 @@ class Conversation:
     prompt_tokens: int
     created_at: datetime
     updated_at: datetime
+    bill: int = 0  # the sum of its answers' costs, in units of 1/10,000 credit
 
     @property
     def is_default(self) -> bool:
@@ -97,6 +98,7 @@ class StoredMessage:
     created_at: datetime
     key: str  # its place in the conversation (conversation_key)
     kind: str = "plain"  # the persona it was sent with (plain, advanced, openai)
+    cost: int = 0  # an answer's cost, in units of 1/10,000 credit (0 for user messages)
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +117,7 @@ class Tally:
     input_tokens: int = 0
     output_tokens: int = 0
     prompt_tokens: int = 0
+    cost: int = 0  # the answer's cost, in units of 1/10,000 credit (the conversation's bill)
 
 
 @dataclass(frozen=True, slots=True)

@@ -48,6 +48,7 @@ class ConversationDoc(Document):
     output_tokens: int = 0  # the answers' tokens
     total_tokens: int = 0  # input + output
     prompt_tokens: int = 0  # what the model read over every call (history and preset included)
+    bill: int = 0  # the sum of its answers' `cost` (units of 1/10,000 credit), $inc'ed with them
     created_at: datetime = Field(default_factory=utcnow)
     # Rewritten with every message (by $max, so parallel messages never move it back), hence
     # an integer: see DEVELOPERS.md on dates written by updates.

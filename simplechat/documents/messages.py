@@ -48,6 +48,9 @@ class MessageDoc(Document):
     reply_to: str | None = None
     usage: UsageEmbedded | None = None
     error_code: str | None = None
+    # An answer's cost at its model's price, in units of 1/10,000 credit (0 for user messages
+    # and free models); its conversation's `bill` is the sum of these.
+    cost: int = 0
     # "<owner_id>:<created_at as 13-digit epoch ms>:<_id>": one owner's messages in time order,
     # as a range of one single-field index (the embedded server uses no compound index, and
     # would otherwise sort all of a user's messages to read the newest few).

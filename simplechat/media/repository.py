@@ -84,16 +84,17 @@ class MediaRepository:
             return Overrides()
         return Overrides(doc.get("speech_seconds_daily"), doc.get("pictures_daily"))
 
-    async def set_overrides(self, user_id: str, overrides: Overrides) -> None:
+    async def set_overrides(
+        self, user_id: str, overrides: Overrides, which: frozenset[str] | None = None
+    ) -> None:
+        """Set the user's overrides named in `which` (None: both), leaving the other as is."""
+        values = {
+            "speech_seconds_daily": overrides.speech_seconds_daily,
+            "pictures_daily": overrides.pictures_daily,
+        }
+        named = {k: v for k, v in values.items() if which is None or k in which}
         await MediaOverridesDoc.get_pymongo_collection().update_one(
-            {"_id": user_id},
-            {
-                "$set": {
-                    "speech_seconds_daily": overrides.speech_seconds_daily,
-                    "pictures_daily": overrides.pictures_daily,
-                }
-            },
-            upsert=True,
+            {"_id": user_id}, {"$set": named}, upsert=True
         )
 
     async def record(

@@ -171,13 +171,25 @@ class MediaService:
         speech_seconds_daily: int | None,
         pictures_daily: int | None,
         now: datetime,
+        which: frozenset[str] | None = None,
     ) -> QuotaStatus:
-        """Give a user their own daily quotas (None: the server's default), for admins."""
+        """Give a user their own daily quotas (None: the server's default), for admins; only
+        the ones named in `which` ("speech_seconds_daily", "pictures_daily"; None: both)."""
+        self.validate_overrides(speech_seconds_daily, pictures_daily)
+        overrides = Overrides(speech_seconds_daily, pictures_daily)
+        await self._repo.set_overrides(user_id, overrides, which)
+        return await self._quota.status(user_id, now)
+
+    @staticmethod
+    def validate_overrides(speech_seconds_daily: int | None, pictures_daily: int | None) -> None:
+        """Raise InvalidInput for a quota no override may have (checked before any change)."""
         for value in (speech_seconds_daily, pictures_daily):
             if value is not None and value < 0:
                 raise InvalidInput("A daily quota cannot be negative.")
-        await self._repo.set_overrides(user_id, Overrides(speech_seconds_daily, pictures_daily))
-        return await self._quota.status(user_id, now)
+
+    async def overrides(self, user_id: str) -> Overrides:
+        """The user's own daily quotas (None: the server's default)."""
+        return await self._repo.overrides(user_id)
 
     async def totals(self, user_id: str) -> MediaTotals:
         """Everything the user has turned into text, for the behaviour report."""

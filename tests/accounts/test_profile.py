@@ -1,5 +1,6 @@
 """The caller's own profile and account deletion through the ASGI app."""
 
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -8,7 +9,7 @@ from pymongo import MongoClient
 from simplechat.config import Settings
 from tests.accounts.test_avatars import photo_jpeg
 from tests.accounts.test_router import assert_error
-from tests.factories import log_in, sign_up, sign_up_admin
+from tests.factories import app_client, log_in, sign_up, sign_up_admin
 
 
 async def test_me_shows_role_and_level(
@@ -64,6 +65,13 @@ class TestProfile:
         assert me["role"] == "user"
 
 
+PRICED_MOCK = """
+[[models]]
+name = "mock"
+price = { input = "1", output = "1" }
+"""
+
+
 def collections(settings: Settings) -> dict[str, Any]:
     assert settings.mongodb_uri is not None
     mongo: MongoClient[dict[str, Any]] = MongoClient(settings.mongodb_uri.get_secret_value())
@@ -84,6 +92,21 @@ def owned(settings: Settings, user_id: str, username: str) -> dict[str, int]:
             "avatars": database.avatars.count_documents({"_id": user_id}),
             "conversations": database.conversations.count_documents({"owner_id": user_id}),
             "presets": database.presets.count_documents({"scope": user_id}),
+        }
+    finally:
+        handles["mongo"].close()
+
+
+def billing_owned(settings: Settings, user_id: str) -> dict[str, int]:
+    """How many billing documents belong to the user."""
+    handles = collections(settings)
+    database = handles["db"]
+    try:
+        return {
+            "credit_accounts": database.credit_accounts.count_documents({"_id": user_id}),
+            "ledger": database.ledger.count_documents({"user_id": user_id}),
+            "holds": database.holds.count_documents({"user_id": user_id}),
+            "usage_records": database.usage_records.count_documents({"user_id": user_id}),
         }
     finally:
         handles["mongo"].close()
@@ -128,6 +151,42 @@ class TestDeleteMe:
         ).status_code == 201
         history = (await client.get("/user/history/10", headers=other)).json()
         assert history[0]["text"] == "mine"
+
+    async def test_deleting_removes_the_credit_account_ledger_holds_and_usage(
+        self, settings: Settings, tmp_path: Path
+    ) -> None:
+        models = tmp_path / "models.toml"
+        models.write_text(PRICED_MOCK, encoding="utf-8")
+        values = settings.model_dump() | {
+            "credits": True,
+            "signup_credits": "10",
+            "models_file": models,
+            "default_model": "mock",
+        }
+        async with app_client(Settings(_env_file=None, **values)) as client:  # type: ignore[call-arg]
+            headers = await sign_up(client, "eric")
+            other = await sign_up(client, "mallory")
+            user_id = await give_eric_some_data(client, headers)
+            await client.post("/llm/message", json={"message": "mine"}, headers=other)
+            other_id = (await client.get("/user/me", headers=other)).json()["id"]
+            handles = collections(settings)
+            try:  # a turn in flight when the account goes
+                hold = {"_id": "a" * 24, "user_id": user_id, "model": "mock", "amount": 1,
+                        "reference": "m", "created_ms": 0}  # fmt: skip
+                handles["db"].holds.insert_one(hold)
+            finally:
+                handles["mongo"].close()
+            before = billing_owned(settings, user_id)
+            assert all(before.values()), before
+            response = await client.request(
+                "DELETE", "/user/me", json={"password": "password123"}, headers=headers
+            )
+            assert response.status_code == 204, response.text
+            assert billing_owned(settings, user_id) == dict.fromkeys(before, 0)
+            kept = billing_owned(settings, other_id)
+            assert (kept["credit_accounts"], kept["ledger"], kept["usage_records"]) == (1, 2, 1)
+            money = (await client.get("/user/credits", headers=other)).json()
+            assert money["ledger"]["total"] == 2  # the signup and the charge
 
     async def test_the_last_admin_cannot_delete_themselves(
         self, client: httpx.AsyncClient, settings: Settings

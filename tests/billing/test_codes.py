@@ -57,7 +57,7 @@ async def test_create_list_get_and_disable(clock: Clock) -> None:
     assert page.total == 4
     assert [c.code for c in page.items] == [soon[0].code, min(c.code for c in made)]
     looked_up = await codes.get(format_code(made[0].code).lower())
-    assert (looked_up.credits, looked_up.note, looked_up.created_by) == (50_000, "launch", ADMIN)
+    assert (looked_up.credits, looked_up.note, looked_up.created_by) == (50_000, "launch", ADMIN.id)
     disabled = await codes.disable(made[0].code, by=ADMIN)
     assert disabled.status is CodeStatus.DISABLED
     assert (await codes.disable(made[0].code, by=ADMIN)).status is CodeStatus.DISABLED

@@ -86,7 +86,7 @@ class TestBalances:
             (EntryKind.ADMIN, -20_000, "oops"),
             (EntryKind.ADMIN, 50_000, "gift"),
         ]
-        assert entries[0].by == ADMIN
+        assert entries[0].by == ADMIN.id
         await assert_ledger_explains_balance(billing)
 
     async def test_parallel_debits_never_overdraw(self) -> None:

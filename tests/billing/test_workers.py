@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
 from tests.factories import promote_to_admin
 from tests.test_serve import serve
@@ -119,11 +118,6 @@ async def chat_race(base: str) -> tuple[list[httpx.Response], dict[str, Any]]:
     return list(responses), credits
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="chat does not hold credits yet: enable once chat/service.py calls billing.hold, "
-    "charge_turn and release (see billing/service.py)",
-)
 def test_a_balance_for_exactly_seven_messages_answers_seven_of_fifty(
     mongo_uri: str, database_name: str, tmp_path: Path
 ) -> None:

@@ -5,10 +5,14 @@ Before conversations a message cost 4: the admission (findAndModify users), the 
 insert, the history read and the reply's insert. A conversation adds one update (its totals,
 `$inc`), and a conversation longer than the newest-messages read reaches adds the read of its
 first messages; a conversation named in the request is read once (its preset, model, owner).
+Billing adds the turn's usage record (`GET /user/usage`), inserted alongside the reply; with
+credits off or a free model nothing is held, so that is all it adds. With credits on and a
+priced model the hold and its settlement add six (see `test_round_trips_with_credits`).
 """
 
 from collections import Counter
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -44,6 +48,17 @@ monitoring.register(_COUNTER)  # for every client made from now on; counts only 
 
 TODAY = {"findAndModify users": 1, "insert messages": 2, "find messages": 1}
 CONVERSATION_INC = {"update conversations": 1}
+USAGE_RECORD = {"insert usage_records": 1}  # alongside the reply's insert: no added wait
+# The hold: its document, then the reservation; the settlement: the conditional update that
+# charges and releases (journaling the ledger entry), then side by side the hold's removal and
+# the ledger entry's insert, followed by its removal from the journal.
+CREDITS = {
+    "insert holds": 1,
+    "findAndModify credit_accounts": 2,
+    "delete holds": 1,
+    "insert ledger": 1,
+    "update credit_accounts": 1,
+}
 HEAD_READ = {"find messages": 1}
 CONVERSATION_READ = {"find conversations": 1}
 MEASURED = 5
@@ -103,8 +118,42 @@ async def test_round_trips_per_message(
     expected = total(
         TODAY,
         CONVERSATION_INC,
+        USAGE_RECORD,
         HEAD_READ if long else {},
         CONVERSATION_READ if named else {},
     )
     assert counts == expected
-    assert sum(counts.values()) == 5 + long + named
+    assert sum(counts.values()) == 6 + long + named
+
+
+PRICED_MOCK = """
+[[models]]
+name = "mock"
+price = { input = "1", output = "2" }
+"""
+
+
+@pytest.mark.parametrize("stream", [False, True])
+async def test_round_trips_with_credits(
+    settings: Settings, counter: CommandCounter, stream: bool, tmp_path: Path
+) -> None:
+    models = tmp_path / "models.toml"
+    models.write_text(PRICED_MOCK, encoding="utf-8")
+    values = settings.model_dump() | {
+        "burst_limit": 100,
+        "burst_window_seconds": 1,
+        "credits": True,
+        "signup_credits": "1000",
+        "models_file": models,
+        "default_model": "mock",
+    }
+    async with app_client(Settings(_env_file=None, **values)) as client:  # type: ignore[call-arg]
+        headers = await sign_up(client, "eric")
+        body: dict[str, Any] = {"message": "how many round trips is this?", "stream": stream}
+        for _ in range(2):  # the credit account opens on the first message
+            await client.post("/llm/message", json=body, headers=headers)
+
+        counts = await per_message(client, counter, body, headers)
+
+    assert counts == total(TODAY, CONVERSATION_INC, USAGE_RECORD, CREDITS)
+    assert sum(counts.values()) == 12

@@ -3,6 +3,7 @@ stored and what is given back, however a turn ends."""
 
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import aiohttp
@@ -31,7 +32,8 @@ from simplechat.llm.registry import ProviderRegistry
 from simplechat.llm.retry import RetryPolicy
 from simplechat.llm.tokens import default_counter
 from simplechat.llm.types import ChatMessage, Role
-from tests.factories import SEED, RecordedSleeps
+from simplechat.wiring import build_billing
+from tests.factories import SEED, RecordedSleeps, make_settings
 from tests.fakes.openrouter import FakeOpenRouter
 from tests.fakes.upstream import TEST_API_KEY
 
@@ -44,7 +46,7 @@ Chat = tuple[ChatService, FakeOpenRouter]
 
 @pytest.fixture
 async def chat(
-    mongo_uri: str, database_name: str
+    mongo_uri: str, database_name: str, tmp_path: Path
 ) -> AsyncIterator[tuple[ChatService, FakeOpenRouter]]:
     client, _ = await open_database(mongo_uri, database_name, timeout_ms=5000)
     await UserDoc(id=PydanticObjectId(USER), username="eric", password_hash="x").insert()
@@ -69,6 +71,7 @@ async def chat(
                 mode=ByokMode.ALLOWED,
             ),
             limits=limits,
+            billing=build_billing(make_settings(mongo_uri, database_name, tmp_path))[0],
             registry=registry,
             counter=default_counter(),
             prompts={Persona.PLAIN: "Be brief.", Persona.ADVANCED: "Be kind."},

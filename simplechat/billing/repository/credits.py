@@ -264,3 +264,12 @@ class CreditRepository:
             {"created_ms": {"$lt": before_ms}}, limit=limit
         )
         return [StaleHold(d["_id"], d["user_id"], int(d["amount"])) async for d in cursor]
+
+    async def delete_owner(self, user_id: str) -> None:
+        """A deleted user's credit account, ledger and holds. Holds have no index on their
+        user: an account deletion is rare, and the collection holds only turns in flight."""
+        await asyncio.gather(
+            CreditAccountDoc.get_pymongo_collection().delete_one({"_id": user_id}),
+            LedgerDoc.get_pymongo_collection().delete_many(_user_range(user_id)),
+            HoldDoc.get_pymongo_collection().delete_many({"user_id": user_id}),
+        )

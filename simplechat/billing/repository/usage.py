@@ -76,3 +76,9 @@ class UsageRepository:
             )
             for r in rows
         ]
+
+    async def delete_owner(self, user_id: str) -> None:
+        """A deleted user's usage records (a range of the `user_bucket` index)."""
+        await UsageRecordDoc.get_pymongo_collection().delete_many(
+            {"user_bucket": {"$gte": f"{user_id}:", "$lt": f"{user_id};"}}
+        )

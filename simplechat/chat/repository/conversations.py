@@ -84,6 +84,7 @@ def _conversation(raw: dict[str, Any]) -> Conversation:
         output_tokens=int(raw.get("output_tokens") or 0),
         total_tokens=int(raw.get("total_tokens") or 0),
         prompt_tokens=int(raw.get("prompt_tokens") or 0),
+        bill=int(raw.get("bill") or 0),
         created_at=raw["created_at"],
         updated_at=datetime.fromtimestamp(int(raw.get("updated_ms") or 0) / 1000, UTC),
     )
@@ -108,6 +109,7 @@ class ConversationRepository:
             "output_tokens": 0,
             "total_tokens": 0,
             "prompt_tokens": 0,
+            "bill": 0,
             "created_at": now,
             "updated_ms": now_ms,
             "list_key": history_key(owner_id, now_ms, str(oid)),
@@ -166,7 +168,8 @@ class ConversationRepository:
         default: bool,
         title: str | None = None,
     ) -> bool:
-        """Add an exchange to the conversation's totals in one update. The default
+        """Add an exchange to the conversation's totals (and its cost to the bill) in one
+        update, so the bill is always the sum of its answers' costs. The default
         conversation is created by it when it does not exist yet (titled `title`); another
         conversation gets `title` set when given. False: the conversation is gone."""
         now = utcnow()
@@ -178,6 +181,7 @@ class ConversationRepository:
                 "output_tokens": tally.output_tokens,
                 "total_tokens": tally.input_tokens + tally.output_tokens,
                 "prompt_tokens": tally.prompt_tokens,
+                "bill": tally.cost,
             },
             "$max": {
                 "updated_ms": now_ms,

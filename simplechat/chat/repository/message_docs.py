@@ -39,6 +39,7 @@ def message_doc(
     parts: Sequence[ContentPart] | None = None,
     reply_to: str | None = None,
     usage: UsageEmbedded | None = None,
+    cost: int = 0,
 ) -> dict[str, Any]:
     """A `messages` document, as MessageDoc declares it. Built with `model_construct` (no
     validation: validating every insert cost about 1 ms of CPU per message) and written with
@@ -68,6 +69,7 @@ def message_doc(
         reply_to=reply_to,
         usage=usage,
         error_code=None,
+        cost=cost,
     )
     stored: dict[str, Any] = doc.model_dump(by_alias=True, exclude=_NOT_STORED)
     return stored
@@ -107,4 +109,5 @@ def stored_message(raw: dict[str, Any]) -> StoredMessage:
         created_at=raw["created_at"],
         key=raw.get("conversation_key") or "",
         kind=raw.get("kind") or "plain",
+        cost=int(raw.get("cost") or 0),
     )

@@ -86,8 +86,10 @@ class MessageRepository:
         usage: Usage | None,
         complete: bool = True,
         usage_estimated: bool = False,
+        cost: int = 0,
+        reply_id: str | None = None,
     ) -> str:
-        reply_id = self.new_id()
+        reply_id = reply_id or self.new_id()
         doc = message_doc(
             message_id=reply_id,
             owner_id=owner_id,
@@ -106,6 +108,7 @@ class MessageRepository:
                 completion_tokens=usage.completion_tokens,
                 estimated=usage_estimated,
             ),
+            cost=cost,
         )
         await self._collection().insert_one(doc)
         return reply_id
