@@ -65,6 +65,7 @@ class _Admitted:
 
     admission: Admission
     key_charge: KeyCharge | None
+    own_key: str | None  # the user's own provider key for this call (None: the server's)
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,20 +238,28 @@ class ChatService:
             raise ModelTakesNoImages(refusal)
         conversation_sampling = conversation.sampling if conversation else Sampling()
         params = generation_params(model, sampling, conversation_sampling)
-        own_key = await self._provider_keys.key_for(user_id, provider.name)
-        return _Setup(conversation, model, provider, replace(params, api_key=own_key))
+        return _Setup(conversation, model, provider, params)
 
     async def _admit(self, user_id: str, setup: _Setup, key: KeyGrant | None) -> _Admitted:
-        """Count the call against the API key (if any), then admit it under the user's
-        limits; a refusal by the limits gives the key's count back."""
+        """Count the call against the API key (if any), then admit it under the user's limits
+        while the user's own provider key is read (side by side: no added step). A refusal
+        gives back whatever was taken."""
         charge = None if key is None else await self._keys.charge(key, setup.model.name)
-        try:
-            admission = await self._limits.admit(user_id, self._clock())
-        except BaseException:
+        admitted, own_key = await asyncio.gather(
+            self._limits.admit(user_id, self._clock()),
+            self._provider_keys.key_for(user_id, setup.provider.name),
+            return_exceptions=True,
+        )
+        failure = next((r for r in (own_key, admitted) if isinstance(r, BaseException)), None)
+        if failure is not None:
+            if isinstance(admitted, Admission):
+                await asyncio.shield(self._limits.give_back(admitted))
             if charge is not None:
                 await asyncio.shield(self._keys.give_back(charge))
-            raise
-        return _Admitted(admission, charge)
+            raise failure
+        assert isinstance(admitted, Admission)
+        assert own_key is None or isinstance(own_key, str)
+        return _Admitted(admitted, charge, own_key)
 
     async def _start(self, user_id: str, request: ChatRequest, key: KeyGrant | None) -> Turn:
         """Admit the message, store it and build its prompt."""
@@ -285,7 +294,7 @@ class ChatService:
                 candidates=candidates,
                 keep_first=keep_first,
                 prompt=prompt,
-                params=setup.params,
+                params=replace(setup.params, api_key=admitted.own_key),
                 key_charge=admitted.key_charge,
             )
             # Last: nothing after it can fail, so a hold is never left behind here. Short of
@@ -394,7 +403,7 @@ class ChatService:
             candidates=candidates,
             keep_first=len(start),
             prompt=middle_out(candidates, budget, self._counter, keep_first=len(start)),
-            params=setup.params,
+            params=replace(setup.params, api_key=admitted.own_key),
             key_charge=admitted.key_charge,
         )
         return await self._recorder.hold(turn)  # last, as in `_start`
