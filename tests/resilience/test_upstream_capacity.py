@@ -36,6 +36,7 @@ async def base_url(settings: Settings, openrouter: FakeOpenRouter) -> AsyncItera
         openrouter_api_key=TEST_API_KEY,
         openrouter_base_url=openrouter.base_url,
         max_upstream_requests=LIMIT,
+        read_timeout_seconds=30.0,  # a loaded machine must not end the held streams early
         burst_limit=100,
         burst_window_seconds=1,
     )
