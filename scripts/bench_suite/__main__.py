@@ -3,7 +3,8 @@
 Steps (all by default; `--steps` picks some): gateway (JSON at several concurrencies), stream
 (time to first byte), memory, profile (py-spy: where a message's CPU goes), concurrency (a
 thousand open streams against two workers), roundtrips (and what each database command costs),
-middleout. Each spawned process is stopped at the end.
+features (what credits, API keys and own provider keys add per message), middleout.
+Each spawned process is stopped at the end.
 """
 
 import argparse
@@ -24,6 +25,7 @@ from typing import Any
 from bench_suite import (
     concurrency,
     dbcost,
+    features,
     gateway,
     memory,
     middleout,
@@ -36,7 +38,7 @@ from bench_suite import (
 
 HTTP_STEPS = ("gateway", "stream", "memory")
 CONCURRENCY_STEPS = ("concurrency", "profile")
-INPROCESS_STEPS = ("roundtrips", "middleout")
+INPROCESS_STEPS = ("roundtrips", "features", "middleout")
 STEPS = HTTP_STEPS + CONCURRENCY_STEPS + INPROCESS_STEPS
 REPO = stack.SCRIPTS_DIR.parent
 
@@ -210,6 +212,16 @@ def run_inprocess_steps(args: argparse.Namespace, workdir: Path, results: dict[s
             log("roundtrips: what each command costs the database, one at a time")
             assert database.pid is not None
             results["dbcost"] = dbcost.run(database.uri, database.pid)
+        if "features" in args.steps:
+            upstream = stack.start_upstream(workdir, chunk_gap_ms=0.0)
+            stop.callback(upstream.stop)
+            log("features: what credits, API keys and own provider keys add per message")
+            results["features"] = features.run(database.uri, upstream, workdir, database.pid)
+            for row in results["features"]:
+                log(
+                    f"  {row['variant']}: {row['round_trips']:.1f} round trips, "
+                    f"{row['app_cpu_ms']:.2f} ms app CPU"
+                )
         if "middleout" in args.steps:
             log("middleout: prompt building for 10k/100k/1M-token histories")
             assert database.pid is not None

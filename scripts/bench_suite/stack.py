@@ -118,16 +118,20 @@ def start_proxy(workdir: Path, upstream: Service, client: str) -> Service:
     return service
 
 
-def write_models_file(workdir: Path) -> Path:
-    """The one model the bench uses: the fake upstream as an OpenAI-compatible server."""
+def write_models_file(workdir: Path, price: dict[str, str] | None = None) -> Path:
+    """The one model the bench uses: the fake upstream as an OpenAI-compatible server (free,
+    or at `price` in credits per 1,000 tokens)."""
+    workdir.mkdir(parents=True, exist_ok=True)
     models = workdir / "models.json"
-    spec = {
+    spec: dict[str, object] = {
         "name": BENCH_MODEL,
         "provider": "openai",
         "upstream_id": "bench-upstream",
         "context_window": 8192,
         "max_output_tokens": 512,
     }
+    if price is not None:
+        spec["price"] = price
     models.write_text(json.dumps([spec]))
     return models
 
