@@ -1,21 +1,32 @@
 """Media wire models."""
 
 from datetime import datetime
+from decimal import Decimal
 
 from pydantic import BaseModel, Field
 
+from simplechat.billing.types import to_credits
 from simplechat.media.types import PictureResult, QuotaStatus, SpeechResult
+
+COST_DESCRIPTION = (
+    "Credits at the engine's price (4 decimal places; 0 for a free engine); taken from your "
+    "balance when credits are on"
+)
 
 
 class SpeechResponse(BaseModel):
     text: str = Field(examples=["hello world this is a test"])
     duration_seconds: float = Field(description="Length of the recording", examples=[1.89])
     engine: str = Field(description="The engine that listened", examples=["pocketsphinx"])
+    cost: Decimal = Field(description=COST_DESCRIPTION, examples=["0.0189"])
 
     @classmethod
     def from_domain(cls, result: SpeechResult) -> "SpeechResponse":
         return cls(
-            text=result.text, duration_seconds=result.duration_ms / 1000, engine=result.engine
+            text=result.text,
+            duration_seconds=result.duration_ms / 1000,
+            engine=result.engine,
+            cost=to_credits(result.cost),
         )
 
 
@@ -36,6 +47,7 @@ class OcrResponse(BaseModel):
     )
     lines: list[OcrLinePublic]
     engine: str = Field(examples=["rapidocr"])
+    cost: Decimal = Field(description=COST_DESCRIPTION, examples=["0.5000"])
 
     @classmethod
     def from_domain(cls, result: PictureResult) -> "OcrResponse":
@@ -47,7 +59,8 @@ class OcrResponse(BaseModel):
             )
             for line in result.lines
         ]
-        return cls(text=result.text, lines=lines, engine=result.engine)
+        return cls(text=result.text, lines=lines, engine=result.engine,
+                   cost=to_credits(result.cost))  # fmt: skip
 
 
 class SpeechAllowance(BaseModel):

@@ -102,7 +102,7 @@ max_output_tokens = 64
         ("models.json", "[{", "is not valid json"),
         ("models.toml", "[[models]\n", "is not valid toml"),
         ("models.yaml", "[]", "must end in .json or .toml"),
-        ("models.json", '{"model": []}', "models: Field required"),
+        ("models.json", '{"model": []}', "model: Extra inputs are not permitted"),
         ("models.json", '["qwen"]', "models.1: Input should be a valid dictionary"),
         ("models.json", '[{"name": ""}]', "models.1.name: String should have at least 1"),
         (

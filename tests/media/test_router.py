@@ -190,6 +190,7 @@ class TestQuotas:
                     {"text": "TOTAL 10.50", "box": None, "confidence": None},
                 ],
                 "engine": "openai/fake-vision",
+                "cost": "0.0000",
             }
             assert await used(client, headers) == (0, 1)
 
