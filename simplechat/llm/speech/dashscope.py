@@ -70,6 +70,10 @@ class DashScopeSpeech:
     ) -> Transcript:
         """One segment per final sentence; `language` becomes a hint, `prompt` is unused."""
 
+        # Imported here, on the event loop's thread, not in the worker thread: a first import
+        # there racing the OCR engine's first import of `dashscope` deadlocks the import lock.
+        from dashscope.audio.asr import Recognition  # noqa: F401
+
         async def attempt() -> Any:
             result = await asyncio.to_thread(
                 self._recognize, audio, language, api_key or self._api_key
