@@ -133,7 +133,9 @@ def build_services(
     conversations = ConversationService(
         conversations=conversation_repo, messages=messages, presets=presets, registry=registry
     )
-    media = build_media_service(settings, media_engines)
+    media = build_media_service(
+        settings, media_engines, billing=billing, keys=api_keys, provider_keys=provider_keys
+    )
     reports = ReportService(repo=ReportRepository(), tz=settings.zone, media=media)
     owner_data: list[OwnerDataRemover] = [
         conversations.delete_owner_data,
@@ -170,7 +172,14 @@ def build_services(
     )
 
 
-def build_media_service(settings: Settings, engines: MediaEngines) -> MediaService:
+def build_media_service(
+    settings: Settings,
+    engines: MediaEngines,
+    *,
+    billing: BillingService,
+    keys: KeyService,
+    provider_keys: ProviderKeyService,
+) -> MediaService:
     repo = MediaRepository()
     policy = QuotaPolicy(
         speech_seconds=settings.daily_speech_seconds,
@@ -186,6 +195,9 @@ def build_media_service(settings: Settings, engines: MediaEngines) -> MediaServi
             max_seconds=settings.media_max_seconds,
             max_pixels=settings.media_max_pixels,
         ),
+        billing=billing,
+        keys=keys,
+        provider_keys=provider_keys,
     )
 
 

@@ -18,9 +18,9 @@ class InsufficientCredits(PaymentRequired):
 
     code = "insufficient_credits"
 
-    def __init__(self, balance: Balance, needed: int) -> None:
+    def __init__(self, balance: Balance, needed: int, what: str = "this message") -> None:
         super().__init__(
-            f"Not enough credits: this message may cost up to {to_credits(needed)} credits and "
+            f"Not enough credits: {what} may cost up to {to_credits(needed)} credits and "
             f"{to_credits(balance.available)} are available. Redeem a code to add credits.",
             extra={**_money(balance), "needed": str(to_credits(needed))},
         )

@@ -4,6 +4,8 @@ Money is `Decimal` while computed and an integer of 1/10,000 credit ("units") wh
 requirement's 4 decimal places, exact on every MongoDB (the embedded server has no Decimal128).
 A turn's cost is `(prompt_tokens × input + completion_tokens × output) / 1000`, at the prices
 of the tier chosen by the prompt's token count, rounded half-up to 4 places once, at the end.
+A recording costs its seconds (to the millisecond) × `per_second`, pictures their number ×
+`per_picture`, rounded the same way.
 """
 
 from collections.abc import Iterable
@@ -19,7 +21,7 @@ from simplechat.billing.types import (
     UsageTotals,
     to_credits,
 )
-from simplechat.llm.pricing import Price
+from simplechat.llm.pricing import MediaPrice, Price
 
 TOKENS_PER_PRICE = 1000  # prices are per 1,000 tokens
 
@@ -56,6 +58,19 @@ def cost_units(price: Price | None, prompt_tokens: int, completion_tokens: int) 
     if price is None:
         return 0
     return int(cost(price, prompt_tokens, completion_tokens) * UNITS_PER_CREDIT)
+
+
+def media_cost_units(price: MediaPrice | None, *, speech_ms: int = 0, pictures: int = 0) -> int:
+    """What a media request costs, in units: its speech at the price per second plus its
+    pictures at the price per picture, rounded half-up to 4 places once; unpriced is free."""
+    if price is None:
+        return 0
+    raw = Decimal(0)
+    if price.per_second is not None:
+        raw += Decimal(speech_ms) / 1000 * price.per_second
+    if price.per_picture is not None:
+        raw += pictures * price.per_picture
+    return to_units(raw)
 
 
 def charge_for(cost_units_: int, held_units: int) -> int:

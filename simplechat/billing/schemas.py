@@ -49,11 +49,13 @@ class LedgerEntryPublic(BaseModel):
     delta: Decimal = Field(description="Credits added (negative: taken)", examples=["10.0000"])
     reference: str | None = Field(
         default=None,
-        description="The code redeemed, the message charged...",
+        description="The code redeemed, the message charged, the speech or picture result...",
         examples=[EXAMPLE_CODE],
     )
     note: str | None = Field(
-        default=None, description="An admin's reason; a charge's model and tokens"
+        default=None,
+        description="An admin's reason; a charge's model and tokens, or its engine and "
+        "seconds of speech or pictures",
     )
     by: str | None = Field(default=None, description="The admin who made an adjustment")
     created_at: datetime

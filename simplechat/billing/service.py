@@ -48,6 +48,7 @@ from simplechat.billing.rules import (
     cost_units,
     day_key,
     default_usage_range,
+    media_cost_units,
     to_ms,
     usage_range_problem,
 )
@@ -68,6 +69,7 @@ from simplechat.billing.types import (
 )
 from simplechat.kit.errors import InvalidInput, ServerBusy
 from simplechat.kit.pagination import Paged, PageParams
+from simplechat.llm.pricing import MediaPrice
 from simplechat.llm.types import ModelSpec, Usage
 
 log = logging.getLogger("simplechat.billing")
@@ -231,6 +233,73 @@ class BillingService:
         )
         await self._credits.delete_hold(hold.id)
         return closed is not None
+
+    # --- speech and pictures: priced per second or per picture, not per token ---
+    def media_price(
+        self, price: MediaPrice | None, *, speech_ms: int = 0, pictures: int = 0
+    ) -> int:
+        """What a media request costs at its engine's price, in units (0 when unpriced)."""
+        return media_cost_units(price, speech_ms=speech_ms, pictures=pictures)
+
+    async def hold_units(
+        self, user_id: str, amount: int, *, label: str, reference: str, what: str
+    ) -> Hold | None:
+        """Hold `amount` units for a call priced outside tokens (`label`: the engine), or
+        raise InsufficientCredits (402, saying `what` needs it). None: nothing to hold."""
+        if not self._policy.enabled or amount <= 0:
+            return None
+        hold = Hold(uuid.uuid4().hex, user_id, label, None, amount, reference,
+                    to_ms(self._clock()))  # fmt: skip
+        await self._credits.insert_hold(hold)  # first: see `hold`
+        for _ in range(MAX_HOLD_ATTEMPTS):
+            if await self._credits.reserve(user_id, hold.id, amount) is not None:
+                return hold
+            balance = await self.balance(user_id)
+            if balance.available < amount:
+                await self._credits.delete_hold(hold.id)
+                raise InsufficientCredits(balance, amount, what)
+        await self._credits.delete_hold(hold.id)
+        raise ServerBusy("Too many parallel requests for this account; try again.")
+
+    async def charge_units(
+        self, user_id: str, cost: int, *, label: str, note: str, hold: Hold | None, reference: str
+    ) -> TurnCost:
+        """Record a media request's usage under `label` (its engine) and settle its hold at
+        `cost` (the ledger's charge refers to `reference`, the stored result)."""
+        now = self._balances.now()
+        record = self._usage.record(
+            reference=reference,
+            user_id=user_id,
+            model=label,
+            day=day_key(now, self._policy.timezone),
+            usage=Usage(prompt_tokens=0, completion_tokens=0),
+            cost=cost,
+            estimated=False,
+            now=now,
+        )
+        if hold is None:
+            await record
+            return TurnCost(cost=cost, charged=0)
+        settlement, _ = await asyncio.gather(self._settle_units(hold, cost, note, reference),
+                                             record)  # fmt: skip
+        return TurnCost(cost=cost, charged=settlement.charged)
+
+    async def _settle_units(self, hold: Hold, cost: int, note: str, reference: str) -> Settlement:
+        charged = charge_for(cost, hold.amount)
+        entry = None
+        if charged > 0:
+            entry = LedgerEntry(f"charge:{hold.id}", hold.user_id, EntryKind.CHARGE, -charged,
+                                self._balances.now(), reference, note)  # fmt: skip
+        closed = await self._credits.close_hold(
+            hold.user_id, hold.id, amount=hold.amount, charged=charged, entry=entry
+        )
+        if closed is None:
+            return Settlement(hold.id, settled=False, cost=cost, charged=0)
+        steps = [self._credits.delete_hold(hold.id)]
+        if entry is not None:
+            steps.append(self._balances.write(entry))
+        await asyncio.gather(*steps)
+        return Settlement(hold.id, settled=True, cost=cost, charged=charged)
 
     # --- turns and usage ---
     def price(self, model: ModelSpec, usage: Usage) -> int:

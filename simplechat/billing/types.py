@@ -23,7 +23,7 @@ def to_credits(units: int) -> Decimal:
 class EntryKind(StrEnum):
     SIGNUP = "signup"  # the starting credits of a new account
     REDEEM = "redeem"  # a redeem code
-    CHARGE = "charge"  # a turn's cost (a settled hold)
+    CHARGE = "charge"  # a turn's or a media request's cost (a settled hold)
     REFUND = "refund"  # a charge given back (reserved: settling never needs one)
     ADMIN = "admin"  # an admin's adjustment, with their reason
 
@@ -65,12 +65,14 @@ class Hold:
     """Credits reserved for one turn until it is settled or released.
 
     `amount` is the turn's worst case: its prompt tokens plus the reserved output, at the
-    model's price (the tier of the prompt). `price` is kept so settling needs no catalog."""
+    model's price (the tier of the prompt). `price` is kept so settling needs no catalog;
+    None for a hold priced outside tokens (speech and pictures: `BillingService.hold_units`).
+    """
 
     id: str
     user_id: str
     model: str
-    price: Price
+    price: Price | None
     amount: int
     reference: str
     created_ms: int

@@ -18,6 +18,7 @@ class MediaResultDoc(Document):
     width: int | None = None  # pictures
     height: int | None = None
     text: str
+    cost: int = 0  # 1/10,000 credit, at the engine's price (0: free)
     created_at: datetime = Field(default_factory=utcnow)
 
     class Settings:

@@ -27,6 +27,13 @@ but the description, `takes_images` and the price; an entry for a built-in name 
 fields it changes. Unknown fields, wrong types and a missing or unreadable file raise `ValueError`
 naming the file and the problem (pydantic's words, with where: `models.2.context_window`).
 Models of provider "openai" go to the OpenAI-compatible server at OPENAI_BASE_URL.
+
+The same file prices the speech and picture engines (used when credits are on), by the engine
+name responses show (`pocketsphinx`, `rapidocr`, `dashscope/paraformer-realtime-v2`,
+`dashscope/qwen-vl-ocr`, `openai/<model>`): a `media` list (TOML: `[[media]]` tables) of
+`{"engine": "rapidocr", "per_picture": "0.5"}` or `{"engine": "...", "per_second": "0.01"}`,
+in credits (non-negative decimals; each engine once, with one of the two). An engine without
+an entry is free. In JSON the file is then an object: `{"models": [...], "media": [...]}`.
 """
 
 import json
@@ -38,7 +45,7 @@ from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from simplechat.llm.pricing import Price, Tier, tier_problems
+from simplechat.llm.pricing import MediaPrice, Price, Tier, tier_problems
 from simplechat.llm.types import ModelSpec
 from simplechat.llm.vendors import IMAGE_PROVIDER_NAMES, PROVIDER_NAMES
 
@@ -162,10 +169,34 @@ class ModelSpecEntry(BaseModel):
         return ModelSpec(**fields, price=self.price.to_domain() if self.price else None)
 
 
+class MediaPriceEntry(BaseModel):
+    """A speech engine's price per second, or a picture engine's per picture, in credits."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    engine: str = Field(min_length=1)
+    per_second: Decimal | None = Field(default=None, ge=0)
+    per_picture: Decimal | None = Field(default=None, ge=0)
+
+    @model_validator(mode="after")
+    def _one_price(self) -> Self:
+        if (self.per_second is None) == (self.per_picture is None):
+            raise ValueError("give either per_second (speech) or per_picture (pictures)")
+        return self
+
+
 class ModelsFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    models: list[ModelEntry]
+    models: list[ModelEntry] = []
+    media: list[MediaPriceEntry] = []
+
+    @model_validator(mode="after")
+    def _engines_once(self) -> Self:
+        names = [entry.engine for entry in self.media]
+        if twice := sorted({name for name in names if names.count(name) > 1}):
+            raise ValueError(f"media: each engine once ({', '.join(twice)} more than once)")
+        return self
 
 
 def load_catalog(models_file: Path | None) -> dict[str, ModelSpec]:
@@ -177,11 +208,7 @@ def load_catalog(models_file: Path | None) -> dict[str, ModelSpec]:
     catalog = {spec.name: spec for spec in BUILTIN_MODELS}
     if models_file is None:
         return catalog
-    data = _read(models_file)
-    try:
-        entries = ModelsFile.model_validate({"models": data} if isinstance(data, list) else data)
-    except ValidationError as exc:
-        raise ValueError(f"Invalid models file {models_file}: {_problems(exc)}") from None
+    entries = _models_file(models_file)
     for index, entry in enumerate(entries.models):
         given = {k: v for k, v in entry if v is not None}  # the price stays a PriceEntry
         base = _fields(catalog[entry.name]) if entry.name in catalog else {}
@@ -192,6 +219,25 @@ def load_catalog(models_file: Path | None) -> dict[str, ModelSpec]:
             raise ValueError(f"Invalid {where}: {_problems(exc)}") from None
         catalog[spec.name] = spec.to_domain()
     return catalog
+
+
+def load_media_prices(models_file: Path | None) -> dict[str, MediaPrice]:
+    """The speech and picture engines' prices from `models_file`, by engine name (an engine
+    not named is free). Raises ValueError like `load_catalog`."""
+    if models_file is None:
+        return {}
+    return {
+        entry.engine: MediaPrice(per_second=entry.per_second, per_picture=entry.per_picture)
+        for entry in _models_file(models_file).media
+    }
+
+
+def _models_file(models_file: Path) -> ModelsFile:
+    data = _read(models_file)
+    try:
+        return ModelsFile.model_validate({"models": data} if isinstance(data, list) else data)
+    except ValidationError as exc:
+        raise ValueError(f"Invalid models file {models_file}: {_problems(exc)}") from None
 
 
 def _fields(spec: ModelSpec) -> dict[str, Any]:

@@ -8,20 +8,25 @@ a chat-only server such as Ollama has no transcriptions), then the local engines
 `local-media` extra installed). A named engine that is not usable, or `auto` with nothing
 usable, gives `Unavailable`, whose reason says what to install or set; the endpoints answer
 it with 503. Nothing is loaded here: the local engines load their models on first use.
+
+Their prices (with credits on) come from the models file's `media` list (`llm.catalog`): a
+speech engine's per second, a picture engine's per picture; an engine not named is free.
 """
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
 
 from simplechat.config import Settings
+from simplechat.llm.catalog import load_media_prices
 from simplechat.llm.local import LOCAL_EXTRA_HINT, LocalRunner, installed
 from simplechat.llm.ocr.base import OcrEngine
 from simplechat.llm.ocr.dashscope import DashScopeOcr
 from simplechat.llm.ocr.openai_compat import OpenAIVisionOcr
 from simplechat.llm.ocr.rapidocr import RapidOcr
+from simplechat.llm.pricing import MediaPrice
 from simplechat.llm.retry import RetryPolicy
 from simplechat.llm.speech.base import SpeechEngine
 from simplechat.llm.speech.dashscope import DashScopeSpeech
@@ -47,6 +52,11 @@ class Unavailable:
 class MediaEngines:
     speech: SpeechEngine | Unavailable
     ocr: OcrEngine | Unavailable
+    prices: dict[str, MediaPrice] = field(default_factory=dict)  # by engine name
+
+    def price(self, engine: str) -> MediaPrice | None:
+        """The engine's price (None: free)."""
+        return self.prices.get(engine)
 
     async def aclose(self) -> None:
         for engine in (self.speech, self.ocr):
@@ -73,12 +83,28 @@ def build_media_engines(settings: Settings, session: aiohttp.ClientSession) -> M
         workers=settings.media_local_workers, queue_seconds=settings.media_queue_seconds
     )
     engines = MediaEngines(
-        speech=_speech(settings, session, retry, runner), ocr=_ocr(settings, session, retry, runner)
+        speech=_speech(settings, session, retry, runner),
+        ocr=_ocr(settings, session, retry, runner),
+        prices=load_media_prices(settings.models_file),
     )
+    check_prices(engines)
     for kind, engine in (("speech", engines.speech), ("ocr", engines.ocr)):
         chosen = engine.reason if isinstance(engine, Unavailable) else engine.name
         log.info("media.engine kind=%s engine=%s", kind, chosen)
     return engines
+
+
+def check_prices(engines: MediaEngines) -> None:
+    """Raise ValueError when the chosen speech engine is priced per picture, or the picture
+    engine per second (a price that would never apply: the engine would be free)."""
+    for engine, needs in ((engines.speech, "per_second"), (engines.ocr, "per_picture")):
+        price = None if isinstance(engine, Unavailable) else engines.price(engine.name)
+        if price is not None and getattr(price, needs) is None:
+            assert not isinstance(engine, Unavailable)
+            kind = "speech" if needs == "per_second" else "picture"
+            raise ValueError(
+                f"The models file prices the {kind} engine {engine.name} without {needs}."
+            )
 
 
 def _speech(

@@ -75,3 +75,12 @@ def tier_problems(tiers: tuple[Tier, ...]) -> list[str]:
                 f"({gap} otherwise)"
             )
     return problems
+
+
+@dataclass(frozen=True, slots=True)
+class MediaPrice:
+    """A speech or picture engine's price, in credits: per second of audio (speech engines)
+    or per picture (picture engines). None: that kind is free."""
+
+    per_second: Decimal | None = None
+    per_picture: Decimal | None = None

@@ -12,6 +12,7 @@ from simplechat.llm.retry import (
     bad_response,
     call_with_retry,
     failure_for_status,
+    own_key_refusals,
     parse_retry_after,
     transport_failures,
 )
@@ -34,18 +35,23 @@ class JsonEndpoint:
         self._url = url
         self._headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self._name = name
+        self._vendor = "openai"  # the provider of users' own keys (PUT /user/provider-keys/)
         self._label = label
         self._retry = retry
 
-    async def post(self, *, json_body: Any = None, form: Any = None) -> dict[str, Any]:
+    async def post(
+        self, *, json_body: Any = None, form: Any = None, api_key: str | None = None
+    ) -> dict[str, Any]:
         """Retries 429/5xx and connection failures. `form` builds a fresh body per attempt
-        (an aiohttp FormData can be sent only once)."""
+        (an aiohttp FormData can be sent only once). `api_key`: the caller's own key, for
+        this call instead of the server's (a 401/403 then says their key was refused)."""
+        headers = self._headers if api_key is None else {"Authorization": f"Bearer {api_key}"}
 
         async def attempt() -> dict[str, Any]:
             body = form() if callable(form) else None
             with transport_failures(self._name, self._label):
                 async with self._session.post(
-                    self._url, json=json_body, data=body, headers=self._headers
+                    self._url, json=json_body, data=body, headers=headers
                 ) as response:
                     text = await response.text()
                     if response.status != 200:
@@ -67,4 +73,5 @@ class JsonEndpoint:
                 raise bad_response(self._name, self._label, "not a JSON object")
             return decoded
 
-        return await call_with_retry(self._retry, self._name, attempt)
+        with own_key_refusals(api_key, self._vendor, self._label):
+            return await call_with_retry(self._retry, self._name, attempt)

@@ -1,5 +1,6 @@
-"""The media service and the uploaded file, as Annotated aliases."""
+"""The media service, the caller and the uploaded file, as Annotated aliases."""
 
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -7,7 +8,11 @@ from starlette.datastructures import (
     UploadFile,
 )  # what Request.form() gives (FastAPI's subclasses it)
 
-from simplechat.kit.errors import InvalidInput
+from simplechat.accounts.dependencies import AccountServiceDep, BearerToken
+from simplechat.accounts.types import API_KEY_PREFIX, User
+from simplechat.keys.dependencies import KeyServiceDep
+from simplechat.keys.types import KeyGrant
+from simplechat.kit.errors import InvalidInput, NotAuthenticated
 from simplechat.media.rules import media_type
 from simplechat.media.service import MediaService
 from simplechat.media.types import Upload
@@ -19,6 +24,30 @@ async def get_media_service(request: Request) -> MediaService:
 
 
 MediaServiceDep = Annotated[MediaService, Depends(get_media_service)]
+
+
+@dataclass(frozen=True, slots=True)
+class MediaCaller:
+    """The user, and the personal API key they called with (its daily cap counts the call)."""
+
+    user: User
+    key: KeyGrant | None = None
+
+
+async def get_media_caller(
+    accounts: AccountServiceDep, keys: KeyServiceDep, token: BearerToken
+) -> MediaCaller:
+    """The caller: an access token's user, or a personal key's user and the key's grant (the
+    same lookups as `CurrentUser`: the key once, the user once)."""
+    if not token:
+        raise NotAuthenticated()
+    if token.startswith(API_KEY_PREFIX):
+        grant = await keys.grant(token)
+        return MediaCaller(await accounts.user(grant.user_id), grant)
+    return MediaCaller(await accounts.user_from_token(token))
+
+
+CurrentMediaCaller = Annotated[MediaCaller, Depends(get_media_caller)]
 
 
 async def read_upload(request: Request) -> Upload:

@@ -8,8 +8,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, File, Form, UploadFile
 from fastapi.responses import PlainTextResponse
 
-from simplechat.accounts.dependencies import CurrentUser
-from simplechat.media.dependencies import MediaServiceDep
+from simplechat.media.dependencies import CurrentMediaCaller, MediaServiceDep
 from simplechat.media.schemas import OpenAIError, Transcription, TranscriptionVerbose
 from simplechat.media.subtitles import to_srt, to_vtt
 from simplechat.media.types import SpeechOptions, SpeechResult, Upload
@@ -36,7 +35,7 @@ TRANSCRIPTION_RESPONSES: dict[int | str, dict[str, Any]] = {
         "segments; text, srt, vtt: plain text",
     },
     **{status: {"model": OpenAIError, "description": "An error in OpenAI's shape"}
-       for status in (400, 401, 413, 415, 422, 429, 502, 503, 504)},
+       for status in (400, 401, 402, 403, 413, 415, 422, 429, 502, 503, 504)},
 }  # fmt: skip
 
 
@@ -55,7 +54,7 @@ def _formatted(result: SpeechResult, response_format: ResponseFormat) -> Any:
     responses=TRANSCRIPTION_RESPONSES,
 )
 async def create_transcription(
-    user: CurrentUser,
+    caller: CurrentMediaCaller,
     media: MediaServiceDep,
     file: Annotated[UploadFile, File(description="WAV, FLAC, OGG, MP3 or raw 16 kHz PCM")],
     model: Annotated[str, Form(description="whisper-1 (names this server's speech engine)")],
@@ -64,8 +63,9 @@ async def create_transcription(
     response_format: Annotated[ResponseFormat, Form()] = "json",
     temperature: Annotated[float | None, Form(ge=0, le=1, description="Accepted, unused")] = None,
 ) -> Any:
-    """OpenAI's transcriptions; the seconds count against your daily speech quota."""
+    """OpenAI's transcriptions; the seconds count against your daily speech quota (and cost
+    credits at the engine's price, when credits are on)."""
     upload = Upload(await file.read(), file.content_type)
     options = SpeechOptions(language=language, prompt=prompt, model=model)
-    result = await media.transcribe(user, upload, options, datetime.now(UTC))
+    result = await media.transcribe(caller.user, upload, options, datetime.now(UTC), caller.key)
     return _formatted(result, response_format)

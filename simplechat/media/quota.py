@@ -1,14 +1,12 @@
-"""What must allow a request's usage before its engine runs: the daily quotas today.
+"""The daily quotas: what must allow a request's usage before its engine runs.
 
-`UsageGate` is the hook for prices: a billing gate would `hold` the price of the usage (per
-second of speech, per picture, from the catalog) before the engine runs, `settle` it when the
-request succeeded and `release` it when it failed, exactly as the quota counts and gives back.
-The service runs every gate in order and releases the ones already held when a later refuses.
+`DailyQuota.hold` counts the usage (or refuses with 429) and `release` gives it back when
+the request fails; what a request that succeeded counted stays counted. The media service
+runs it side by side with billing's hold of the request's price and the API key's count.
 """
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
 
 from simplechat.kit.errors import RateLimited
 from simplechat.kit.telemetry import record_limit_refusal
@@ -34,14 +32,6 @@ class Hold:
     usage: MediaUsage
 
 
-class UsageGate(Protocol):
-    async def hold(self, user_id: str, usage: MediaUsage, now: datetime) -> Hold: ...
-
-    async def settle(self, hold: Hold) -> None: ...
-
-    async def release(self, hold: Hold) -> None: ...
-
-
 class DailyQuota:
     """Speech seconds and pictures per user per local day, counted atomically (see the
     repository); a user's own quotas (set by an admin) replace the server's."""
@@ -65,9 +55,6 @@ class DailyQuota:
         if not counted:
             raise await self._refusal(user_id, day, usage, (speech_limit, picture_limit), now)
         return Hold(user_id, day, usage)
-
-    async def settle(self, hold: Hold) -> None:
-        """Nothing to do: what `hold` counted stays counted."""
 
     async def release(self, hold: Hold) -> None:
         await self._repo.uncount(user_id=hold.user_id, day=hold.day, usage=hold.usage)

@@ -16,6 +16,7 @@ atomic step on every server; nothing is read first.
 from dataclasses import dataclass
 from typing import Any
 
+from beanie import PydanticObjectId
 from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
@@ -97,9 +98,14 @@ class MediaRepository:
             {"_id": user_id}, {"$set": named}, upsert=True
         )
 
+    def new_id(self) -> str:
+        """An id for a result not stored yet (its credits are held under it first)."""
+        return str(PydanticObjectId())
+
     async def record(
         self,
         *,
+        result_id: str,
         user_id: str,
         kind: MediaKind,
         engine: str,
@@ -108,8 +114,10 @@ class MediaRepository:
         duration_ms: int | None = None,
         width: int | None = None,
         height: int | None = None,
-    ) -> str:
+        cost: int = 0,
+    ) -> None:
         doc = MediaResultDoc(
+            id=PydanticObjectId(result_id),
             user_id=user_id,
             kind=kind.value,
             engine=engine,
@@ -118,9 +126,9 @@ class MediaRepository:
             width=width,
             height=height,
             text=text,
+            cost=cost,
         )
         await doc.insert()
-        return str(doc.id)
 
     async def totals(self, user_id: str) -> MediaTotals:
         rows = await (

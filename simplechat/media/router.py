@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 from simplechat.accounts.dependencies import CurrentUser
 from simplechat.kit.errors import BadRequest, RateLimited
 from simplechat.kit.http import error_responses
-from simplechat.media.dependencies import MediaServiceDep, UploadBody
+from simplechat.media.dependencies import CurrentMediaCaller, MediaServiceDep, UploadBody
 from simplechat.media.errors import CorruptMedia, EngineUnavailable, NotAPicture, NotAudio
 from simplechat.media.schemas import OcrResponse, QuotaResponse, SpeechResponse
 from simplechat.media.types import SpeechOptions
@@ -61,7 +61,7 @@ ENGINE_EXAMPLE = EngineUnavailable(
     'engines: pip install "simplechat[local-media]".'
 )
 MEDIA_ERRORS = error_responses(
-    400, 401, 413, 415, 422, 429, 502, 503, 504,
+    400, 401, 402, 403, 413, 415, 422, 429, 502, 503, 504,
     examples={
         400: [BadRequest("There was an error parsing the multipart body.")],
         415: [NotAudio("This is a PNG picture, not audio."),
@@ -71,10 +71,13 @@ MEDIA_ERRORS = error_responses(
         503: [ENGINE_EXAMPLE],
     },
     descriptions={
-        400: "A multipart body that cannot be parsed",
+        400: "A multipart body that cannot be parsed; your own provider key refused or missing",
+        401: "Not logged in; a personal API key that is unknown, disabled or expired",
+        402: "Credits are on and the balance does not cover the engine's price",
+        403: "A personal API key whose allow-list does not name the engine",
         415: "Not audio, or not a JPEG, PNG or WebP picture",
         422: "A corrupt, truncated or empty file, odd-length PCM, over 10 minutes, a pixel bomb",
-        429: "Today's speech or picture quota is spent (retry_after: until midnight)",
+        429: "Today's speech or picture quota, or the API key's daily limit, is spent",
         503: "No engine is installed or configured, or the local engine is busy",
     },
 )  # fmt: skip
@@ -88,7 +91,7 @@ MEDIA_ERRORS = error_responses(
     openapi_extra=SPEECH_BODY,
 )
 async def transcribe_speech(
-    user: CurrentUser,
+    caller: CurrentMediaCaller,
     media: MediaServiceDep,
     upload: UploadBody,
     sample_rate: Annotated[
@@ -98,9 +101,10 @@ async def transcribe_speech(
         str | None, Query(max_length=16, description="A language hint, e.g. en or zh")
     ] = None,
 ) -> SpeechResponse:
-    """The text of a recording; its seconds count against your daily speech quota."""
+    """The text of a recording; its seconds count against your daily speech quota (and cost
+    credits at the engine's price, when credits are on)."""
     options = SpeechOptions(sample_rate=sample_rate, language=language)
-    result = await media.transcribe(user, upload, options, datetime.now(UTC))
+    result = await media.transcribe(caller.user, upload, options, datetime.now(UTC), caller.key)
     return SpeechResponse.from_domain(result)
 
 
@@ -112,10 +116,12 @@ async def transcribe_speech(
     openapi_extra=OCR_BODY,
 )
 async def read_picture(
-    user: CurrentUser, media: MediaServiceDep, upload: UploadBody
+    caller: CurrentMediaCaller, media: MediaServiceDep, upload: UploadBody
 ) -> OcrResponse:
-    """The text in a picture, line by line; each picture counts against your daily quota."""
-    return OcrResponse.from_domain(await media.read_picture(user, upload, datetime.now(UTC)))
+    """The text in a picture, line by line; each picture counts against your daily quota
+    (and costs credits at the engine's price, when credits are on)."""
+    result = await media.read_picture(caller.user, upload, datetime.now(UTC), caller.key)
+    return OcrResponse.from_domain(result)
 
 
 @router.get(

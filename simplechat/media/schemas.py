@@ -1,21 +1,35 @@
 """Media wire models."""
 
 from datetime import datetime
+from decimal import Decimal
 
 from pydantic import BaseModel, Field
 
+from simplechat.billing.types import to_credits
 from simplechat.media.types import PictureResult, QuotaStatus, SpeechResult
+
+ID_DESCRIPTION = "The stored result (a credits charge names it as its reference)"
+COST_DESCRIPTION = (
+    "Credits at the engine's price (4 decimal places; 0 for a free engine); taken from your "
+    "balance when credits are on"
+)
 
 
 class SpeechResponse(BaseModel):
+    id: str = Field(description=ID_DESCRIPTION, examples=["6b01b59ab1945f3903016ee2"])
     text: str = Field(examples=["hello world this is a test"])
     duration_seconds: float = Field(description="Length of the recording", examples=[1.89])
     engine: str = Field(description="The engine that listened", examples=["pocketsphinx"])
+    cost: Decimal = Field(description=COST_DESCRIPTION, examples=["0.0189"])
 
     @classmethod
     def from_domain(cls, result: SpeechResult) -> "SpeechResponse":
         return cls(
-            text=result.text, duration_seconds=result.duration_ms / 1000, engine=result.engine
+            id=result.id,
+            text=result.text,
+            duration_seconds=result.duration_ms / 1000,
+            engine=result.engine,
+            cost=to_credits(result.cost),
         )
 
 
@@ -31,11 +45,13 @@ class OcrLinePublic(BaseModel):
 
 
 class OcrResponse(BaseModel):
+    id: str = Field(description=ID_DESCRIPTION, examples=["6b01b59ab1945f3903016ee2"])
     text: str = Field(
         description="Every line, top to bottom", examples=["CORNER CAFE\nTOTAL 12.50"]
     )
     lines: list[OcrLinePublic]
     engine: str = Field(examples=["rapidocr"])
+    cost: Decimal = Field(description=COST_DESCRIPTION, examples=["0.5000"])
 
     @classmethod
     def from_domain(cls, result: PictureResult) -> "OcrResponse":
@@ -47,7 +63,8 @@ class OcrResponse(BaseModel):
             )
             for line in result.lines
         ]
-        return cls(text=result.text, lines=lines, engine=result.engine)
+        return cls(id=result.id, text=result.text, lines=lines, engine=result.engine,
+                   cost=to_credits(result.cost))  # fmt: skip
 
 
 class SpeechAllowance(BaseModel):

@@ -45,6 +45,7 @@ class SpeechResult:
     engine: str
     segments: tuple[Segment, ...]
     language: str | None
+    cost: int = 0  # units of 1/10,000 credit, at the engine's price
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +56,7 @@ class PictureResult:
     engine: str
     width: int
     height: int
+    cost: int = 0  # units of 1/10,000 credit, at the engine's price
 
 
 @dataclass(frozen=True, slots=True)

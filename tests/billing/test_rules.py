@@ -20,6 +20,7 @@ from simplechat.billing.rules import (
     encode_code,
     expires_at,
     format_code,
+    media_cost_units,
     normalize_code,
     to_credits,
     to_units,
@@ -27,7 +28,7 @@ from simplechat.billing.rules import (
     window_start_ms,
 )
 from simplechat.billing.types import CodeStatus, UsageTotals
-from simplechat.llm.pricing import Price, Tier, tier_problems
+from simplechat.llm.pricing import MediaPrice, Price, Tier, tier_problems
 
 D = Decimal
 SIMPLE = Price.simple(D("0.8"), D("2"))
@@ -228,3 +229,23 @@ def test_bucket_usage_sums_per_day_per_model_and_overall() -> None:
     }
     assert buckets.by_day_model[("2026-11-21", "a|b")] == UsageTotals(1, 1, 1, 1)
     assert buckets.total == UsageTotals(4, 111, 56, 34)
+
+
+@pytest.mark.parametrize(
+    ("price", "speech_ms", "pictures", "units"),
+    [
+        (None, 60_000, 0, 0),  # an engine without a price is free
+        (MediaPrice(per_picture=Decimal("0.5")), 0, 1, 5_000),
+        (MediaPrice(per_picture=Decimal("0.5")), 0, 3, 15_000),
+        (MediaPrice(per_picture=Decimal(0)), 0, 1, 0),
+        (MediaPrice(per_second=Decimal("0.01")), 1_890, 0, 189),  # 1.89 s: to the millisecond
+        (MediaPrice(per_second=Decimal("0.01")), 600_000, 0, 60_000),  # 10 minutes
+        (MediaPrice(per_second=Decimal("0.0001")), 1_500, 0, 2),  # 0.00015 -> 0.0002 (half up)
+        (MediaPrice(per_second=Decimal("0.0001")), 1_499, 0, 1),  # 0.0001499 -> 0.0001
+        (MediaPrice(per_second=Decimal("0.0001")), 400, 0, 0),  # 0.00004 -> 0
+        (MediaPrice(per_second=Decimal("0.01")), 0, 1, 0),  # a speech price on a picture
+        (MediaPrice(per_picture=Decimal("0.5")), 5_000, 0, 0),  # a picture price on speech
+    ],
+)
+def test_media_cost(price: MediaPrice | None, speech_ms: int, pictures: int, units: int) -> None:
+    assert media_cost_units(price, speech_ms=speech_ms, pictures=pictures) == units

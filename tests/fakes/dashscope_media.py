@@ -64,7 +64,7 @@ class FakeDashScopeMedia(FakeUpstream):
 
     async def recognition(self, request: web.Request) -> web.StreamResponse:
         self.handshake_headers.append(dict(request.headers))
-        if self.bearer_key(request) != self.api_key:
+        if not self.accepts(self.bearer_key(request)):
             return web.Response(status=401, text="Unauthorized")
         ws = web.WebSocketResponse()
         await ws.prepare(request)
@@ -122,7 +122,7 @@ class FakeDashScopeMedia(FakeUpstream):
 
     async def multimodal(self, request: web.Request) -> web.Response:
         await self.record(request)
-        if self.bearer_key(request) != self.api_key:
+        if not self.accepts(self.bearer_key(request)):
             body = {
                 "code": "InvalidApiKey",
                 "message": "Invalid API-key provided.",

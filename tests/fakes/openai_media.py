@@ -45,7 +45,7 @@ class FakeOpenAIMedia(FakeUpstream):
         ]
 
     def _refusal(self, request: web.Request) -> web.Response | None:
-        if self.bearer_key(request) != self.api_key:
+        if not self.accepts(self.bearer_key(request)):
             return openai_error(401, "Incorrect API key provided.")
         failure = self.take_failure()
         if failure is None:

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from simplechat.config import Settings
-from simplechat.llm.catalog import BUILTIN_MODELS, load_catalog
-from simplechat.llm.pricing import Price, Tier
+from simplechat.llm.catalog import BUILTIN_MODELS, load_catalog, load_media_prices
+from simplechat.llm.pricing import MediaPrice, Price, Tier
 from simplechat.llm.types import ModelSpec
 
 LOCAL_MODEL = {
@@ -102,7 +102,7 @@ max_output_tokens = 64
         ("models.json", "[{", "is not valid json"),
         ("models.toml", "[[models]\n", "is not valid toml"),
         ("models.yaml", "[]", "must end in .json or .toml"),
-        ("models.json", '{"model": []}', "models: Field required"),
+        ("models.json", '{"model": []}', "model: Extra inputs are not permitted"),
         ("models.json", '["qwen"]', "models.1: Input should be a valid dictionary"),
         ("models.json", '[{"name": ""}]', "models.1.name: String should have at least 1"),
         (
@@ -249,3 +249,61 @@ def test_invalid_prices_are_refused_when_the_catalog_loads(
         load_catalog(path)
 
     assert problem in str(caught.value)
+
+
+def test_media_prices_from_toml_and_json(tmp_path: Path) -> None:
+    toml = write(
+        tmp_path,
+        "models.toml",
+        """
+[[media]]
+engine = "rapidocr"
+per_picture = "0.5"
+
+[[media]]
+engine = "dashscope/paraformer-realtime-v2"
+per_second = "0.0125"
+""",
+    )
+    assert load_media_prices(toml) == {
+        "rapidocr": MediaPrice(per_picture=Decimal("0.5")),
+        "dashscope/paraformer-realtime-v2": MediaPrice(per_second=Decimal("0.0125")),
+    }
+    assert load_catalog(toml)["mock"].name == "mock"  # a file of media prices only is valid
+    both = {"models": [LOCAL_MODEL], "media": [{"engine": "pocketsphinx", "per_second": 0}]}
+    path = write(tmp_path, "models.json", json.dumps(both))
+    assert load_media_prices(path) == {"pocketsphinx": MediaPrice(per_second=Decimal(0))}
+    assert "llama-local" in load_catalog(path)
+    assert load_media_prices(None) == {}
+    assert load_media_prices(write(tmp_path, "list.json", json.dumps([LOCAL_MODEL]))) == {}
+
+
+@pytest.mark.parametrize(
+    ("media", "problem"),
+    [
+        ([{"engine": "rapidocr"}], "give either per_second (speech) or per_picture"),
+        (
+            [{"engine": "rapidocr", "per_picture": "1", "per_second": "1"}],
+            "give either per_second (speech) or per_picture",
+        ),
+        ([{"engine": "rapidocr", "per_picture": "-1"}], "media.1.per_picture: Input should be"),
+        ([{"engine": "rapidocr", "per_picture": "lots"}], "media.1.per_picture: Input should be"),
+        ([{"engine": "", "per_picture": "1"}], "media.1.engine: String should have at least"),
+        ([{"engine": "rapidocr", "per_call": "1"}], "media.1.per_call: Extra inputs"),
+        (
+            [
+                {"engine": "rapidocr", "per_picture": "1"},
+                {"engine": "rapidocr", "per_picture": "2"},
+            ],
+            "each engine once (rapidocr more than once)",
+        ),
+    ],
+)
+def test_invalid_media_prices_fail_the_catalog_too(
+    tmp_path: Path, media: list[dict[str, str]], problem: str
+) -> None:
+    path = write(tmp_path, "models.json", json.dumps({"media": media}))
+    for load in (load_catalog, load_media_prices):
+        with pytest.raises(ValueError, match="Invalid models file") as caught:
+            load(path)
+        assert problem in str(caught.value)

@@ -6,6 +6,7 @@ import io
 import json
 import wave
 from collections.abc import AsyncIterator
+from decimal import Decimal
 from pathlib import Path
 
 import aiohttp
@@ -18,11 +19,18 @@ from simplechat.kit.errors import (
     UpstreamRejected,
     UpstreamUnavailable,
 )
-from simplechat.llm.media_engines import Unavailable, build_media_engines, dashscope_websocket_url
+from simplechat.llm.media_engines import (
+    MediaEngines,
+    Unavailable,
+    build_media_engines,
+    check_prices,
+    dashscope_websocket_url,
+)
 from simplechat.llm.ocr.base import OcrLine, Picture, from_text
 from simplechat.llm.ocr.dashscope import DashScopeOcr
 from simplechat.llm.ocr.openai_compat import OpenAIVisionOcr
 from simplechat.llm.ocr.rapidocr import reading_order
+from simplechat.llm.pricing import MediaPrice
 from simplechat.llm.retry import RetryPolicy
 from simplechat.llm.speech.base import PcmAudio
 from simplechat.llm.speech.dashscope import DashScopeSpeech, join_sentences
@@ -365,3 +373,34 @@ class TestReadingOrder:
 def test_a_vision_models_code_fence_is_not_text() -> None:
     found = from_text("```text\nCORNER CAFE\n\n  TOTAL 10.50\n```")
     assert found.text == "CORNER CAFE\nTOTAL 10.50"
+
+
+class _Named:
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+
+@pytest.mark.parametrize(
+    ("prices", "problem"),
+    [
+        (
+            {"speechy": MediaPrice(per_picture=Decimal(1))},
+            "speech engine speechy without per_second",
+        ),
+        (
+            {"ocr-ish": MediaPrice(per_second=Decimal(1))},
+            "picture engine ocr-ish without per_picture",
+        ),
+        ({"speechy": MediaPrice(per_second=Decimal(1))}, None),
+        ({}, None),
+    ],
+)
+def test_a_price_of_the_wrong_kind_is_refused(
+    prices: dict[str, MediaPrice], problem: str | None
+) -> None:
+    engines = MediaEngines(speech=_Named("speechy"), ocr=_Named("ocr-ish"), prices=prices)  # type: ignore[arg-type]
+    if problem is None:
+        check_prices(engines)
+        return
+    with pytest.raises(ValueError, match=problem):
+        check_prices(engines)

@@ -66,6 +66,7 @@ async def test_overrides_round_trip(repo: MediaRepository) -> None:
 async def test_results_are_stored_and_totalled_per_user(repo: MediaRepository) -> None:
     for ms in (1_500, 2_500):
         await repo.record(
+            result_id=repo.new_id(),
             user_id=USER,
             kind=MediaKind.SPEECH,
             engine="pocketsphinx",
@@ -74,6 +75,7 @@ async def test_results_are_stored_and_totalled_per_user(repo: MediaRepository) -
             text="hello",
         )
     await repo.record(
+        result_id=repo.new_id(),
         user_id=USER,
         kind=MediaKind.PICTURE,
         engine="rapidocr",
@@ -81,6 +83,7 @@ async def test_results_are_stored_and_totalled_per_user(repo: MediaRepository) -
         width=40,
         height=20,
         text="TOTAL",
+        cost=5_000,
     )
     assert await repo.totals(USER) == MediaTotals(recordings=2, speech_ms=4_000, pictures=1)
     assert await repo.totals(OTHER) == MediaTotals(0, 0, 0)

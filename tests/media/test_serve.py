@@ -3,7 +3,9 @@ real local engines: exactly the quota is admitted, whichever worker answers."""
 
 import asyncio
 import time
+from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -78,3 +80,64 @@ def test_picture_and_speech_quotas_hold_across_two_workers(
     while engine_workers(tmp_path) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert not engine_workers(tmp_path), "engine processes outlived the server"
+
+
+async def credits_run(base: str) -> tuple[list[httpx.Response], dict[str, object]]:
+    """Ten pictures at once from a user whose signup credits pay for three."""
+    async with httpx.AsyncClient(base_url=base, timeout=120) as client:
+        await client.post("/user/", json={"username": "ada", "password": "password123"})
+        token = (
+            await client.post("/token", data={"username": "ada", "password": "password123"})
+        ).json()
+        auth = {"Authorization": f"Bearer {token['access_token']}"}
+        limits = httpx.Limits(max_connections=10)
+        async with httpx.AsyncClient(base_url=base, timeout=120, limits=limits) as parallel:
+            responses = await asyncio.gather(
+                *(
+                    parallel.post(
+                        "/media/ocr", content=ENGLISH, headers={**auth, "content-type": "image/png"}
+                    )
+                    for _ in range(10)
+                )
+            )
+        credits = (await client.get("/user/credits?page_size=50", headers=auth)).json()
+        usage = (await client.get("/user/usage", headers=auth)).json()
+        return list(responses), {"credits": credits, "usage": usage}
+
+
+def test_credits_for_three_pictures_pay_for_exactly_three_across_two_workers(
+    mongo_uri: str, database_name: str, tmp_path: Path
+) -> None:
+    models = tmp_path / "models.toml"
+    models.write_text('[[media]]\nengine = "rapidocr"\nper_picture = "0.5"\n')
+    env = {
+        "SIMPLECHAT_CREDITS": "on",
+        "SIMPLECHAT_SIGNUP_CREDITS": "1.5",
+        "SIMPLECHAT_MODELS_FILE": str(models),
+        "SIMPLECHAT_DAILY_PICTURES": "100",
+        "SIMPLECHAT_MEDIA_QUEUE_SECONDS": "120",
+    }
+    with serve(mongo_uri, database_name, tmp_path, **env) as base:
+        responses, seen = asyncio.run(credits_run(base))
+    statuses = [r.status_code for r in responses]
+    assert statuses.count(200) == 3, statuses
+    assert statuses.count(402) == 7, statuses
+    refused = next(r.json() for r in responses if r.status_code == 402)
+    assert refused["code"] == "insufficient_credits"
+    assert refused["needed"] == "0.5000"
+    assert {r.json()["cost"] for r in responses if r.status_code == 200} == {"0.5000"}
+    credits: Any = seen["credits"]
+    assert Decimal(credits["balance"]) == Decimal(credits["on_hold"]) == 0
+    ledger = credits["ledger"]["items"]
+    assert sum(Decimal(entry["delta"]) for entry in ledger) == 0
+    charges = [entry for entry in ledger if entry["kind"] == "charge"]
+    assert sorted(entry["reference"] for entry in charges) == sorted(
+        r.json()["id"] for r in responses if r.status_code == 200
+    )
+    assert {(entry["delta"], entry["note"]) for entry in charges} == {
+        ("-0.5000", "rapidocr: 1 picture")
+    }
+    usage: Any = seen["usage"]
+    assert [(m["model"], m["replies"], m["cost"]) for m in usage["by_model"]] == [
+        ("rapidocr", 3, "1.5000")
+    ]

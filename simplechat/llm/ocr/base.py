@@ -37,9 +37,14 @@ class OcrText:
 
 
 class OcrEngine(Protocol):
-    name: str
+    """`name` is what responses and records show; `vendor` the provider whose key it uses
+    ("dashscope", "openai"; None for a local engine). `api_key`: the caller's own key for
+    that provider, used for this call only (None: the server's)."""
 
-    async def read(self, picture: Picture) -> OcrText: ...
+    name: str
+    vendor: str | None
+
+    async def read(self, picture: Picture, *, api_key: str | None = None) -> OcrText: ...
 
     async def aclose(self) -> None: ...
 

@@ -18,6 +18,7 @@ from simplechat.llm.retry import (
     bad_response,
     call_with_retry,
     failure_for_status,
+    own_key_refusals,
     transport_failures,
 )
 
@@ -27,6 +28,8 @@ OCR_INSTRUCTION = "Read all the text in the image, line by line."
 
 
 class DashScopeOcr:
+    vendor: str | None = "dashscope"
+
     def __init__(
         self,
         session: aiohttp.ClientSession,
@@ -45,11 +48,12 @@ class DashScopeOcr:
         self._timeout = timeout_seconds
         self._retry = retry
 
-    async def read(self, picture: Picture) -> OcrText:
+    async def read(self, picture: Picture, *, api_key: str | None = None) -> OcrText:
         """The model's text, one line per line it wrote (no boxes or confidences)."""
-        response = await call_with_retry(
-            self._retry, DASHSCOPE_OCR_NAME, lambda: self._call(picture)
-        )
+        with own_key_refusals(api_key, "dashscope", LABEL):
+            response = await call_with_retry(
+                self._retry, DASHSCOPE_OCR_NAME, lambda: self._call(picture, api_key)
+            )
         output = getattr(response, "output", None) or {}
         choices = output.get("choices") or []
         message = (choices[0].get("message") if choices else None) or {}
@@ -64,7 +68,7 @@ class DashScopeOcr:
             raise bad_response(DASHSCOPE_OCR_NAME, LABEL, "no text in the answer")
         return from_text(text)
 
-    async def _call(self, picture: Picture) -> Any:
+    async def _call(self, picture: Picture, api_key: str | None) -> Any:
         import dashscope  # imported on first use: the SDK takes about half a second to import
 
         messages: Any = [
@@ -75,7 +79,7 @@ class DashScopeOcr:
                 response: Any = await dashscope.AioMultiModalConversation.call(
                     model=self._model,
                     messages=messages,
-                    api_key=self._api_key,
+                    api_key=api_key or self._api_key,  # the caller's own key first
                     base_address=self._base_url,
                     session=self._session,
                     request_timeout=self._timeout,

@@ -21,6 +21,8 @@ MAX_TOKENS = 4096
 
 
 class OpenAIVisionOcr:
+    vendor: str | None = "openai"
+
     def __init__(
         self,
         session: aiohttp.ClientSession,
@@ -41,7 +43,7 @@ class OpenAIVisionOcr:
             retry=retry,
         )
 
-    async def read(self, picture: Picture) -> OcrText:
+    async def read(self, picture: Picture, *, api_key: str | None = None) -> OcrText:
         """The model's text, one line per line it wrote (no boxes or confidences)."""
         content: list[dict[str, Any]] = [
             {"type": "text", "text": OCR_INSTRUCTION},
@@ -53,7 +55,7 @@ class OpenAIVisionOcr:
             "max_tokens": MAX_TOKENS,
             "temperature": 0,
         }
-        body = await self._endpoint.post(json_body=payload)
+        body = await self._endpoint.post(json_body=payload, api_key=api_key)
         message = first_choice(body).get("message")
         if not isinstance(message, dict) or not isinstance(message.get("content"), str):
             raise bad_response("openai-vision", OPENAI_VISION_LABEL, "no text in the answer")

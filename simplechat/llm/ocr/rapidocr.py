@@ -10,11 +10,12 @@ RAPIDOCR_NAME = "rapidocr"
 
 class RapidOcr:
     name = RAPIDOCR_NAME
+    vendor: str | None = None
 
     def __init__(self, runner: LocalRunner) -> None:
         self._runner = runner
 
-    async def read(self, picture: Picture) -> OcrText:
+    async def read(self, picture: Picture, *, api_key: str | None = None) -> OcrText:
         """The text in reading order; each line with its box (in the upright picture) and
         confidence."""
         found = await self._runner.run(self.name, local_jobs.read_text, picture.data)

@@ -40,13 +40,21 @@ class Transcript:
 
 class SpeechEngine(Protocol):
     """`name` is what responses and records show (e.g. "pocketsphinx"); `languages` the
-    language codes it understands (None: any)."""
+    language codes it understands (None: any); `vendor` the provider whose key it uses
+    ("dashscope", "openai"; None for a local engine). `api_key`: the caller's own key for
+    that provider, used for this call only (None: the server's)."""
 
     name: str
     languages: frozenset[str] | None
+    vendor: str | None
 
     async def transcribe(
-        self, audio: PcmAudio, *, language: str | None = None, prompt: str | None = None
+        self,
+        audio: PcmAudio,
+        *,
+        language: str | None = None,
+        prompt: str | None = None,
+        api_key: str | None = None,
     ) -> Transcript: ...
 
     async def aclose(self) -> None: ...

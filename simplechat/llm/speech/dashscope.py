@@ -28,6 +28,7 @@ from simplechat.llm.retry import (
     RetryPolicy,
     call_with_retry,
     failure_for_status,
+    own_key_refusals,
 )
 from simplechat.llm.speech.base import SAMPLE_RATE, PcmAudio, Segment, Transcript
 
@@ -41,6 +42,7 @@ THROTTLING_PREFIX = "Throttling"
 
 class DashScopeSpeech:
     languages: frozenset[str] | None = None  # paraformer-realtime-v2: zh, en, ja, ko, ...
+    vendor: str | None = "dashscope"
 
     def __init__(
         self,
@@ -59,16 +61,28 @@ class DashScopeSpeech:
         self._retry = retry
 
     async def transcribe(
-        self, audio: PcmAudio, *, language: str | None = None, prompt: str | None = None
+        self,
+        audio: PcmAudio,
+        *,
+        language: str | None = None,
+        prompt: str | None = None,
+        api_key: str | None = None,
     ) -> Transcript:
         """One segment per final sentence; `language` becomes a hint, `prompt` is unused."""
 
+        # Imported here, on the event loop's thread, not in the worker thread: a first import
+        # there racing the OCR engine's first import of `dashscope` deadlocks the import lock.
+        from dashscope.audio.asr import Recognition  # noqa: F401
+
         async def attempt() -> Any:
-            result = await asyncio.to_thread(self._recognize, audio, language)
+            result = await asyncio.to_thread(
+                self._recognize, audio, language, api_key or self._api_key
+            )
             self._check(result)
             return result
 
-        result = await call_with_retry(self._retry, DASHSCOPE_SPEECH_NAME, attempt)
+        with own_key_refusals(api_key, "dashscope", LABEL):
+            result = await call_with_retry(self._retry, DASHSCOPE_SPEECH_NAME, attempt)
         sentences = result.get_sentence() or []
         segments = tuple(
             Segment(
@@ -82,7 +96,7 @@ class DashScopeSpeech:
         return Transcript(text=join_sentences(s.text for s in segments), segments=segments,
                           language=language)  # fmt: skip
 
-    def _recognize(self, audio: PcmAudio, language: str | None) -> Any:
+    def _recognize(self, audio: PcmAudio, language: str | None, api_key: str) -> Any:
         from dashscope.audio.asr import Recognition  # the SDK is slow to import: on first use
 
         options: dict[str, Any] = {"language_hints": [language]} if language else {}
@@ -98,7 +112,7 @@ class DashScopeSpeech:
                 callback=no_callback,
                 format="pcm",
                 sample_rate=SAMPLE_RATE,
-                api_key=self._api_key,
+                api_key=api_key,  # per call: never the SDK's process-wide setting
                 base_address=self._url,
                 request_timeout=timeout,
                 **options,

@@ -27,6 +27,7 @@ def to_wav(audio: PcmAudio) -> bytes:
 
 class OpenAISpeech:
     languages: frozenset[str] | None = None
+    vendor: str | None = "openai"
 
     def __init__(
         self,
@@ -49,7 +50,12 @@ class OpenAISpeech:
         )
 
     async def transcribe(
-        self, audio: PcmAudio, *, language: str | None = None, prompt: str | None = None
+        self,
+        audio: PcmAudio,
+        *,
+        language: str | None = None,
+        prompt: str | None = None,
+        api_key: str | None = None,
     ) -> Transcript:
         """The whole text as one segment (the json format carries no timings)."""
         wav = to_wav(audio)
@@ -65,7 +71,7 @@ class OpenAISpeech:
                 data.add_field("prompt", prompt)
             return data
 
-        body = await self._endpoint.post(form=form)
+        body = await self._endpoint.post(form=form, api_key=api_key)
         text = body.get("text")
         if not isinstance(text, str):
             raise bad_response("openai-speech", OPENAI_SPEECH_LABEL, "no text in the answer")

@@ -11,13 +11,19 @@ ENGLISH = frozenset({"en", "en-us", "en-gb", "english"})
 
 class PocketSphinxSpeech:
     name = POCKETSPHINX_NAME
+    vendor: str | None = None
     languages: frozenset[str] | None = ENGLISH
 
     def __init__(self, runner: LocalRunner) -> None:
         self._runner = runner
 
     async def transcribe(
-        self, audio: PcmAudio, *, language: str | None = None, prompt: str | None = None
+        self,
+        audio: PcmAudio,
+        *,
+        language: str | None = None,
+        prompt: str | None = None,
+        api_key: str | None = None,
     ) -> Transcript:
         """Each stretch of speech (split at pauses) becomes one segment; `prompt` is unused."""
         found = await self._runner.run(self.name, local_jobs.transcribe, audio.pcm)
