@@ -64,6 +64,7 @@ class _Admitted:
     """What a request took: from the user's limits, and from its API key's daily cap."""
 
     admission: Admission
+    key: KeyGrant | None  # the API key the request came with
     key_charge: KeyCharge | None
     own_key: str | None  # the user's own provider key for this call (None: the server's)
 
@@ -182,6 +183,7 @@ class ChatService:
                     exc,
                     key_charge=turn.key_charge,
                     hold=turn.hold,
+                    key_hold=turn.key_hold,
                 )
             )
             raise
@@ -259,7 +261,7 @@ class ChatService:
             raise failure
         assert isinstance(admitted, Admission)
         assert own_key is None or isinstance(own_key, str)
-        return _Admitted(admitted, charge, own_key)
+        return _Admitted(admitted, key, charge, own_key)
 
     async def _start(self, user_id: str, request: ChatRequest, key: KeyGrant | None) -> Turn:
         """Admit the message, store it and build its prompt."""
@@ -296,6 +298,7 @@ class ChatService:
                 prompt=prompt,
                 params=replace(setup.params, api_key=admitted.own_key),
                 key_charge=admitted.key_charge,
+                key=key,
             )
             # Last: nothing after it can fail, so a hold is never left behind here. Short of
             # credits (402), the message stays unanswered and the quota goes back, as above.
@@ -405,5 +408,6 @@ class ChatService:
             prompt=middle_out(candidates, budget, self._counter, keep_first=len(start)),
             params=replace(setup.params, api_key=admitted.own_key),
             key_charge=admitted.key_charge,
+            key=admitted.key,
         )
         return await self._recorder.hold(turn)  # last, as in `_start`
