@@ -149,6 +149,6 @@ async def read_history(
     tags=["chat"],
     responses=error_responses(401),
 )
-async def list_chat_models(user: CurrentUser, chat: ChatServiceDep) -> list[ModelPublic]:
-    """The models this server answers with: limits, whether they take images, the default."""
-    return [ModelPublic.from_domain(spec, chat.default_model) for spec in chat.models()]
+async def list_chat_models(caller: CurrentCaller, chat: ChatServiceDep) -> list[ModelPublic]:
+    """The models you can use here (an API key: those it allows): limits, images, the default."""
+    return [ModelPublic.from_domain(spec, chat.default_model) for spec in chat.models(caller.key)]

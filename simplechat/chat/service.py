@@ -162,9 +162,10 @@ class ChatService:
             raise InvalidInput(f"last_n must be between 1 and {self._history_max}.")
         return await self._messages.last_entries(owner_id=user_id, n=n)
 
-    def models(self) -> list[ModelSpec]:
-        """The models this server can answer with, in catalog order."""
-        return self._registry.models()
+    def models(self, key: KeyGrant | None = None) -> list[ModelSpec]:
+        """The models this server can answer with, in catalog order (with an API key: those
+        its allow-list names)."""
+        return [m for m in self._registry.models() if key is None or key.allows(m.name)]
 
     @property
     def default_model(self) -> str:

@@ -71,6 +71,10 @@ class KeyGrant:
     daily_cap: int  # NO_CAP when unlimited
     max_credits: int | None = None  # units the key may spend in all (its budget's cap)
 
+    def allows(self, model: str) -> bool:
+        """Whether the key's allow-list lets it use `model`."""
+        return self.models is None or model in self.models
+
     @property
     def budget_account(self) -> str | None:
         """The account a call with this key holds its worst case on (None: no credit cap)."""
