@@ -250,7 +250,11 @@ class ChatService:
         charge = None if key is None else await self._keys.charge(key, setup.model.name)
         admitted, own_key = await asyncio.gather(
             self._limits.admit(user_id, self._clock()),
-            self._provider_keys.key_for(user_id, setup.provider.name),
+            self._provider_keys.key_for(
+                user_id,
+                setup.provider.name,
+                server_key=self._registry.has_server_key(setup.provider.name),
+            ),
             return_exceptions=True,
         )
         failure = next((r for r in (own_key, admitted) if isinstance(r, BaseException)), None)

@@ -268,9 +268,10 @@ class ProviderKeyService:
     async def delete_owner_data(self, user_id: str) -> None:
         await self._repo.delete_for_user(user_id)
 
-    async def key_for(self, user_id: str, vendor: str) -> str | None:
-        """The key the user's call to `vendor` uses: theirs, or None for the server's
-        (400 when this server requires users' own keys and they have none)."""
+    async def key_for(self, user_id: str, vendor: str, *, server_key: bool = True) -> str | None:
+        """The key the user's call to `vendor` uses: theirs, or None for the server's (400
+        when this server requires users' own keys, or has no key of its own for `vendor`
+        (`server_key` False), and they have none)."""
         if self.mode is ByokMode.OFF or vendor not in Provider.__members__.values():
             return None
         token = await self._repo.secret(user_id, Provider(vendor))
@@ -283,5 +284,10 @@ class ProviderKeyService:
             raise ProviderKeyMissing(
                 f"This server uses your own {vendor} API key: store it with "
                 f"PUT /user/provider-keys/{vendor}."
+            )
+        if not server_key:
+            raise ProviderKeyMissing(
+                f"This server has no {vendor} API key of its own: store yours with "
+                f"PUT /user/provider-keys/{vendor} to use its models."
             )
         return None
