@@ -3,9 +3,10 @@
     [conversation read, when one is named] -> resolve model (and the user's own provider key,
     when they stored one) -> the API key's cap, when the request came with one -> limits.admit
     (also authenticates) -> store the user's message while reading the conversation's newest
-    messages (and, in a long conversation, its first ones) -> middle-out -> provider ->
-    hold credits (billing) -> provider -> store the reply, add the exchange and its cost to the
-    conversation's totals and bill (one update) and charge it, side by side
+    messages (and, in a long conversation, its first ones) -> middle-out -> hold credits
+    (billing; and the API key's max_credits, side by side) -> provider -> store the reply, add
+    the exchange and its cost to the conversation's totals and bill (one update) and charge
+    it (and the key's hold), side by side
 
 A message sent without a conversation goes to the user's default conversation, which needs
 no read (its id is the user's id) and is created by its first exchange.
