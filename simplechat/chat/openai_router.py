@@ -19,7 +19,7 @@ from simplechat.chat.openai_schemas import (
 )
 from simplechat.chat.schemas import UsagePublic
 from simplechat.chat.types import ChatRequest, Persona, Sampling
-from simplechat.keys.dependencies import CurrentCaller
+from simplechat.keys.dependencies import CurrentCaller, KnownCaller
 from simplechat.kit.sse import sse_response
 
 router = APIRouter(prefix="/v1", tags=["openai-compatible"])
@@ -96,7 +96,7 @@ def completion_id(message_id: str) -> str:
     summary="Models (OpenAI-compatible)",
     responses=OPENAI_ERRORS,
 )
-async def list_models(caller: CurrentCaller, chat: ChatServiceDep) -> ModelList:
+async def list_models(caller: KnownCaller, chat: ChatServiceDep) -> ModelList:
     """The models you can use here (an API key: those it allows), in OpenAI's list format."""
     return ModelList(
         data=[
