@@ -1,6 +1,6 @@
 """The lifespan owns every long-lived resource: the database (MONGODB_URI, or the embedded
 server), the outbound HTTP session, the provider registry, the token counter, the speech and
-picture engines and, with credits on, the billing sweeper task. It builds the services
+picture engines and the billing sweeper task. It builds the services
 (`wiring`), seeds the built-in presets and hands the services to requests as the lifespan
 state.
 
@@ -94,12 +94,12 @@ async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, object]]:
     settings: Settings = app.state.settings
     async with running_services(settings) as services, AsyncExitStack() as stack:
         await services.presets.seed_builtins()
-        if settings.credits:
-            sweeper = asyncio.create_task(
-                services.billing.run_sweeper(settings.billing_sweep_seconds),
-                name="billing-sweeper",
-            )
-            stack.push_async_callback(_stop, sweeper)
+        # Always: API keys' max_credits hold credits with SIMPLECHAT_CREDITS off too.
+        sweeper = asyncio.create_task(
+            services.billing.run_sweeper(settings.billing_sweep_seconds),
+            name="billing-sweeper",
+        )
+        stack.push_async_callback(_stop, sweeper)
         yield services.state()
 
 

@@ -102,7 +102,11 @@ def build_services(
             timezone=settings.zone,
         ),
     )
-    api_keys = KeyService(repo=ApiKeyRepository(), tz=settings.zone)
+    # Billing's admin actions go to the admin area's audit log, which billing cannot import.
+    audit = AuditLog(AuditRepository())
+    billing, redeem_codes = build_billing(settings, audit.record_billing)
+    # Keys' max_credits are billing budgets (keys and billing are siblings: handed over here).
+    api_keys = KeyService(repo=ApiKeyRepository(), tz=settings.zone, budgets=billing.budgets)
     provider_keys = ProviderKeyService(
         repo=ProviderKeyRepository(), cipher=Fernet(secrets_key), mode=ByokMode(settings.byok)
     )
@@ -112,9 +116,6 @@ def build_services(
         registry=registry,
         builtins=builtin_presets(settings.system_prompt, settings.advanced_prompt),
     )
-    # Billing's admin actions go to the admin area's audit log, which billing cannot import.
-    audit = AuditLog(AuditRepository())
-    billing, redeem_codes = build_billing(settings, audit.record_billing)
     chat = ChatService(
         messages=messages,
         conversations=conversation_repo,

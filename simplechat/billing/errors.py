@@ -65,3 +65,18 @@ class CodeDisabled(Conflict):
 class CodeExpired(Gone):
     code = "code_expired"
     default_message = "This redeem code has expired."
+
+
+class BudgetExhausted(PaymentRequired):
+    """A budget (a personal API key's `max_credits`) does not cover a turn's worst case."""
+
+    code = "key_credit_limit"
+
+    def __init__(self, available: int, needed: int) -> None:
+        left = max(0, available)
+        super().__init__(
+            f"This API key has reached its credit limit (max_credits): this message may cost "
+            f"up to {to_credits(needed)} credits and the key has {to_credits(left)} left. "
+            "Raise the key's max_credits or use another key.",
+            extra={"key_credits_left": str(to_credits(left)), "needed": str(to_credits(needed))},
+        )

@@ -31,6 +31,7 @@ from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 from simplechat.billing.balances import Balances
+from simplechat.billing.budgets import Budgets
 from simplechat.billing.errors import (
     BalanceTooLow,
     CreditsDisabled,
@@ -113,6 +114,9 @@ class BillingService:
         self._usage = usage
         self._policy = policy
         self._clock = clock
+        # Spending caps (API keys' max_credits): accounts of their own, held on whether or
+        # not credits are on; settled and released with `settle` and `release` below.
+        self.budgets = Budgets(credits=credits, clock=clock)
 
     @property
     def enabled(self) -> bool:

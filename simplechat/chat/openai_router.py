@@ -6,7 +6,6 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 
-from simplechat.accounts.dependencies import CurrentUser
 from simplechat.chat.dependencies import ChatServiceDep
 from simplechat.chat.events import openai_events
 from simplechat.chat.openai_schemas import (
@@ -20,13 +19,14 @@ from simplechat.chat.openai_schemas import (
 )
 from simplechat.chat.schemas import UsagePublic
 from simplechat.chat.types import ChatRequest, Persona, Sampling
-from simplechat.keys.dependencies import CurrentCaller
+from simplechat.keys.dependencies import CurrentCaller, KnownCaller
 from simplechat.kit.sse import sse_response
 
 router = APIRouter(prefix="/v1", tags=["openai-compatible"])
 
 OPENAI_ERRORS: dict[int | str, dict[str, Any]] = {
-    status: {"model": OpenAIError} for status in (400, 401, 404, 413, 422, 429, 502, 503, 504)
+    status: {"model": OpenAIError}
+    for status in (400, 401, 402, 403, 404, 413, 422, 429, 502, 503, 504)
 }
 STREAM_EXAMPLE = (
     'data: {"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1795276446, '
@@ -96,8 +96,8 @@ def completion_id(message_id: str) -> str:
     summary="Models (OpenAI-compatible)",
     responses=OPENAI_ERRORS,
 )
-async def list_models(user: CurrentUser, chat: ChatServiceDep) -> ModelList:
-    """The models this server can answer with, in OpenAI's list format."""
+async def list_models(caller: KnownCaller, chat: ChatServiceDep) -> ModelList:
+    """The models you can use here (an API key: those it allows), in OpenAI's list format."""
     return ModelList(
         data=[
             ModelCard(
@@ -106,6 +106,6 @@ async def list_models(user: CurrentUser, chat: ChatServiceDep) -> ModelList:
                 context_window=spec.context_window,
                 max_output_tokens=spec.max_output_tokens,
             )
-            for spec in chat.models()
+            for spec in chat.models(caller.key)
         ]
     )

@@ -11,7 +11,7 @@ from simplechat.chat.dependencies import ChatServiceDep
 from simplechat.chat.events import simple_events
 from simplechat.chat.schemas import HistoryItem, MessageRequest, MessageResponse, UsagePublic
 from simplechat.chat.types import ChatReply, ChatRequest, Persona
-from simplechat.keys.dependencies import CurrentCaller
+from simplechat.keys.dependencies import CurrentCaller, KnownCaller
 from simplechat.keys.types import Caller
 from simplechat.kit.errors import NotAuthenticated
 from simplechat.kit.http import error_responses
@@ -149,6 +149,6 @@ async def read_history(
     tags=["chat"],
     responses=error_responses(401),
 )
-async def list_chat_models(user: CurrentUser, chat: ChatServiceDep) -> list[ModelPublic]:
-    """The models this server answers with: limits, whether they take images, the default."""
-    return [ModelPublic.from_domain(spec, chat.default_model) for spec in chat.models()]
+async def list_chat_models(caller: KnownCaller, chat: ChatServiceDep) -> list[ModelPublic]:
+    """The models you can use here (an API key: those it allows): limits, images, the default."""
+    return [ModelPublic.from_domain(spec, chat.default_model) for spec in chat.models(caller.key)]

@@ -3,9 +3,10 @@
     [conversation read, when one is named] -> resolve model (and the user's own provider key,
     when they stored one) -> the API key's cap, when the request came with one -> limits.admit
     (also authenticates) -> store the user's message while reading the conversation's newest
-    messages (and, in a long conversation, its first ones) -> middle-out -> provider ->
-    hold credits (billing) -> provider -> store the reply, add the exchange and its cost to the
-    conversation's totals and bill (one update) and charge it, side by side
+    messages (and, in a long conversation, its first ones) -> middle-out -> hold credits
+    (billing; and the API key's max_credits, side by side) -> provider -> store the reply, add
+    the exchange and its cost to the conversation's totals and bill (one update) and charge
+    it (and the key's hold), side by side
 
 A message sent without a conversation goes to the user's default conversation, which needs
 no read (its id is the user's id) and is created by its first exchange.
@@ -64,6 +65,7 @@ class _Admitted:
     """What a request took: from the user's limits, and from its API key's daily cap."""
 
     admission: Admission
+    key: KeyGrant | None  # the API key the request came with
     key_charge: KeyCharge | None
     own_key: str | None  # the user's own provider key for this call (None: the server's)
 
@@ -161,9 +163,10 @@ class ChatService:
             raise InvalidInput(f"last_n must be between 1 and {self._history_max}.")
         return await self._messages.last_entries(owner_id=user_id, n=n)
 
-    def models(self) -> list[ModelSpec]:
-        """The models this server can answer with, in catalog order."""
-        return self._registry.models()
+    def models(self, key: KeyGrant | None = None) -> list[ModelSpec]:
+        """The models this server can answer with, in catalog order (with an API key: those
+        its allow-list names)."""
+        return [m for m in self._registry.models() if key is None or key.allows(m.name)]
 
     @property
     def default_model(self) -> str:
@@ -182,6 +185,7 @@ class ChatService:
                     exc,
                     key_charge=turn.key_charge,
                     hold=turn.hold,
+                    key_hold=turn.key_hold,
                 )
             )
             raise
@@ -247,7 +251,11 @@ class ChatService:
         charge = None if key is None else await self._keys.charge(key, setup.model.name)
         admitted, own_key = await asyncio.gather(
             self._limits.admit(user_id, self._clock()),
-            self._provider_keys.key_for(user_id, setup.provider.name),
+            self._provider_keys.key_for(
+                user_id,
+                setup.provider.name,
+                server_key=self._registry.has_server_key(setup.provider.name),
+            ),
             return_exceptions=True,
         )
         failure = next((r for r in (own_key, admitted) if isinstance(r, BaseException)), None)
@@ -259,7 +267,7 @@ class ChatService:
             raise failure
         assert isinstance(admitted, Admission)
         assert own_key is None or isinstance(own_key, str)
-        return _Admitted(admitted, charge, own_key)
+        return _Admitted(admitted, key, charge, own_key)
 
     async def _start(self, user_id: str, request: ChatRequest, key: KeyGrant | None) -> Turn:
         """Admit the message, store it and build its prompt."""
@@ -296,6 +304,7 @@ class ChatService:
                 prompt=prompt,
                 params=replace(setup.params, api_key=admitted.own_key),
                 key_charge=admitted.key_charge,
+                key=key,
             )
             # Last: nothing after it can fail, so a hold is never left behind here. Short of
             # credits (402), the message stays unanswered and the quota goes back, as above.
@@ -405,5 +414,6 @@ class ChatService:
             prompt=middle_out(candidates, budget, self._counter, keep_first=len(start)),
             params=replace(setup.params, api_key=admitted.own_key),
             key_charge=admitted.key_charge,
+            key=admitted.key,
         )
         return await self._recorder.hold(turn)  # last, as in `_start`

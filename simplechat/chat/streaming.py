@@ -123,6 +123,7 @@ class ChatStream:
                     gone,
                     give_back=False,
                     hold=turn.hold,
+                    key_hold=turn.key_hold,
                 )
             )
             raise
@@ -137,6 +138,7 @@ class ChatStream:
                     error,
                     key_charge=stream.turn.key_charge,
                     hold=stream.turn.hold,
+                    key_hold=stream.turn.key_hold,
                 )
             )
             raise error
@@ -266,7 +268,13 @@ class ChatStream:
             # unanswered, and counts like any other.
             gone = ClientDisconnected("The client disconnected before the answer began.")
             await self._recorder.fail(
-                turn.admission, turn.place, turn.message_id, gone, give_back=False, hold=turn.hold
+                turn.admission,
+                turn.place,
+                turn.message_id,
+                gone,
+                give_back=False,
+                hold=turn.hold,
+                key_hold=turn.key_hold,
             )
             return Failed(gone)
         if error is not None and not progress.parts:
@@ -277,6 +285,7 @@ class ChatStream:
                 error,
                 key_charge=turn.key_charge,
                 hold=turn.hold,
+                key_hold=turn.key_hold,
             )
             return Failed(error)
         tokens = await self._recorder.count(progress.text)

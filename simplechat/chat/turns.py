@@ -14,7 +14,7 @@ from simplechat.chat.repository.messages import MessageRepository
 from simplechat.chat.rules import MIN_PROMPT_BUDGET
 from simplechat.chat.types import Persona, Placement, Tally
 from simplechat.keys.service import KeyService
-from simplechat.keys.types import KeyCharge
+from simplechat.keys.types import KeyCharge, KeyGrant
 from simplechat.kit.telemetry import record_tokens
 from simplechat.limits.service import Admission, LimitService
 from simplechat.llm.base import Provider
@@ -49,6 +49,8 @@ class Turn:
     params: GenerationParams
     key_charge: KeyCharge | None = None  # what the API key's daily cap took, if one was sent
     hold: Hold | None = None  # the credits held for the turn (None: credits off, free model)
+    key: KeyGrant | None = None  # the personal API key the request came with
+    key_hold: Hold | None = None  # held on the key's max_credits (None: no cap, free model)
 
     @property
     def mock(self) -> bool:
@@ -106,16 +108,43 @@ class TurnRecorder:
 
     async def hold(self, turn: Turn) -> Turn:
         """Hold the turn's worst case (its prompt plus the reserved output) before the provider
-        is called; raises InsufficientCredits (402). No database call with credits off or a
-        free model."""
-        hold = await self._billing.hold(
-            turn.user_id,
+        is called, on the user's credits and on the API key's max_credits side by side; raises
+        InsufficientCredits or BudgetExhausted (402), giving back whichever hold was taken. No
+        database call with credits off (or no capped key) or a free model."""
+        held = await asyncio.gather(
+            self._billing.hold(
+                turn.user_id,
+                turn.model,
+                prompt_tokens=turn.prompt.prompt_tokens,
+                max_output_tokens=turn.params.max_tokens,
+                reference=turn.message_id,
+            ),
+            self._hold_key(turn),
+            return_exceptions=True,
+        )
+        failure = next((r for r in held if isinstance(r, BaseException)), None)
+        if failure is not None:
+            for taken in held:
+                if isinstance(taken, Hold):
+                    await asyncio.shield(self.release(taken))
+            raise failure
+        hold, key_hold = held
+        assert not isinstance(hold, BaseException)
+        assert not isinstance(key_hold, BaseException)
+        return replace(turn, hold=hold, key_hold=key_hold)
+
+    async def _hold_key(self, turn: Turn) -> Hold | None:
+        key = turn.key
+        if key is None or key.budget_account is None or key.max_credits is None:
+            return None
+        return await self._billing.budgets.hold(
+            key.budget_account,
+            key.max_credits,
             turn.model,
             prompt_tokens=turn.prompt.prompt_tokens,
             max_output_tokens=turn.params.max_tokens,
             reference=turn.message_id,
         )
-        return replace(turn, hold=hold)
 
     async def record_reply(
         self,
@@ -140,7 +169,7 @@ class TurnRecorder:
         again = place.regeneration
         tally = _tally(place, usage, tokens, cost)
         reply_id = self.messages.new_id()
-        _, recorded, _ = await asyncio.gather(
+        _, recorded, _, _ = await asyncio.gather(
             self.messages.add_reply(
                 reply_id=reply_id,
                 owner_id=turn.user_id,
@@ -157,6 +186,7 @@ class TurnRecorder:
             ),
             self._record(place, tally),
             self._charge(turn, billed, reply_id, estimated=estimated or usage is None),
+            self._settle_key(turn, billed),
         )
         if not recorded:
             await self._drop_orphans(place, [turn.message_id, reply_id])
@@ -180,6 +210,15 @@ class TurnRecorder:
             )
         except Exception:
             log.exception("chat.charge_failed message_id=%s", turn.message_id)
+
+    async def _settle_key(self, turn: Turn, usage: Usage) -> None:
+        """Charge the turn's real cost to its API key's max_credits (never more than held)."""
+        if turn.key_hold is None:
+            return
+        try:
+            await self._billing.settle(turn.key_hold, usage)
+        except Exception:  # the sweeper releases the hold: the key is not charged
+            log.exception("chat.key_settle_failed message_id=%s", turn.message_id)
 
     async def release(self, hold: Hold | None) -> None:
         """Give a hold back whole (a failure before any output)."""
@@ -217,12 +256,13 @@ class TurnRecorder:
         give_back: bool = True,
         key_charge: KeyCharge | None = None,
         hold: Hold | None = None,
+        key_hold: Hold | None = None,
     ) -> None:
         """A request failed before any answer: keep the message (unanswered, counted in its
-        conversation), give the quota and the held credits back. A failed regeneration changes
-        nothing stored."""
+        conversation), give the quota and the held credits (the user's and the API key's)
+        back. A failed regeneration changes nothing stored."""
         code = getattr(exc, "error_code", type(exc).__name__)
-        await self.release(hold)
+        await asyncio.gather(self.release(hold), self.release(key_hold))
         try:
             if message_id is not None and place is not None and place.regeneration is None:
                 await self.messages.mark_unanswered(message_id, error_code=code)

@@ -39,3 +39,19 @@ async def get_caller(
 
 
 CurrentCaller = Annotated[Caller, Depends(get_caller)]
+
+
+async def get_known_caller(
+    accounts: AccountServiceDep, keys: KeyServiceDep, token: BearerToken
+) -> Caller:
+    """The caller, with its user read from the database (a deleted or disabled user: 401),
+    for routes whose service does not admit the user itself (the model lists)."""
+    if not token:
+        raise NotAuthenticated()
+    if token.startswith(API_KEY_PREFIX):
+        grant = await keys.grant(token)
+        return Caller(user_id=(await accounts.user(grant.user_id)).id, key=grant)
+    return Caller(user_id=(await accounts.user_from_token(token)).id)
+
+
+KnownCaller = Annotated[Caller, Depends(get_known_caller)]

@@ -58,6 +58,7 @@ def _grant(doc: dict[str, Any]) -> KeyGrant:
         user_id=str(doc["user_id"]),
         models=None if models is None else tuple(models),
         daily_cap=int(doc["daily_cap"]),
+        max_credits=None if doc.get("max_credits") is None else int(doc["max_credits"]),
     )
 
 
@@ -102,19 +103,27 @@ class ApiKeyRepository:
 
     async def update(
         self, key_id: str, changes: dict[str, Any], *, user_id: str | None, today: int
-    ) -> ApiKey | None:
+    ) -> tuple[ApiKey, int | None] | None:
+        """The key as changed, and its `max_credits` before (one update: parallel changes
+        each see the cap the one before them left)."""
         oid = _oid(key_id)
         if oid is None:
             return None
         query: dict[str, Any] = {"_id": oid}
         if user_id is not None:
             query["user_id"] = user_id
-        doc = await ApiKeyDoc.get_pymongo_collection().find_one_and_update(
+        before = await ApiKeyDoc.get_pymongo_collection().find_one_and_update(
             query,
             {"$set": changes} if changes else {"$inc": {"uses": 0}},
-            return_document=ReturnDocument.AFTER,
+            return_document=ReturnDocument.BEFORE,
         )
-        return None if doc is None else _key(doc, today)
+        if before is None:
+            return None
+        return _key({**before, **changes}, today), before.get("max_credits")
+
+    async def ids_of_user(self, user_id: str) -> list[str]:
+        cursor = ApiKeyDoc.get_pymongo_collection().find({"user_id": user_id}, projection=["_id"])
+        return [str(doc["_id"]) async for doc in cursor]
 
     async def delete(self, key_id: str, *, user_id: str) -> bool:
         oid = _oid(key_id)

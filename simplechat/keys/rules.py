@@ -1,8 +1,12 @@
 """Pure rules for keys: hashing, what is shown of a key, days, the allow-list."""
 
 import hashlib
+from dataclasses import replace
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
+
+from simplechat.keys.types import ApiKey, BudgetState, KeyCaps, KeyChanges
 
 KEY_PREFIX = "sk-sc-"
 SHOWN_CHARS = 12  # "sk-sc-" and 6 random characters: enough to tell keys apart
@@ -44,3 +48,41 @@ def model_allowed(models: tuple[str, ...] | None, model: str) -> bool:
 
 def last4(secret: str) -> str:
     return secret[-LAST4:]
+
+
+def caps_fields(caps: KeyCaps) -> dict[str, Any]:
+    return {
+        "expires_ms": expiry_ms(caps.expires_at),
+        "models": None if caps.models is None else list(caps.models),
+        "daily_cap": cap_value(caps.daily_limit),
+        "max_credits": caps.max_credits,
+    }
+
+
+def change_fields(changes: KeyChanges) -> dict[str, Any]:
+    fields: dict[str, Any] = {}
+    names = changes.fields
+    if "name" in names and changes.name is not None:
+        fields["name"] = changes.name
+    if "enabled" in names and changes.enabled is not None:
+        fields["enabled"] = changes.enabled
+    if "expires_at" in names:
+        fields["expires_ms"] = expiry_ms(changes.expires_at)
+    if "models" in names:
+        fields["models"] = None if changes.models is None else list(changes.models)
+    if "daily_limit" in names:
+        fields["daily_cap"] = cap_value(changes.daily_limit)
+    if "max_credits" in names:
+        fields["max_credits"] = changes.max_credits
+    return fields
+
+
+def spent(key: ApiKey, state: BudgetState | None) -> ApiKey:
+    """`key` with what its budget spent and has left (a budget not opened yet: nothing)."""
+    cap = key.caps.max_credits
+    if cap is None:
+        return key
+    if state is None:
+        return replace(key, credits_used=0, credits_left=cap)
+    used = max(0, cap - state.available - state.on_hold)
+    return replace(key, credits_used=used, credits_left=max(0, state.available))

@@ -71,6 +71,13 @@ class KeyPublic(BaseModel):
     models: list[str] | None
     daily_limit: int | None
     max_credits: int | None
+    credits_used: int | None = Field(
+        description="With max_credits: credits (in 1/10,000) the key has spent in all"
+    )
+    credits_left: int | None = Field(
+        description="With max_credits: credits (in 1/10,000) it may still spend (less any "
+        "held by calls in flight)"
+    )
     used_today: int
     uses: int
     last_used_at: datetime | None
@@ -89,6 +96,8 @@ class KeyPublic(BaseModel):
             models=None if caps.models is None else list(caps.models),
             daily_limit=caps.daily_limit,
             max_credits=caps.max_credits,
+            credits_used=key.credits_used,
+            credits_left=key.credits_left,
             used_today=key.used_today,
             uses=key.uses,
             last_used_at=key.last_used_at,

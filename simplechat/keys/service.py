@@ -9,11 +9,11 @@ daily cap in one conditional update (`charge`), given back when the call fails.
 Fernet; `key_for` is the key a call to that vendor uses (None: the server's).
 """
 
+import builtins
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from cryptography.fernet import Fernet, InvalidToken
@@ -27,25 +27,28 @@ from simplechat.keys.errors import (
 from simplechat.keys.repository import ApiKeyRepository, ProviderKeyRepository
 from simplechat.keys.rules import (
     KEY_PREFIX,
-    cap_value,
+    caps_fields,
+    change_fields,
     day_key,
-    expiry_ms,
     key_hash,
     last4,
     model_allowed,
     shown_prefix,
+    spent,
     to_ms,
 )
 from simplechat.keys.types import (
     ApiKey,
     ByokMode,
     CreatedKey,
+    KeyBudgets,
     KeyCaps,
     KeyChanges,
     KeyCharge,
     KeyGrant,
     Provider,
     ProviderKeyInfo,
+    budget_account,
 )
 from simplechat.kit.errors import InvalidInput, RateLimited, ServerBusy
 from simplechat.kit.pagination import Paged, PageParams
@@ -56,43 +59,18 @@ MAX_COUNT_ATTEMPTS = 8  # each lost attempt means the key changed (its cap or it
 SECONDS_A_DAY = 86_400
 
 
-def _caps_fields(caps: KeyCaps) -> dict[str, Any]:
-    return {
-        "expires_ms": expiry_ms(caps.expires_at),
-        "models": None if caps.models is None else list(caps.models),
-        "daily_cap": cap_value(caps.daily_limit),
-        "max_credits": caps.max_credits,
-    }
-
-
-def _change_fields(changes: KeyChanges) -> dict[str, Any]:
-    fields: dict[str, Any] = {}
-    names = changes.fields
-    if "name" in names and changes.name is not None:
-        fields["name"] = changes.name
-    if "enabled" in names and changes.enabled is not None:
-        fields["enabled"] = changes.enabled
-    if "expires_at" in names:
-        fields["expires_ms"] = expiry_ms(changes.expires_at)
-    if "models" in names:
-        fields["models"] = None if changes.models is None else list(changes.models)
-    if "daily_limit" in names:
-        fields["daily_cap"] = cap_value(changes.daily_limit)
-    if "max_credits" in names:
-        fields["max_credits"] = changes.max_credits
-    return fields
-
-
 class KeyService:
     def __init__(
         self,
         *,
         repo: ApiKeyRepository,
         tz: ZoneInfo,
+        budgets: KeyBudgets | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._repo = repo
         self._tz = tz
+        self._budgets = budgets  # None: max_credits is counted (by chat) but not shown
         self._clock = clock
 
     # --- a user's own keys ---
@@ -107,50 +85,80 @@ class KeyService:
                 "user_id": user_id,
                 "name": name,
                 "enabled": True,
-                **_caps_fields(caps),
+                **caps_fields(caps),
             }
         )
+        if caps.max_credits is not None and self._budgets is not None:
+            await self._budgets.open(budget_account(key_id), caps.max_credits)
         return CreatedKey(key=await self.get(user_id, key_id), secret=secret)
 
     async def list(self, user_id: str) -> list[ApiKey]:
-        return await self._repo.of_user(user_id, today=self._today())
+        return await self._with_spend(await self._repo.of_user(user_id, today=self._today()))
 
     async def get(self, user_id: str, key_id: str) -> ApiKey:
         key = await self._repo.get(key_id, user_id=user_id, today=self._today())
         if key is None:
             raise ApiKeyNotFound()
-        return key
+        return (await self._with_spend([key]))[0]
 
     async def update(self, user_id: str | None, key_id: str, changes: KeyChanges) -> ApiKey:
         """Change a key (user_id None: any user's, for an admin); 404 when there is none."""
         if "expires_at" in changes.fields:
             self._check_expiry(changes.expires_at)
-        key = await self._repo.update(
-            key_id, _change_fields(changes), user_id=user_id, today=self._today()
+        updated = await self._repo.update(
+            key_id, change_fields(changes), user_id=user_id, today=self._today()
         )
-        if key is None:
+        if updated is None:
             raise ApiKeyNotFound()
-        return key
+        key, cap_before = updated
+        if "max_credits" in changes.fields:
+            await self._move_budget(key.id, cap_before, changes.max_credits)
+        return (await self._with_spend([key]))[0]
 
     async def delete(self, user_id: str, key_id: str) -> None:
         if not await self._repo.delete(key_id, user_id=user_id):
             raise ApiKeyNotFound()
+        if self._budgets is not None:
+            await self._budgets.close([budget_account(key_id)])
 
     async def delete_owner_data(self, user_id: str) -> None:
+        if self._budgets is not None:
+            ids = await self._repo.ids_of_user(user_id)
+            await self._budgets.close([budget_account(key_id) for key_id in ids])
         await self._repo.delete_for_user(user_id)
+
+    async def _move_budget(self, key_id: str, before: int | None, after: int | None) -> None:
+        """The key's budget follows its new cap: moved by the difference (one update), opened
+        for a key that had none, closed (spend forgotten) when the cap is cleared."""
+        if self._budgets is None or before == after:
+            return
+        account = budget_account(key_id)
+        if before is not None and after is not None:
+            await self._budgets.change(account, after - before)
+        elif after is not None:
+            await self._budgets.open(account, after)
+        else:
+            await self._budgets.close([account])
+
+    async def _with_spend(self, keys: Sequence[ApiKey]) -> "builtins.list[ApiKey]":
+        capped = [budget_account(k.id) for k in keys if k.caps.max_credits is not None]
+        if self._budgets is None or not capped:
+            return list(keys)
+        states = await self._budgets.read(capped)
+        return [spent(k, states.get(budget_account(k.id))) for k in keys]
 
     # --- every key (admins) ---
     async def page(self, user_id: str | None, page: PageParams) -> Paged[ApiKey]:
         keys, total = await self._repo.page(
             user_id=user_id, skip=page.skip, limit=page.limit, today=self._today()
         )
-        return Paged(keys, total, page)
+        return Paged(await self._with_spend(keys), total, page)
 
     async def find(self, key_id: str) -> ApiKey:
         key = await self._repo.get(key_id, today=self._today())
         if key is None:
             raise ApiKeyNotFound()
-        return key
+        return (await self._with_spend([key]))[0]
 
     # --- a key presented with a request ---
     async def grant(self, secret: str) -> KeyGrant:
@@ -260,9 +268,10 @@ class ProviderKeyService:
     async def delete_owner_data(self, user_id: str) -> None:
         await self._repo.delete_for_user(user_id)
 
-    async def key_for(self, user_id: str, vendor: str) -> str | None:
-        """The key the user's call to `vendor` uses: theirs, or None for the server's
-        (400 when this server requires users' own keys and they have none)."""
+    async def key_for(self, user_id: str, vendor: str, *, server_key: bool = True) -> str | None:
+        """The key the user's call to `vendor` uses: theirs, or None for the server's (400
+        when this server requires users' own keys, or has no key of its own for `vendor`
+        (`server_key` False), and they have none)."""
         if self.mode is ByokMode.OFF or vendor not in Provider.__members__.values():
             return None
         token = await self._repo.secret(user_id, Provider(vendor))
@@ -275,5 +284,10 @@ class ProviderKeyService:
             raise ProviderKeyMissing(
                 f"This server uses your own {vendor} API key: store it with "
                 f"PUT /user/provider-keys/{vendor}."
+            )
+        if not server_key:
+            raise ProviderKeyMissing(
+                f"This server has no {vendor} API key of its own: store yours with "
+                f"PUT /user/provider-keys/{vendor} to use its models."
             )
         return None

@@ -1,8 +1,17 @@
 """What the keys services take and give."""
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import Protocol
+
+BUDGET_PREFIX = "key:"
+
+
+def budget_account(key_id: str) -> str:
+    """The credit account that holds a key's `max_credits` (billing's budget)."""
+    return BUDGET_PREFIX + key_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +38,8 @@ class ApiKey:
     last_used_at: datetime | None
     used_today: int
     uses: int
+    credits_used: int | None = None  # with max_credits: units spent (settled) in all
+    credits_left: int | None = None  # with max_credits: units it may still spend
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +69,16 @@ class KeyGrant:
     user_id: str
     models: tuple[str, ...] | None
     daily_cap: int  # NO_CAP when unlimited
+    max_credits: int | None = None  # units the key may spend in all (its budget's cap)
+
+    def allows(self, model: str) -> bool:
+        """Whether the key's allow-list lets it use `model`."""
+        return self.models is None or model in self.models
+
+    @property
+    def budget_account(self) -> str | None:
+        """The account a call with this key holds its worst case on (None: no credit cap)."""
+        return None if self.max_credits is None else budget_account(self.key_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,3 +116,26 @@ class Caller:
 
     user_id: str
     key: KeyGrant | None = None
+
+
+class BudgetState(Protocol):
+    """What a budget's account holds now (billing's `Balance`)."""
+
+    @property
+    def available(self) -> int: ...
+
+    @property
+    def on_hold(self) -> int: ...
+
+
+class KeyBudgets(Protocol):
+    """Where the keys' `max_credits` are counted: billing's budgets (`BillingService.budgets`),
+    handed over by wiring since keys and billing are siblings."""
+
+    async def open(self, account_id: str, cap: int) -> None: ...
+
+    async def change(self, account_id: str, delta: int) -> None: ...
+
+    async def close(self, account_ids: Sequence[str]) -> None: ...
+
+    async def read(self, account_ids: Sequence[str]) -> Mapping[str, BudgetState]: ...

@@ -44,3 +44,6 @@ class Vendor:
     describe: Callable[[Settings], str]  # what it uses, or what to set
     build: Callable[[Settings, aiohttp.ClientSession, RetryPolicy], Provider]
     sends_images: bool = False  # its adapter sends OpenAI-style image parts
+    # Built without a server key, when users bring their own (SIMPLECHAT_BYOK) and the server
+    # has none for it: every call then carries the user's key (chat refuses a call without).
+    build_byok: Callable[[Settings, aiohttp.ClientSession, RetryPolicy], Provider] | None = None

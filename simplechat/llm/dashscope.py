@@ -258,6 +258,19 @@ def _build(
     )
 
 
+def _build_byok(
+    settings: Settings, session: aiohttp.ClientSession, retry: RetryPolicy
+) -> DashScopeProvider:
+    """No server key: each call carries the user's own (`api_key=` of the SDK call)."""
+    return DashScopeProvider(
+        session,
+        api_key="",
+        base_url=settings.dashscope_base_url,
+        retry=retry,
+        request_timeout=settings.read_timeout_seconds,
+    )
+
+
 def _describe(settings: Settings) -> str:
     if settings.dashscope_api_key is None:
         return "set DASHSCOPE_API_KEY"
@@ -270,4 +283,5 @@ VENDOR = Vendor(
     configured=lambda settings: settings.dashscope_api_key is not None,
     describe=_describe,
     build=_build,
+    build_byok=_build_byok,
 )

@@ -299,6 +299,20 @@ def _build(
     )
 
 
+OPENAI_API_URL = "https://api.openai.com/v1"  # BYOK without SIMPLECHAT_OPENAI_BASE_URL
+
+
+def _build_byok(
+    settings: Settings, session: aiohttp.ClientSession, retry: RetryPolicy
+) -> OpenAICompatProvider:
+    """No server key: each call carries the user's own, to SIMPLECHAT_OPENAI_BASE_URL or else
+    OpenAI's own API."""
+    base_url = settings.openai_base_url or OPENAI_API_URL
+    return OpenAICompatProvider(
+        OPENAI_NAME, session, base_url, None, label=OPENAI_LABEL, retry=retry
+    )
+
+
 def _describe(settings: Settings) -> str:
     if not settings.openai_base_url:
         return "set SIMPLECHAT_OPENAI_BASE_URL (Ollama, vLLM, llama.cpp, LM Studio...)"
@@ -313,4 +327,5 @@ VENDOR = Vendor(
     describe=_describe,
     build=_build,
     sends_images=True,
+    build_byok=_build_byok,
 )

@@ -60,6 +60,20 @@ def _build(
     )
 
 
+def _build_byok(
+    settings: Settings, session: aiohttp.ClientSession, retry: RetryPolicy
+) -> OpenRouterProvider:
+    """No server key: each call carries the user's own (an empty key sends no header)."""
+    return OpenRouterProvider(
+        session,
+        base_url=settings.openrouter_base_url,
+        api_key="",
+        referer=settings.openrouter_referer,
+        title=settings.openrouter_title,
+        retry=retry,
+    )
+
+
 def _describe(settings: Settings) -> str:
     if settings.openrouter_api_key is None:
         return "set OPENROUTER_API_KEY"
@@ -73,4 +87,5 @@ VENDOR = Vendor(
     describe=_describe,
     build=_build,
     sends_images=True,
+    build_byok=_build_byok,
 )

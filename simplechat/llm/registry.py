@@ -8,6 +8,11 @@ When no real provider is configured at all, every model is answered by the mock 
 so a new server can chat at once; the replies say so. Otherwise a model whose provider is not
 configured is refused with `InvalidInput`, and so is an unknown model name.
 
+Users' own provider keys (SIMPLECHAT_BYOK `allowed` or `required`): each vendor the server
+has no key for is built anyway, keyless (`byok`): its models are offered and answered with
+the caller's own key (`has_server_key` tells chat whether the server could answer without
+one). With `required`, these count as real providers: no mock stands in for them.
+
 Each real provider is wrapped in a `GatedProvider`: at most SIMPLECHAT_MAX_UPSTREAM_REQUESTS
 provider requests per worker at once, the next refused with 503 (`llm.capacity`). `resolve`
 refuses already when every slot is taken, so an overloaded worker sheds a message before it
@@ -47,12 +52,16 @@ class ProviderRegistry:
         providers: Mapping[str, Provider],
         default_model: str,
         gate: UpstreamGate | None = None,
+        byok: Mapping[str, Provider] | None = None,
+        byok_only: bool = False,
     ) -> None:
         if default_model not in catalog:
             raise ValueError(f"The default model {default_model!r} is not in the model catalog")
         self._catalog = dict(catalog)
         self._providers = dict(providers)
-        self.using_mock = set(self._providers) <= {MOCK_NAME}
+        self._byok = dict(byok or {})  # keyless: for callers who bring their own key
+        real = set(self._providers) - {MOCK_NAME}
+        self.using_mock = not real and not (byok_only and self._byok)
         self.default_model = self._usable_default(default_model)
         self.gate = gate
 
@@ -71,6 +80,8 @@ class ProviderRegistry:
                 extra={"available_models": [m.name for m in self.models()]},
             )
         provider = self._providers.get(spec.provider)
+        if provider is None and not self.using_mock:  # the mock answers for every vendor
+            provider = self._byok.get(spec.provider)
         if provider is not None:
             if self.gate is not None and provider.name != MOCK_NAME:
                 self.gate.check(provider.name)
@@ -83,25 +94,36 @@ class ProviderRegistry:
             extra={"available_models": [m.name for m in self.models()]},
         )
 
+    def has_server_key(self, provider: str) -> bool:
+        """Whether `provider` answers without the caller's own key (the server's, or the
+        mock standing in)."""
+        return self.using_mock or provider in self._providers
+
     def models(self) -> list[ModelSpec]:
         """The models this server can answer, in catalog order."""
         return [m for m in self._catalog.values() if self._answerable(m)]
 
     async def aclose(self) -> None:
-        for provider in self._providers.values():
+        for provider in (*self._providers.values(), *self._byok.values()):
             await provider.aclose()
 
     def _answerable(self, spec: ModelSpec) -> bool:
-        return self.using_mock or spec.provider in self._providers
+        return self.using_mock or spec.provider in self._providers or spec.provider in self._byok
 
     def _names(self) -> str:
         return ", ".join(m.name for m in self.models())
 
     def _usable_default(self, default_model: str) -> str:
-        """The configured default, or else the first model a configured real provider serves."""
-        if self._answerable(self._catalog[default_model]):
+        """The configured default, or else the first model a configured real provider serves
+        (else the first one users' own keys serve)."""
+        spec = self._catalog[default_model]
+        if self._answerable(spec) and self.has_server_key(spec.provider):
             return default_model
-        real = [m.name for m in self.models() if m.provider != MOCK_NAME]
+        real_models = [m for m in self.models() if m.provider != MOCK_NAME]
+        served = [m.name for m in real_models if self.has_server_key(m.provider)]
+        if not served and self._answerable(spec):
+            return default_model  # only users' own keys answer: the configured one is fine
+        real = served or [m.name for m in real_models]
         if not real:  # resolve(None) will then say which provider is missing
             return default_model
         fallback = real[0]
@@ -128,8 +150,20 @@ def build_registry(settings: Settings, session: aiohttp.ClientSession) -> Provid
     }
     note = MOCK_MODEL_NOTE if providers else NO_KEY_NOTE
     providers[MOCK_NAME] = MockProvider(note=note)  # in process: it holds no connection
+    byok: dict[str, Provider] = {}
+    if settings.byok != "off":
+        byok = {
+            vendor.name: GatedProvider(vendor.build_byok(settings, session, retry), gate)
+            for vendor in VENDORS
+            if vendor.build_byok is not None and vendor.name not in providers
+        }
     registry = ProviderRegistry(
-        load_catalog(settings.models_file), providers, settings.default_model, gate
+        load_catalog(settings.models_file),
+        providers,
+        settings.default_model,
+        gate,
+        byok=byok,
+        byok_only=settings.byok == "required",
     )
     log.info("provider.registry.built providers=%s using_mock=%s",
              ",".join(providers), registry.using_mock)  # fmt: skip

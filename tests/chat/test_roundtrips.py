@@ -157,3 +157,42 @@ async def test_round_trips_with_credits(
 
     assert counts == total(TODAY, CONVERSATION_INC, USAGE_RECORD, CREDITS)
     assert sum(counts.values()) == 12
+
+
+# A personal API key: its lookup (which records its last use) and its daily count, both
+# find-and-modify before admission.
+API_KEY = {"findAndModify api_keys": 2}
+
+
+@pytest.mark.parametrize("credits", [False, True])
+async def test_round_trips_with_a_capped_api_key(
+    settings: Settings, counter: CommandCounter, credits: bool, tmp_path: Path
+) -> None:
+    """A key with max_credits holds on its budget as the user's credits do: the same six
+    commands, the hold side by side with the user's (no added step with credits on)."""
+    models = tmp_path / "models.toml"
+    models.write_text(PRICED_MOCK, encoding="utf-8")
+    values = settings.model_dump() | {
+        "burst_limit": 100,
+        "burst_window_seconds": 1,
+        "credits": credits,
+        "signup_credits": "1000",
+        "models_file": models,
+        "default_model": "mock",
+    }
+    async with app_client(Settings(_env_file=None, **values)) as client:  # type: ignore[call-arg]
+        headers = await sign_up(client, "eric")
+        created = await client.post(
+            "/user/keys", json={"name": "sdk", "max_credits": 10**9}, headers=headers
+        )
+        key = {"Authorization": f"Bearer {created.json()['key']}"}
+        body: dict[str, Any] = {"message": "how many round trips is this?"}
+        for _ in range(2):
+            await client.post("/llm/message", json=body, headers=key)
+
+        counts = await per_message(client, counter, body, key)
+
+    budget = CREDITS
+    user = CREDITS if credits else {}
+    assert counts == total(TODAY, CONVERSATION_INC, USAGE_RECORD, API_KEY, budget, user)
+    assert sum(counts.values()) == 6 + 2 + 6 + (6 if credits else 0)

@@ -885,3 +885,43 @@ async def test_provider_keys_upsert_on_one_unique_slot(db: Db) -> None:
         )
     docs = await db.provider_keys.find({"user_id": "u"}).to_list()
     assert [(d["slot"], d["secret"]) for d in docs] == [("u:openai", "two")]
+
+
+# --- API keys' budgets (billing/repository/budgets.py, keys/repository.py) ---
+async def test_a_budget_moves_by_inc_below_zero_and_is_read_by_id_in(db: Db) -> None:
+    """A cap change is one `$inc` of `available` (it may go below zero: holds then refuse on
+    `$gte`), and a page of keys reads its budgets with one `$in` on string `_id`s."""
+    await db.credit_accounts.insert_many(
+        [{"_id": "key:a", "available": 30, "on_hold": 10}, {"_id": "key:b", "available": 5}]
+    )
+    take = {"$inc": {"available": -10}}
+    moved = await asyncio.gather(
+        *(db.credit_accounts.update_one({"_id": "key:a"}, take) for _ in range(4))
+    )
+    assert all(r.matched_count == 1 for r in moved)
+    refused = await db.credit_accounts.find_one_and_update(
+        {"_id": "key:a", "available": {"$gte": 1}}, {"$inc": {"available": -1}}
+    )
+    assert refused is None
+    found = await db.credit_accounts.find(
+        {"_id": {"$in": ["key:a", "key:b", "key:missing"]}}, projection={"available": 1}
+    ).to_list()
+    assert sorted((d["_id"], d["available"]) for d in found) == [("key:a", -10), ("key:b", 5)]
+
+
+async def test_find_one_and_update_returns_the_document_before(db: Db) -> None:
+    """A key's change returns its cap before the change: parallel changes each see the one
+    the change before them left (their differences add up to the last cap)."""
+    key_id = (await db.api_keys.insert_one({"max_credits": 100})).inserted_id
+
+    async def change(cap: int) -> Any:
+        before = await db.api_keys.find_one_and_update(
+            {"_id": key_id}, {"$set": {"max_credits": cap}}, return_document=ReturnDocument.BEFORE
+        )
+        assert before is not None
+        return cap - before["max_credits"]
+
+    deltas = await asyncio.gather(*(change(cap) for cap in (10, 20, 30, 40, 50)))
+    doc = await db.api_keys.find_one({"_id": key_id})
+    assert doc is not None
+    assert 100 + sum(deltas) == doc["max_credits"]

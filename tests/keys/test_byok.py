@@ -271,3 +271,66 @@ async def test_a_failed_call_gives_the_keys_count_back(
         assert streamed.status_code == 502
         ok = await client.post("/v1/chat/completions", json=body, headers=key)
         assert ok.status_code == 200, ok.text
+
+
+@pytest.mark.parametrize("name", ["openrouter", "dashscope"])
+async def test_a_vendor_the_server_has_no_key_for_answers_with_the_users_own(
+    settings: Settings, openrouter: FakeOpenRouter, dashscope: FakeDashScope, name: str
+) -> None:
+    """BYOK allowed; the server has a key for the other vendor only. A user who stored their
+    own key uses this vendor's models (the fake sees their key); one who did not gets a 400
+    saying to store it, and nothing reaches the fake."""
+    fake: FakeUpstream = openrouter if name == "openrouter" else dashscope
+    model = VENDORS[name][1]
+    other = "dashscope" if name == "openrouter" else "openrouter"
+    other_fake: FakeUpstream = dashscope if other == "dashscope" else openrouter
+    configured = upstream_settings(
+        settings,
+        burst_limit=50,
+        openrouter_base_url=openrouter.base_url,
+        dashscope_base_url=dashscope.base_url,
+        **{f"{other}_api_key": TEST_API_KEY},
+    )
+    async with app_client(configured) as client:
+        ada, cy = await sign_up(client, "ada"), await sign_up(client, "cyd")
+        listed = (await client.get("/v1/models", headers=cy)).json()["data"]
+        assert model in {m["id"] for m in listed}
+        assert (await put_key(client, ada, name, ADA_KEY)).status_code == 200
+        for stream in (False, True):
+            body = {"message": f"ada {stream}", "model": model, "stream": stream}
+            sent = await client.post("/llm/message", json=body, headers=ada)
+            assert sent.status_code == 200, sent.text
+        refused = await client.post(
+            "/v1/chat/completions",
+            json={"model": model, "messages": [{"role": "user", "content": "cyd"}]},
+            headers=cy,
+        )
+        assert refused.status_code == 400, refused.text
+        assert refused.json()["error"]["code"] == "provider_key_required"
+        assert f"PUT /user/provider-keys/{name}" in refused.json()["error"]["message"]
+        others = await client.post("/llm/message", json={"message": "cyd other"}, headers=cy)
+        assert others.status_code == 200, others.text  # the default: the server's vendor
+    own = {f"Bearer {ADA_KEY}"}
+    assert keys_by_message(fake) == {"ada False": own, "ada True": own}
+    assert keys_by_message(other_fake) == {"cyd other": {SERVER}}
+
+
+async def test_required_needs_no_server_key_at_all(
+    settings: Settings, dashscope: FakeDashScope
+) -> None:
+    """BYOK required and no vendor key on the server: no placeholder needed, the users' own
+    keys answer; the mock model still answers by name."""
+    configured = upstream_settings(settings, byok="required", dashscope_base_url=dashscope.base_url)
+    async with app_client(configured) as client:
+        ada, cy = await sign_up(client, "ada"), await sign_up(client, "cyd")
+        await put_key(client, ada, "dashscope", ADA_KEY)
+        body = {"message": "hi", "model": "qwen-plus"}
+        answered = await client.post("/llm/message", json=body, headers=ada)
+        assert answered.status_code == 200, answered.text
+        assert not answered.json()["mock"]
+        refused = await client.post("/llm/message", json=body, headers=cy)
+        assert refused.status_code == 400
+        assert refused.json()["code"] == "provider_key_required"
+        mock = await client.post("/llm/message", json={**body, "model": "mock"}, headers=cy)
+        assert mock.status_code == 200
+    assert {r.header("Authorization") for r in dashscope.requests} == {f"Bearer {ADA_KEY}"}

@@ -185,6 +185,23 @@ class TestKeyAuth:
         ok = await client.post("/v1/chat/completions", json=COMPLETION, headers=bearer(key))
         assert ok.status_code == 200
 
+    async def test_the_allow_list_filters_the_model_lists(
+        self, client: httpx.AsyncClient, auth_headers: dict[str, str]
+    ) -> None:
+        every = [
+            m["id"] for m in (await client.get("/v1/models", headers=auth_headers)).json()["data"]
+        ]
+        assert len(every) > 2
+        allowed = [every[1], "mock"]
+        key = await new_key(client, auth_headers, models=allowed)
+        on_v1 = (await client.get("/v1/models", headers=bearer(key))).json()["data"]
+        assert [m["id"] for m in on_v1] == [m for m in every if m in allowed]
+        on_llm = (await client.get("/llm/models", headers=bearer(key))).json()
+        assert [m["name"] for m in on_llm] == [m for m in every if m in allowed]
+        open_key = await new_key(client, auth_headers)
+        listed = (await client.get("/v1/models", headers=bearer(open_key))).json()["data"]
+        assert [m["id"] for m in listed] == every
+
     async def test_the_daily_cap_refuses_with_429_and_can_be_raised(
         self, client: httpx.AsyncClient, auth_headers: dict[str, str]
     ) -> None:

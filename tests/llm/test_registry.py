@@ -27,8 +27,10 @@ DASHSCOPE_MODELS = {"qwen-turbo", "qwen-plus", "qwen-max"}
 
 
 def make_settings(**overrides: Any) -> Settings:
-    """Settings from code only: no .env file, and no provider configured unless asked."""
+    """Settings from code only: no .env file, no provider configured unless asked, and no
+    users' own provider keys (TestWithUsersOwnKeys turns them on)."""
     values: dict[str, Any] = {
+        "byok": "off",
         "openrouter_api_key": None,
         "dashscope_api_key": None,
         "openai_base_url": None,
@@ -76,6 +78,47 @@ class TestWithoutKeys:
         assert "Unknown model 'gpt-9'" in caught.value.message
         assert "qwen-plus" in caught.value.message
         assert "mock" in caught.value.extra["available_models"]
+
+
+class TestWithUsersOwnKeys:
+    async def test_allowed_offers_the_vendors_the_server_has_no_key_for(
+        self, session: aiohttp.ClientSession
+    ) -> None:
+        registry = build_registry(make_settings(byok="allowed", dashscope_api_key="sk-ds"), session)
+
+        _, provider = registry.resolve("mistralai/mistral-7b-instruct")
+
+        assert isinstance(provider, GatedProvider)
+        assert isinstance(provider.inner, OpenRouterProvider)
+        assert not registry.has_server_key("openrouter")
+        assert registry.has_server_key("dashscope")
+        assert {m.name for m in registry.models()} == OPENROUTER_MODELS | DASHSCOPE_MODELS | {
+            "mock"
+        }
+        assert registry.default_model == "qwen-turbo"  # one the server's own key answers
+
+    async def test_allowed_without_any_server_key_is_still_the_mock(
+        self, session: aiohttp.ClientSession
+    ) -> None:
+        registry = build_registry(make_settings(byok="allowed"), session)
+
+        assert registry.using_mock
+        assert isinstance(registry.resolve("qwen-plus")[1], MockProvider)
+        assert registry.has_server_key("dashscope")
+
+    async def test_required_without_any_server_key_needs_no_placeholder(
+        self, session: aiohttp.ClientSession
+    ) -> None:
+        registry = build_registry(make_settings(byok="required"), session)
+
+        spec, provider = registry.resolve(None)
+
+        assert not registry.using_mock
+        assert spec.name == "mistralai/mistral-7b-instruct"
+        assert isinstance(provider, GatedProvider)
+        assert isinstance(registry.resolve("qwen-plus")[1], GatedProvider)
+        assert not registry.has_server_key("dashscope")
+        assert isinstance(registry.resolve("mock")[1], MockProvider)
 
 
 class TestWithKeys:
