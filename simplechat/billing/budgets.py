@@ -12,13 +12,12 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 from simplechat.billing.errors import BudgetExhausted
+from simplechat.billing.holding import place_hold
 from simplechat.billing.repository import BudgetRepository, CreditRepository
 from simplechat.billing.rules import cost_units, to_ms
 from simplechat.billing.types import Balance, Hold
-from simplechat.kit.errors import ServerBusy
+from simplechat.llm.pricing import Price
 from simplechat.llm.types import ModelSpec
-
-MAX_HOLD_ATTEMPTS = 8  # a lost race means the budget changed: read it and decide again
 
 
 class Budgets:
@@ -67,25 +66,37 @@ class Budgets:
         amount = cost_units(model.price, prompt_tokens, max_output_tokens)
         if model.price is None or amount <= 0:
             return None
-        hold = Hold(
-            uuid.uuid4().hex,
-            account_id,
-            model.name,
-            model.price,
-            amount,
-            reference,
-            to_ms(self._clock()),
+        return await self.hold_units(
+            account_id, cap, amount, label=model.name, reference=reference, price=model.price
         )
-        await self._credits.insert_hold(hold)  # first: the sweeper finds it if we die
-        for _ in range(MAX_HOLD_ATTEMPTS):
-            if await self._credits.reserve(account_id, hold.id, amount) is not None:
-                return hold
-            account = await self._credits.find(account_id)  # refuse only on fresh state
-            if account is None:
+
+    async def hold_units(
+        self,
+        account_id: str,
+        cap: int,
+        amount: int,
+        *,
+        label: str,
+        reference: str,
+        price: Price | None = None,
+        what: str = "this message",
+    ) -> Hold | None:
+        """Hold `amount` units on the budget (a media request's price; `label`: its engine),
+        or raise BudgetExhausted (402). None: nothing to hold."""
+        if amount <= 0:
+            return None
+        hold = Hold(
+            uuid.uuid4().hex, account_id, label, price, amount, reference, to_ms(self._clock())
+        )
+
+        async def short() -> Exception | None:  # after a lost reservation, on fresh state
+            account = await self._credits.find(account_id)
+            if account is None:  # not opened yet: open it at the cap, and reserve again
                 await self._credits.create(account_id, available=cap, journal=[])
-                continue
+                return None
             if account.balance.available < amount:
-                await self._credits.delete_hold(hold.id)
-                raise BudgetExhausted(account.balance.available, amount)
-        await self._credits.delete_hold(hold.id)
-        raise ServerBusy("Too many parallel requests for this API key; try again.")
+                return BudgetExhausted(account.balance.available, amount, what)
+            return None
+
+        busy = "Too many parallel requests for this API key; try again."
+        return await place_hold(self._credits, hold, short, busy=busy)

@@ -72,10 +72,10 @@ class BudgetExhausted(PaymentRequired):
 
     code = "key_credit_limit"
 
-    def __init__(self, available: int, needed: int) -> None:
+    def __init__(self, available: int, needed: int, what: str = "this message") -> None:
         left = max(0, available)
         super().__init__(
-            f"This API key has reached its credit limit (max_credits): this message may cost "
+            f"This API key has reached its credit limit (max_credits): {what} may cost "
             f"up to {to_credits(needed)} credits and the key has {to_credits(left)} left. "
             "Raise the key's max_credits or use another key.",
             extra={"key_credits_left": str(to_credits(left)), "needed": str(to_credits(needed))},

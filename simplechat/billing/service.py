@@ -38,6 +38,7 @@ from simplechat.billing.errors import (
     InsufficientCredits,
     UserNotFound,
 )
+from simplechat.billing.holding import ShortCheck, place_hold
 from simplechat.billing.repository import (
     CodeRepository,
     CreditRepository,
@@ -68,7 +69,7 @@ from simplechat.billing.types import (
     no_audit,
     to_credits,
 )
-from simplechat.kit.errors import InvalidInput, ServerBusy
+from simplechat.kit.errors import InvalidInput
 from simplechat.kit.pagination import Paged, PageParams
 from simplechat.llm.pricing import MediaPrice
 from simplechat.llm.types import ModelSpec, Usage
@@ -186,35 +187,27 @@ class BillingService:
         hold = Hold(
             uuid.uuid4().hex, user_id, model.name, model.price, amount, reference, created_ms
         )
-        # The hold's document first: if this worker dies after the reservation, the sweeper
-        # finds the hold by its age. A refused hold deletes it again.
-        await self._credits.insert_hold(hold)
-        for _ in range(MAX_HOLD_ATTEMPTS):
-            if await self._credits.reserve(user_id, hold.id, amount) is not None:
-                return hold
-            balance = await self.balance(user_id)  # refuse only on freshly read state
-            if balance.available < amount:
-                await self._credits.delete_hold(hold.id)
-                raise InsufficientCredits(balance, amount)
-        await self._credits.delete_hold(hold.id)
-        raise ServerBusy("Too many parallel requests for this account; try again.")
+        return await place_hold(self._credits, hold, self._short_of(user_id, amount))
 
     async def settle(self, hold: Hold, usage: Usage) -> Settlement:
         """Charge the turn's real cost (at most the hold) and release the rest, exactly once."""
         cost = cost_units(hold.price, usage.prompt_tokens, usage.completion_tokens)
+        note = (
+            f"{hold.model}: {usage.prompt_tokens} prompt + {usage.completion_tokens} output tokens"
+        )
+        return await self.settle_units(hold, cost, note, hold.reference)
+
+    async def settle_units(self, hold: Hold, cost: int, note: str, reference: str) -> Settlement:
+        """Charge `cost` (at most the hold; the ledger entry refers to `reference`) and
+        release the rest, exactly once: one conditional update decides."""
         charged = charge_for(cost, hold.amount)
         entry = None
         if charged > 0:
-            note = (
-                f"{hold.model}: {usage.prompt_tokens} prompt + "
-                f"{usage.completion_tokens} output tokens"
-            )
             if cost > charged:
                 note += " (capped at the amount held)"
             now = self._balances.now()
-            key = f"charge:{hold.id}"
             entry = LedgerEntry(
-                key, hold.user_id, EntryKind.CHARGE, -charged, now, hold.reference, note
+                f"charge:{hold.id}", hold.user_id, EntryKind.CHARGE, -charged, now, reference, note
             )
         closed = await self._credits.close_hold(
             hold.user_id, hold.id, amount=hold.amount, charged=charged, entry=entry
@@ -226,6 +219,17 @@ class BillingService:
             steps.append(self._balances.write(entry))
         await asyncio.gather(*steps)
         return Settlement(hold.id, settled=True, cost=cost, charged=charged)
+
+    def _short_of(self, user_id: str, amount: int, what: str = "this message") -> ShortCheck:
+        """What `place_hold` asks after a lost reservation: the user's fresh balance decides."""
+
+        async def short() -> Exception | None:
+            balance = await self.balance(user_id)
+            if balance.available < amount:
+                return InsufficientCredits(balance, amount, what)
+            return None
+
+        return short
 
     async def release(self, hold: Hold | None) -> bool:
         """Give a hold back whole (a failure before any output); False if it was already
@@ -254,16 +258,7 @@ class BillingService:
             return None
         hold = Hold(uuid.uuid4().hex, user_id, label, None, amount, reference,
                     to_ms(self._clock()))  # fmt: skip
-        await self._credits.insert_hold(hold)  # first: see `hold`
-        for _ in range(MAX_HOLD_ATTEMPTS):
-            if await self._credits.reserve(user_id, hold.id, amount) is not None:
-                return hold
-            balance = await self.balance(user_id)
-            if balance.available < amount:
-                await self._credits.delete_hold(hold.id)
-                raise InsufficientCredits(balance, amount, what)
-        await self._credits.delete_hold(hold.id)
-        raise ServerBusy("Too many parallel requests for this account; try again.")
+        return await place_hold(self._credits, hold, self._short_of(user_id, amount, what))
 
     async def charge_units(
         self, user_id: str, cost: int, *, label: str, note: str, hold: Hold | None, reference: str
@@ -284,26 +279,9 @@ class BillingService:
         if hold is None:
             await record
             return TurnCost(cost=cost, charged=0)
-        settlement, _ = await asyncio.gather(self._settle_units(hold, cost, note, reference),
+        settlement, _ = await asyncio.gather(self.settle_units(hold, cost, note, reference),
                                              record)  # fmt: skip
         return TurnCost(cost=cost, charged=settlement.charged)
-
-    async def _settle_units(self, hold: Hold, cost: int, note: str, reference: str) -> Settlement:
-        charged = charge_for(cost, hold.amount)
-        entry = None
-        if charged > 0:
-            entry = LedgerEntry(f"charge:{hold.id}", hold.user_id, EntryKind.CHARGE, -charged,
-                                self._balances.now(), reference, note)  # fmt: skip
-        closed = await self._credits.close_hold(
-            hold.user_id, hold.id, amount=hold.amount, charged=charged, entry=entry
-        )
-        if closed is None:
-            return Settlement(hold.id, settled=False, cost=cost, charged=0)
-        steps = [self._credits.delete_hold(hold.id)]
-        if entry is not None:
-            steps.append(self._balances.write(entry))
-        await asyncio.gather(*steps)
-        return Settlement(hold.id, settled=True, cost=cost, charged=charged)
 
     # --- turns and usage ---
     def price(self, model: ModelSpec, usage: Usage) -> int:

@@ -4,8 +4,8 @@ credits, run the engine, store the result.
 Each request goes: engine chosen (503 if none) -> size, kind and content checked and decoded
 (4xx, nothing counted) -> admitted, side by side: the daily quota holds its share (429), the
 credits hold its price (402, with credits on and a priced engine), the personal API key it came
-with counts one call (401/403/429), and the user's own provider key is read (BYOK) -> the engine
-runs, with that key -> the result is stored with its cost while the hold is settled (a ledger
+with counts one call (401/403/429) and holds the price on its `max_credits` (402), and the
+user's own provider key is read (BYOK) -> the engine runs, with that key -> the result is stored with its cost while the hold is settled (a ledger
 charge referring to the result). A failure after admission (a refusal of another step, the
 engine, the database, a cancelled request) gives back everything taken, so only a request that
 returned text uses quota, credits or the key's cap.
@@ -80,6 +80,7 @@ class Admitted:
     credits: CreditHold | None = None
     key_charge: KeyCharge | None = None
     own_key: str | None = None  # the user's own key for the engine's provider (BYOK)
+    key_hold: CreditHold | None = None  # the price held on the API key's max_credits
 
 
 class MediaService:
@@ -302,23 +303,52 @@ class MediaService:
             self._billing.hold_units(user_id, metering.cost, label=metering.engine,
                                      reference=metering.result_id, what=metering.what),
             self._provider_keys.key_for(user_id, vendor) if vendor is not None else _nothing(),
+            self._hold_key(metering),
         )  # fmt: skip
         results = await asyncio.gather(*steps, return_exceptions=True)
         taken = [None if isinstance(r, BaseException) else r for r in results]
         admitted = Admitted(key_charge=taken[0], quota=taken[1], credits=taken[2],
-                            own_key=taken[3])  # fmt: skip
+                            own_key=taken[3], key_hold=taken[4])  # fmt: skip
         failure = next((r for r in results if isinstance(r, BaseException)), None)
         if failure is not None:
             await asyncio.shield(self._give_back(admitted))
             raise failure
         return admitted
 
+    async def _hold_key(self, metering: Metering) -> CreditHold | None:
+        """Hold the price on the API key's own budget, when it has `max_credits`."""
+        key = metering.key
+        if key is None or key.budget_account is None or key.max_credits is None:
+            return None
+        return await self._billing.budgets.hold_units(
+            key.budget_account,
+            key.max_credits,
+            metering.cost,
+            label=metering.engine,
+            reference=metering.result_id,
+            what=metering.what,
+        )
+
     async def _keep(
         self, stored: Awaitable[None], metering: Metering, admitted: Admitted, note: str
     ) -> None:
         """Store the result and charge it (settling its hold), side by side. A charge that
         fails is logged: the result stands, and billing's sweeper releases the hold."""
-        await asyncio.gather(stored, self._charge(metering, admitted.credits, note))
+        await asyncio.gather(
+            stored,
+            self._charge(metering, admitted.credits, note),
+            self._charge_key(metering, admitted.key_hold, note),
+        )
+
+    async def _charge_key(self, metering: Metering, hold: CreditHold | None, note: str) -> None:
+        if hold is None:
+            return
+        try:
+            await self._billing.settle_units(
+                hold, metering.cost, f"{metering.engine}: {note}", metering.result_id
+            )
+        except Exception:
+            log.exception("media.key_charge_failed result=%s", metering.result_id)
 
     async def _charge(self, metering: Metering, hold: CreditHold | None, note: str) -> None:
         try:
@@ -343,6 +373,8 @@ class MediaService:
             steps.append(self._billing.release(admitted.credits))
         if admitted.key_charge is not None:
             steps.append(self._keys.give_back(admitted.key_charge))
+        if admitted.key_hold is not None:
+            steps.append(self._billing.release(admitted.key_hold))
         for outcome in await asyncio.gather(*steps, return_exceptions=True):
             if isinstance(outcome, Exception):  # the sweeper releases a credit hold later
                 log.error("media.give_back_failed", exc_info=outcome)

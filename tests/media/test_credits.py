@@ -35,9 +35,8 @@ per_picture = "0.25"
 def priced(settings: Settings, tmp_path: Path, signup: str = "1", **more: Any) -> Settings:
     models = tmp_path / "media-prices.toml"
     models.write_text(PRICES)
-    return with_settings(
-        settings, credits=True, signup_credits=Decimal(signup), models_file=models, **more
-    )
+    given = {"credits": True, "signup_credits": Decimal(signup), "models_file": models}
+    return with_settings(settings, **{**given, **more})
 
 
 async def credits(client: httpx.AsyncClient, headers: dict[str, str]) -> dict[str, Any]:
@@ -137,3 +136,39 @@ async def test_free_engines_and_credits_off_cost_nothing(settings: Settings) -> 
         assert ok.status_code == 200, ok.text
         assert ok.json()["cost"] == "0.0000"
         assert (await credits(client, headers))["balance"] == "0.0000"
+
+
+async def test_an_api_keys_max_credits_caps_media_and_a_failure_spends_none(
+    settings: Settings, tmp_path: Path, openai_media: FakeOpenAIMedia
+) -> None:
+    """Credits off: the key's own cap still counts each picture at its engine's price."""
+    remote = priced(
+        settings,
+        tmp_path,
+        credits=False,
+        ocr_engine="openai",
+        openai_base_url=openai_media.base_url,
+        openai_api_key=TEST_API_KEY,
+        openai_vision_model="fake-vision",
+        upstream_max_retries=0,
+    )
+    async with app_client(remote) as client:
+        ada = await sign_up(client, "ada")
+        body = {"name": "scanner", "max_credits": 5000}  # 0.5 credits: two pictures at 0.25
+        created = await client.post("/user/keys", json=body, headers=ada)
+        assert created.status_code == 201, created.text
+        key = {"Authorization": f"Bearer {created.json()['key']}", **PNG}
+        openai_media.fail_next("status", status=500, message="the model crashed")
+        failed = await client.post("/media/ocr", content=ENGLISH, headers=key)
+        assert failed.status_code == 502, failed.text
+        for _ in range(2):
+            ok = await client.post("/media/ocr", content=ENGLISH, headers=key)
+            assert ok.status_code == 200, ok.text
+        over = await client.post("/media/ocr", content=ENGLISH, headers=key)
+        assert over.status_code == 402, over.text
+        assert over.json()["code"] == "key_credit_limit"
+        assert "this picture may cost up to 0.2500 credits" in over.json()["detail"]
+        listed = (await client.get("/user/keys", headers=ada)).json()
+        assert (listed[0]["credits_used"], listed[0]["credits_left"]) == (5000, 0)
+        quota = (await client.get("/media/quota", headers=ada)).json()
+        assert quota["pictures"]["used"] == 2  # the failed and the refused used none
