@@ -6,9 +6,10 @@ Each request goes: engine chosen (503 if none) -> size, kind and content checked
 credits hold its price (402, with credits on and a priced engine), the personal API key it came
 with counts one call (401/403/429) and holds the price on its `max_credits` (402), and the
 user's own provider key is read (BYOK) -> the engine runs, with that key -> the result is
-stored with its cost while the holds are settled (a ledger charge referring to the result). A failure after admission (a refusal of another step, the
-engine, the database, a cancelled request) gives back everything taken, so only a request that
-returned text uses quota, credits or the key's cap.
+stored with its cost while the holds are settled (a ledger charge referring to the result). A
+failure after admission (a refusal of another step, the engine, the database, a cancelled
+request) gives back everything taken, so only a request that returned text uses quota,
+credits or the key's cap.
 """
 
 import asyncio
