@@ -1,0 +1,91 @@
+"""The task routes in one process (the app behind an ASGI client, the mock provider): create a
+task in a conversation, stream it once, read it, list, cancel; errors as JSON."""
+
+import asyncio
+import json
+from typing import Any
+
+import httpx
+
+from simplechat.config import Settings
+from tests.factories import stored_documents
+
+
+def parse_sse(body: str) -> list[dict[str, Any]]:
+    """Events as {"id", "event", "data"} (comments dropped)."""
+    events = []
+    for block in body.strip().split("\n\n"):
+        event: dict[str, Any] = {"event": "message"}
+        for line in block.splitlines():
+            if line.startswith(":"):
+                continue
+            name, _, value = line.partition(": ")
+            event[name] = value
+        if "data" in event:
+            event["data"] = (
+                event["data"] if event["data"] == "[DONE]" else json.loads(event["data"])
+            )
+            events.append(event)
+    return events
+
+
+async def new_conversation(client: httpx.AsyncClient, headers: dict[str, str]) -> str:
+    created = await client.post("/conversations", json={}, headers=headers)
+    assert created.status_code == 201, created.text
+    return str(created.json()["id"])
+
+
+async def wait_finished(
+    client: httpx.AsyncClient, headers: dict[str, str], task_id: str, seconds: float = 10
+) -> dict[str, Any]:
+    for _ in range(int(seconds / 0.05)):
+        task = (await client.get(f"/tasks/{task_id}", headers=headers)).json()
+        if task["status"] not in ("queued", "running"):
+            return dict(task)
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"task {task_id} did not finish: {task}")
+
+
+async def test_a_task_is_answered_streamed_once_and_stored(
+    client: httpx.AsyncClient, auth_headers: dict[str, str], settings: Settings
+) -> None:
+    conversation = await new_conversation(client, auth_headers)
+    created = await client.post(
+        f"/conversations/{conversation}/tasks", json={"message": "hi there"}, headers=auth_headers
+    )
+    assert created.status_code == 202, created.text
+    body = created.json()
+    assert set(body) == {"task_id", "status", "stream_token"}
+    assert body["status"] == "queued"
+    task_id = body["task_id"]
+
+    streamed = await client.get(f"/tasks/{task_id}/stream", headers=auth_headers)
+    assert streamed.status_code == 200
+    assert streamed.headers["content-type"].startswith("text/event-stream")
+    events = parse_sse(streamed.text)
+    assert all("id" in event for event in events)
+    deltas = [e["data"]["content"] for e in events[:-2]]
+    final, done = events[-2], events[-1]
+    assert done["data"] == "[DONE]"
+    assert final["data"]["finish_reason"] == "stop"
+    assert final["data"]["usage"]["completion_tokens"] > 0
+    assert [int(e["id"]) for e in events[:-1]] == list(range(1, len(events)))
+
+    again = await client.get(f"/tasks/{task_id}/stream", headers=auth_headers)
+    assert again.status_code == 409
+    assert again.json()["code"] == "stream_already_claimed"
+
+    task = await wait_finished(client, auth_headers, task_id)
+    assert task["status"] == "done"
+    assert task["text"] == "".join(deltas)
+    assert task["usage"]["completion_tokens"] == final["data"]["usage"]["completion_tokens"]
+    assert task["stream_claimed"] is True
+
+    messages = (
+        await client.get(f"/conversations/{conversation}/messages", headers=auth_headers)
+    ).json()["items"]
+    assert [m["role"] for m in messages] == ["user", "assistant"]
+    assert messages[1]["content"] == task["text"]
+    stored = await stored_documents(settings, "tasks")
+    assert "stream_token" not in json.dumps(stored, default=str)
+    assert body["stream_token"] not in json.dumps(stored, default=str)
