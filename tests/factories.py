@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
-from pymongo import AsyncMongoClient, MongoClient
+from pymongo import AsyncMongoClient, MongoClient, monitoring
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from simplechat.app import create_app
@@ -310,3 +311,30 @@ def promote_to_admin(mongo_uri: str, database_name: str, username: str) -> None:
     """`promote_in_database` by URI and database name."""
     settings = make_settings(mongo_uri, database_name, Path("."))
     promote_in_database(settings, username)
+
+
+class CommandCounter(monitoring.CommandListener):
+    """Database commands by command and collection (as scripts/bench counts round trips),
+    counted only while `enabled`."""
+
+    def __init__(self) -> None:
+        self.counts: Counter[str] = Counter()
+        self.enabled = False
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        if not self.enabled:
+            return
+        target = event.command.get(event.command_name)
+        if event.command_name == "getMore":
+            target = event.command.get("collection")
+        self.counts[f"{event.command_name} {target}"] += 1
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        pass
+
+
+COMMANDS = CommandCounter()
+monitoring.register(COMMANDS)  # for every client made from now on; counts only when enabled

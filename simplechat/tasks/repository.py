@@ -174,10 +174,11 @@ class TaskRepository:
 
     async def fail_live(
         self, task_id: str, status: TaskStatus, final: dict[str, Any], now_ms: int, *,
-        expired_before: int | None = None,
+        expired_before: int | None = None, rest: str = "",
     ) -> Task | None:  # fmt: skip
         """Fail a live task that is still `status` (and, for the sweeper, whose lease ran out
-        before `expired_before`): the task as it was failed, or None if it moved on."""
+        before `expired_before`), adding its last output `rest`: the task as it was failed,
+        or None if it moved on."""
         query: dict[str, Any] = {"_id": task_id, "status": status.value}
         if expired_before is not None:
             query["lease_ms"] = {"$lt": expired_before}
@@ -186,8 +187,11 @@ class TaskRepository:
             "final": json.dumps(final, ensure_ascii=False),
             "finished_ms": now_ms,
         }
+        update: dict[str, Any] = {"$set": fields}
+        if rest:
+            update["$push"] = {"out": rest}
         raw = await self._collection().find_one_and_update(
-            query, {"$set": fields}, return_document=ReturnDocument.AFTER
+            query, update, return_document=ReturnDocument.AFTER
         )
         return None if raw is None else _task(raw)
 

@@ -214,15 +214,17 @@ class TaskRunner:
         except asyncio.CancelledError:
             current = asyncio.current_task()
             if not output.stopped or (current is not None and current.cancelling()):
-                raise  # the server is stopping
+                # The server is stopping: the producer stored what it had, as when a client
+                # leaves; the task keeps the same text and fails.
+                await _halt(ticker)
+                with anyio.CancelScope(shield=True):
+                    await self._fail_stopped(task_id, TaskStatus.RUNNING, output.take_rest())
+                raise
         except Exception as exc:
             log.exception("tasks.producer_failed task=%s", task_id)
             error = exc if isinstance(exc, SimpleChatError) else InternalError()
             result = TaskResult(TaskStatus.FAILED, error_body(error))
-        finally:
-            ticker.cancel()
-            with suppress(asyncio.CancelledError):
-                await ticker
+        await _halt(ticker)
         await self._record(task_id, result, output.take_rest())
 
     async def _record(self, task_id: str, result: TaskResult | None, rest: str) -> None:
@@ -234,17 +236,22 @@ class TaskRunner:
         self._notify(task_id)
 
     async def _stopped(self, task: Task, started: bool) -> None:
-        """The server stops: a running task's producer has stored what it had; the task is
-        failed. A task that never started is also given back (its hook)."""
-        final = error_body(ServerStopped())
+        """The server stops: a task that never started is failed and given back (its hook);
+        a running one was failed by `_execute` (this changes it no more)."""
         status = TaskStatus.RUNNING if started else TaskStatus.QUEUED
+        failed = await self._fail_stopped(task.id, status, "")
+        if failed is not None and not started:
+            await self.abandon(failed)
+
+    async def _fail_stopped(self, task_id: str, status: TaskStatus, rest: str) -> Task | None:
+        final = {**error_body(ServerStopped()), "finish_reason": "error"}
         try:
-            failed = await self._repo.fail_live(task.id, status, final, self._clock())
-            if failed is not None and not started:
-                await self.abandon(failed)
+            failed = await self._repo.fail_live(task_id, status, final, self._clock(), rest=rest)
         except Exception:
-            log.exception("tasks.stop_failed task=%s", task.id)
-        self._notify(task.id)
+            log.exception("tasks.stop_failed task=%s", task_id)
+            return None
+        self._notify(task_id)
+        return failed
 
     async def abandon(self, task: Task) -> None:
         """Call the kind's hook for a task that will never finish where it started."""
@@ -256,3 +263,9 @@ class TaskRunner:
             await hook(task)
         except Exception:
             log.exception("tasks.hook_failed kind=%s task=%s", task.kind, task.id)
+
+
+async def _halt(task: "asyncio.Task[None]") -> None:
+    task.cancel()
+    with suppress(asyncio.CancelledError):
+        await task
