@@ -114,8 +114,10 @@ class TaskOutput:
     async def tick(self, producer: "asyncio.Task[TaskResult]") -> None:
         """Beside the producer: flush what waited too long, renew the lease while the
         producer is silent, and stop the producer when the task no longer runs here."""
+        # Often enough to flush on time and to renew the lease a few times per lease.
+        interval = min(self._policy.flush_seconds, self._policy.lease_seconds / 6)
         while True:
-            await asyncio.sleep(self._policy.flush_seconds)
+            await asyncio.sleep(interval)
             now = self._clock()
             if self._flush_due(now) or heartbeat_due(now - self._renewed_ms, self._lease_ms):
                 try:

@@ -26,7 +26,7 @@ price = { input = "1", output = "2" }
 
 
 def with_values(settings: Settings, **values: Any) -> Settings:
-    return Settings(_env_file=None, **(settings.model_dump() | values))  # type: ignore[call-arg]
+    return Settings(_env_file=None, **(settings.model_dump() | values))
 
 
 async def create(
