@@ -3,6 +3,8 @@
 Plain functions and classes, imported where used (fixtures stay in the conftest files).
 """
 
+import asyncio
+import json
 import os
 import socket
 import subprocess
@@ -338,3 +340,38 @@ class CommandCounter(monitoring.CommandListener):
 
 COMMANDS = CommandCounter()
 monitoring.register(COMMANDS)  # for every client made from now on; counts only when enabled
+
+
+def parse_sse(body: str) -> list[dict[str, Any]]:
+    """Events as {"id", "event", "data"} (comments dropped)."""
+    events = []
+    for block in body.strip().split("\n\n"):
+        event: dict[str, Any] = {"event": "message"}
+        for line in block.splitlines():
+            if line.startswith(":"):
+                continue
+            name, _, value = line.partition(": ")
+            event[name] = value
+        if "data" in event:
+            event["data"] = (
+                event["data"] if event["data"] == "[DONE]" else json.loads(event["data"])
+            )
+            events.append(event)
+    return events
+
+
+async def new_conversation(client: httpx.AsyncClient, headers: dict[str, str]) -> str:
+    created = await client.post("/conversations", json={}, headers=headers)
+    assert created.status_code == 201, created.text
+    return str(created.json()["id"])
+
+
+async def wait_finished(
+    client: httpx.AsyncClient, headers: dict[str, str], task_id: str, seconds: float = 10
+) -> dict[str, Any]:
+    for _ in range(int(seconds / 0.05)):
+        task = (await client.get(f"/tasks/{task_id}", headers=headers)).json()
+        if task["status"] not in ("queued", "running"):
+            return dict(task)
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"task {task_id} did not finish: {task}")

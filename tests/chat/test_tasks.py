@@ -11,10 +11,17 @@ from typing import Any
 import httpx
 
 from simplechat.config import Settings
-from tests.factories import COMMANDS, app_client, sign_up, stored_documents, upstream_settings
+from tests.factories import (
+    COMMANDS,
+    app_client,
+    new_conversation,
+    sign_up,
+    stored_documents,
+    upstream_settings,
+    wait_finished,
+)
 from tests.fakes.openrouter import FakeOpenRouter
 from tests.fakes.upstream import TEST_API_KEY
-from tests.tasks.test_router import new_conversation, wait_finished
 
 PARALLEL = 100
 FLUSH_TOKENS = 20

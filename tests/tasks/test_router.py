@@ -1,49 +1,12 @@
 """The task routes in one process (the app behind an ASGI client, the mock provider): create a
 task in a conversation, stream it once, read it, list, cancel; errors as JSON."""
 
-import asyncio
 import json
-from typing import Any
 
 import httpx
 
 from simplechat.config import Settings
-from tests.factories import stored_documents
-
-
-def parse_sse(body: str) -> list[dict[str, Any]]:
-    """Events as {"id", "event", "data"} (comments dropped)."""
-    events = []
-    for block in body.strip().split("\n\n"):
-        event: dict[str, Any] = {"event": "message"}
-        for line in block.splitlines():
-            if line.startswith(":"):
-                continue
-            name, _, value = line.partition(": ")
-            event[name] = value
-        if "data" in event:
-            event["data"] = (
-                event["data"] if event["data"] == "[DONE]" else json.loads(event["data"])
-            )
-            events.append(event)
-    return events
-
-
-async def new_conversation(client: httpx.AsyncClient, headers: dict[str, str]) -> str:
-    created = await client.post("/conversations", json={}, headers=headers)
-    assert created.status_code == 201, created.text
-    return str(created.json()["id"])
-
-
-async def wait_finished(
-    client: httpx.AsyncClient, headers: dict[str, str], task_id: str, seconds: float = 10
-) -> dict[str, Any]:
-    for _ in range(int(seconds / 0.05)):
-        task = (await client.get(f"/tasks/{task_id}", headers=headers)).json()
-        if task["status"] not in ("queued", "running"):
-            return dict(task)
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"task {task_id} did not finish: {task}")
+from tests.factories import new_conversation, parse_sse, stored_documents, wait_finished
 
 
 async def test_a_task_is_answered_streamed_once_and_stored(

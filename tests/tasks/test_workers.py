@@ -16,10 +16,9 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.factories import Served, running_server, sign_up
+from tests.factories import Served, parse_sse, running_server, sign_up
 from tests.fakes.openrouter import FakeOpenRouter
 from tests.fakes.upstream import TEST_API_KEY
-from tests.tasks.test_router import parse_sse
 
 LEASE_SECONDS = 3
 WORDS = 60
