@@ -52,3 +52,35 @@ async def test_a_task_is_answered_streamed_once_and_stored(
     stored = await stored_documents(settings, "tasks")
     assert "stream_token" not in json.dumps(stored, default=str)
     assert body["stream_token"] not in json.dumps(stored, default=str)
+
+
+async def test_missing_foreign_and_malformed_requests_are_json_errors(
+    client: httpx.AsyncClient, auth_headers: dict[str, str]
+) -> None:
+    conversation = await new_conversation(client, auth_headers)
+    created = (
+        await client.post(
+            f"/conversations/{conversation}/tasks", json={"message": "hi"}, headers=auth_headers
+        )
+    ).json()
+    task_id = created["task_id"]
+    bad_id = await client.get(
+        f"/tasks/{task_id}/stream", headers={**auth_headers, "Last-Event-ID": "soon"}
+    )
+    assert bad_id.status_code == 422
+    assert bad_id.json()["code"] == "invalid_input"
+    for method, path in (
+        ("GET", "/tasks/nope"),
+        ("GET", "/tasks/nope/stream"),
+        ("POST", "/tasks/nope/cancel"),
+    ):
+        missing = await client.request(method, path, headers=auth_headers)
+        assert missing.status_code == 404, path
+        assert missing.json()["code"] == "task_not_found"
+    assert (await client.get(f"/tasks/{task_id}")).status_code == 401
+    listed = (await client.get("/tasks?page_size=5", headers=auth_headers)).json()
+    assert (listed["total"], listed["page_size"], listed["items"][0]["id"]) == (1, 5, task_id)
+    assert (await client.get("/tasks?page_size=500", headers=auth_headers)).status_code == 422
+    task = await wait_finished(client, auth_headers, task_id)
+    assert task["finished_at"] is not None
+    assert task["stream_claimed"] is False  # the 422 claimed nothing
