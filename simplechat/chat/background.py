@@ -31,6 +31,7 @@ log = logging.getLogger("simplechat.chat")
 
 CHAT_TASK = "chat"
 ABANDONED_CODE = "task_abandoned"
+CANCELLED_CODE = "task_cancelled"
 
 
 def turn_record(turn: Turn) -> Payload:
@@ -150,11 +151,16 @@ class ChatTasks:
             await self._billing.release_held(record.user_id, record.hold_id, record.hold_amount)
         if await self._messages.exists(record.reply_id):
             return
-        log.warning("chat.task_abandoned task=%s message_id=%s", task.id, record.message_id)
+        # Why: the task's own error (task_abandoned, server_stopped), or its cancellation.
+        code = str((task.final or {}).get("code") or "")
+        if not code:
+            code = CANCELLED_CODE if task.status is TaskStatus.CANCELLED else ABANDONED_CODE
+        log.warning("chat.task_given_back task=%s message_id=%s code=%s", task.id,
+                    record.message_id, code)  # fmt: skip
         await self._recorder.settle_failure(
             record.place,
             record.message_id,
-            ABANDONED_CODE,
+            code,
             taken=record.taken,
             key_charge=record.key_charge,
         )
