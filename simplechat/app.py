@@ -26,6 +26,7 @@ from simplechat.media import openai_router as media_openai_router
 from simplechat.media import router as media_router
 from simplechat.presets import router as presets_router
 from simplechat.reports import router as reports_router
+from simplechat.tasks import router as tasks_router
 
 DESCRIPTION = """
 A lightweight chat API: create an account, log in, and chat with an LLM.
@@ -81,6 +82,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         keys_router.router,
         chat_router.router,
         conversation_router.router,
+        tasks_router.router,
         presets_router.router,
         openai_router.router,
         limits_router.router,

@@ -117,6 +117,14 @@ class Settings(BaseSettings):
     redeem_window_seconds: int = Field(default=3600, ge=1)
     redeem_ip_limit: str = "10/minute"
 
+    # --- tasks (answers generated in the background, streamed from any worker) ---
+    task_lease_seconds: float = Field(default=30.0, ge=1, le=3600)  # then a silent task fails
+    task_flush_seconds: float = Field(default=0.1, gt=0, le=10)  # output batches: this often...
+    task_flush_tokens: int = Field(default=20, ge=1, le=10_000)  # ...or this many deltas
+    task_max_running: int = Field(default=100, ge=1, le=100_000)  # per worker; more are queued
+    task_keep_hours: float = Field(default=168.0, ge=0)  # finished tasks are kept (0: forever)
+    task_stream_max_seconds: float = Field(default=1800.0, gt=0, le=86_400)
+
     @field_validator("timezone")
     @classmethod
     def _known_timezone(cls, value: str) -> str:

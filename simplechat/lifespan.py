@@ -1,6 +1,7 @@
 """The lifespan owns every long-lived resource: the database (MONGODB_URI, or the embedded
 server), the outbound HTTP session, the provider registry, the token counter, the speech and
-picture engines and the billing sweeper task. It builds the services
+picture engines, the tasks' sweeper and the billing sweeper task; at shutdown the tasks this
+worker still runs are stopped first. It builds the services
 (`wiring`), seeds the built-in presets and hands the services to requests as the lifespan
 state.
 
@@ -100,6 +101,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, object]]:
             name="billing-sweeper",
         )
         stack.push_async_callback(_stop, sweeper)
+        task_sweeper = asyncio.create_task(services.tasks.run_sweeper(), name="task-sweeper")
+        stack.push_async_callback(_stop, task_sweeper)
+        # Last in, first out: the tasks still running stop (their replies stored as cut, as
+        # when a client leaves) before the sweepers and the database.
+        stack.push_async_callback(services.tasks.stop)
         yield services.state()
 
 

@@ -58,6 +58,9 @@ from simplechat.presets.rules import builtin_presets
 from simplechat.presets.service import PresetService
 from simplechat.reports.repository import ReportRepository
 from simplechat.reports.service import ReportService
+from simplechat.tasks.repository import TaskRepository
+from simplechat.tasks.service import TaskService
+from simplechat.tasks.types import TaskPolicy
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +73,7 @@ class Services:
     billing: BillingService
     redeem_codes: CodeService
     chat: ChatService
+    tasks: TaskService
     conversations: ConversationService
     presets: PresetService
     limits: LimitService
@@ -116,6 +120,7 @@ def build_services(
         registry=registry,
         builtins=builtin_presets(settings.system_prompt, settings.advanced_prompt),
     )
+    tasks = TaskService(repo=TaskRepository(), policy=task_policy(settings))
     chat = ChatService(
         messages=messages,
         conversations=conversation_repo,
@@ -123,6 +128,7 @@ def build_services(
         keys=api_keys,
         provider_keys=provider_keys,
         billing=billing,
+        tasks=tasks,  # chat registers its kind of task (its on_abandoned hook) there
         registry=registry,
         counter=counter,
         prompts={Persona.PLAIN: settings.system_prompt, Persona.ADVANCED: settings.advanced_prompt},
@@ -146,6 +152,7 @@ def build_services(
         api_keys.delete_owner_data,
         provider_keys.delete_owner_data,
         billing.delete_owner_data,
+        tasks.delete_owner_data,
     ]
     accounts, directory = _accounts(settings, jwt_secret, http, owner_data)
     admin = AdminService(
@@ -163,6 +170,7 @@ def build_services(
         billing=billing,
         redeem_codes=redeem_codes,
         chat=chat,
+        tasks=tasks,
         conversations=conversations,
         presets=presets,
         limits=limits,
@@ -170,6 +178,18 @@ def build_services(
         reports=reports,
         admin=admin,
         database_ping=database_ping,
+    )
+
+
+def task_policy(settings: Settings) -> TaskPolicy:
+    return TaskPolicy(
+        lease_seconds=settings.task_lease_seconds,
+        flush_seconds=settings.task_flush_seconds,
+        flush_tokens=settings.task_flush_tokens,
+        max_running=settings.task_max_running,
+        keep_seconds=int(settings.task_keep_hours * 3600),
+        stream_max_seconds=settings.task_stream_max_seconds,
+        keepalive_seconds=settings.stream_keepalive_seconds,
     )
 
 

@@ -3,11 +3,14 @@
 Plain functions and classes, imported where used (fixtures stay in the conftest files).
 """
 
+import asyncio
+import json
 import os
 import socket
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -20,7 +23,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
-from pymongo import AsyncMongoClient, MongoClient
+from pymongo import AsyncMongoClient, MongoClient, monitoring
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from simplechat.app import create_app
@@ -310,3 +313,65 @@ def promote_to_admin(mongo_uri: str, database_name: str, username: str) -> None:
     """`promote_in_database` by URI and database name."""
     settings = make_settings(mongo_uri, database_name, Path("."))
     promote_in_database(settings, username)
+
+
+class CommandCounter(monitoring.CommandListener):
+    """Database commands by command and collection (as scripts/bench counts round trips),
+    counted only while `enabled`."""
+
+    def __init__(self) -> None:
+        self.counts: Counter[str] = Counter()
+        self.enabled = False
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        if not self.enabled:
+            return
+        target = event.command.get(event.command_name)
+        if event.command_name == "getMore":
+            target = event.command.get("collection")
+        self.counts[f"{event.command_name} {target}"] += 1
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        pass
+
+
+COMMANDS = CommandCounter()
+monitoring.register(COMMANDS)  # for every client made from now on; counts only when enabled
+
+
+def parse_sse(body: str) -> list[dict[str, Any]]:
+    """Events as {"id", "event", "data"} (comments dropped)."""
+    events = []
+    for block in body.strip().split("\n\n"):
+        event: dict[str, Any] = {"event": "message"}
+        for line in block.splitlines():
+            if line.startswith(":"):
+                continue
+            name, _, value = line.partition(": ")
+            event[name] = value
+        if "data" in event:
+            event["data"] = (
+                event["data"] if event["data"] == "[DONE]" else json.loads(event["data"])
+            )
+            events.append(event)
+    return events
+
+
+async def new_conversation(client: httpx.AsyncClient, headers: dict[str, str]) -> str:
+    created = await client.post("/conversations", json={}, headers=headers)
+    assert created.status_code == 201, created.text
+    return str(created.json()["id"])
+
+
+async def wait_finished(
+    client: httpx.AsyncClient, headers: dict[str, str], task_id: str, seconds: float = 10
+) -> dict[str, Any]:
+    for _ in range(int(seconds / 0.05)):
+        task = (await client.get(f"/tasks/{task_id}", headers=headers)).json()
+        if task["status"] not in ("queued", "running"):
+            return dict(task)
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"task {task_id} did not finish: {task}")

@@ -236,10 +236,15 @@ class BillingService:
         settled or released. Accepts None, so callers need no check."""
         if hold is None:
             return False
+        return await self.release_held(hold.user_id, hold.id, hold.amount)
+
+    async def release_held(self, user_id: str, hold_id: str, amount: int) -> bool:
+        """`release` by the hold's id and amount (a task whose worker died keeps only these);
+        False if it was already settled or released."""
         closed = await self._credits.close_hold(
-            hold.user_id, hold.id, amount=hold.amount, charged=0, entry=None
+            user_id, hold_id, amount=amount, charged=0, entry=None
         )
-        await self._credits.delete_hold(hold.id)
+        await self._credits.delete_hold(hold_id)
         return closed is not None
 
     # --- speech and pictures: priced per second or per picture, not per token ---

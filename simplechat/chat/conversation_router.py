@@ -20,7 +20,8 @@ from simplechat.chat.dependencies import ChatServiceDep, ConversationServiceDep
 from simplechat.chat.events import simple_events
 from simplechat.chat.export import to_markdown
 from simplechat.chat.router import CHAT_RESPONSES, to_response
-from simplechat.chat.schemas import MessageResponse
+from simplechat.chat.schemas import MessageResponse, TaskCreated, TaskRequest
+from simplechat.chat.types import ChatRequest, Persona, Sampling
 from simplechat.keys.dependencies import CurrentCaller
 from simplechat.kit.http import error_responses
 from simplechat.kit.pagination import Page, PageQuery
@@ -195,3 +196,44 @@ async def regenerate_answer(
         return sse_response(simple_events(stream))
     reply = await chat.regenerate(caller.user_id, conversation_id, wanted.model, caller.key)
     return to_response(reply)
+
+
+@router.post(
+    "/{conversation_id}/tasks",
+    status_code=202,
+    response_model=TaskCreated,
+    summary="Send a message, answered in the background",
+    responses=error_responses(
+        400,
+        401,
+        402,
+        404,
+        413,
+        422,
+        429,
+        503,
+        descriptions={
+            401: "Missing or invalid token, or a message limit (daily_limit or burst_limit)",
+            402: "Not enough credits for this message (SIMPLECHAT_CREDITS=on)",
+            404: "No such conversation",
+        },
+    ),
+)
+async def create_task(
+    conversation_id: ConversationId, body: TaskRequest, caller: CurrentCaller, chat: ChatServiceDep
+) -> TaskCreated:
+    """Store your message now and answer it in the background, whatever you do next: stream
+    the answer once with GET /tasks/{task_id}/stream, or read it with GET /tasks/{task_id}."""
+    text, parts = body.content()
+    wanted = ChatRequest(
+        persona=Persona(body.persona),
+        text=text,
+        parts=parts,
+        model=body.model,
+        sampling=Sampling(body.max_tokens, body.temperature, body.top_p),
+        conversation_id=conversation_id,
+    )
+    created = await chat.create_task(caller.user_id, wanted, caller.key)
+    return TaskCreated(
+        task_id=created.id, status=created.status.value, stream_token=created.stream_token
+    )

@@ -6,6 +6,7 @@ from typing import Any
 
 from simplechat.chat.schemas import UsagePublic
 from simplechat.chat.streaming import ChatStream, Delta, Failed, Finished, KeepAlive
+from simplechat.kit.errors import SimpleChatError
 from simplechat.kit.http import error_body, openai_error_body
 from simplechat.kit.sse import DONE, KEEPALIVE, data
 from simplechat.llm.types import Usage
@@ -14,6 +15,24 @@ from simplechat.llm.types import Usage
 def usage_dict(usage: Usage) -> dict[str, Any]:
     public = UsagePublic.from_domain(usage)
     return public.model_dump() if public else {}
+
+
+def finish_data(stream: ChatStream, event: Finished) -> dict[str, Any]:
+    """The last event of simplechat's stream format: why it finished, usage, model."""
+    return {
+        "content": "",
+        "finish_reason": event.finish_reason,
+        "usage": usage_dict(event.usage),
+        "usage_estimated": event.estimated,
+        "model": stream.model_name,
+        "truncated": stream.truncated,
+        "mock": stream.mock,
+    }
+
+
+def error_data(error: SimpleChatError) -> dict[str, Any]:
+    """The data of an `event: error`: the error body, finish_reason "error"."""
+    return {**error_body(error), "finish_reason": "error"}
 
 
 async def simple_events(stream: ChatStream) -> AsyncIterator[bytes]:
@@ -25,20 +44,10 @@ async def simple_events(stream: ChatStream) -> AsyncIterator[bytes]:
                 yield KEEPALIVE
             case Delta(text=text):
                 yield data({"content": text, "finish_reason": None})
-            case Finished(finish_reason=reason, usage=usage, estimated=estimated):
-                yield data(
-                    {
-                        "content": "",
-                        "finish_reason": reason,
-                        "usage": usage_dict(usage),
-                        "usage_estimated": estimated,
-                        "model": stream.model_name,
-                        "truncated": stream.truncated,
-                        "mock": stream.mock,
-                    }
-                )
+            case Finished():
+                yield data(finish_data(stream, event))
             case Failed(error=error):
-                yield data({**error_body(error), "finish_reason": "error"}, event="error")
+                yield data(error_data(error), event="error")
     yield DONE
 
 

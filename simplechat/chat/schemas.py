@@ -60,7 +60,7 @@ Text = Annotated[str, Field(min_length=1, json_schema_extra={"pattern": r"\S"})]
 Parts = Annotated[list[ContentPartIn], Field(min_length=1)]
 
 
-class MessageRequest(RequestModel):
+class _Message(RequestModel):
     message: Text | Parts = Field(
         examples=["hi, my name is Eric"],
         description="What you say to the assistant (not only white space): text, or "
@@ -71,11 +71,6 @@ class MessageRequest(RequestModel):
         examples=["mistralai/mistral-7b-instruct"],
         description="A model name from the catalog; the server's default when omitted",
     )
-    stream: bool = Field(
-        default=False,
-        description="Answer with server-sent events (also chosen by Accept: text/event-stream)",
-    )
-    conversation_id: str | None = CONVERSATION_ID
 
     def content(self) -> tuple[str, tuple[ContentPart, ...] | None]:
         """(text, parts): parts only when the message has images."""
@@ -84,6 +79,41 @@ class MessageRequest(RequestModel):
         text, parts = parts_to_domain(self.message)
         has_images = any(p.type is PartType.IMAGE_URL for p in parts)
         return text, parts if has_images else None
+
+
+class MessageRequest(_Message):
+    stream: bool = Field(
+        default=False,
+        description="Answer with server-sent events (also chosen by Accept: text/event-stream)",
+    )
+    conversation_id: str | None = CONVERSATION_ID
+
+
+class TaskRequest(_Message):
+    """A message answered in the background (POST /conversations/{id}/tasks)."""
+
+    model: str | None = Field(
+        default=None,
+        examples=[None],
+        description="A model name from the catalog; the conversation's when omitted",
+    )
+    persona: Literal["plain", "advanced"] = Field(
+        default="plain",
+        description="plain: as /llm/message; advanced: as /llm/message/advanced",
+    )
+    temperature: float | None = Field(default=None, ge=0, le=2, examples=[None])
+    top_p: float | None = Field(default=None, gt=0, le=1, examples=[None])
+    max_tokens: int | None = Field(default=None, ge=1, le=1_000_000, examples=[None])
+
+
+class TaskCreated(BaseModel):
+    task_id: str = Field(examples=["3f0c2a9e8b7d4c1fa6e5d4c3b2a19080"])
+    status: Literal["queued", "running", "done", "failed", "cancelled"] = Field(examples=["queued"])
+    stream_token: str = Field(
+        examples=["q8Xw3n0J9s2Yb1Lr4Vt6Zc5Hm7Kd0Fp"],
+        description="Shown once: resumes the task's stream (GET /tasks/{id}/stream with "
+        "?stream_token= or X-Stream-Token, and Last-Event-ID) after a dropped connection",
+    )
 
 
 class UsagePublic(BaseModel):

@@ -23,6 +23,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from simplechat.billing.service import BillingService
+from simplechat.chat.background import CHAT_TASK, ChatTasks, turn_record
 from simplechat.chat.errors import ConversationNotFound, ModelTakesNoImages, NothingToRegenerate
 from simplechat.chat.repository.conversations import ConversationRepository
 from simplechat.chat.repository.messages import MessageRepository
@@ -58,6 +59,8 @@ from simplechat.llm.registry import ProviderRegistry
 from simplechat.llm.tokens import TokenCounter
 from simplechat.llm.truncation import middle_out
 from simplechat.llm.types import ChatMessage, Completion, GenerationParams, ModelSpec, Role
+from simplechat.tasks.service import TaskService
+from simplechat.tasks.types import CreatedTask
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +94,7 @@ class ChatService:
         keys: KeyService,
         provider_keys: ProviderKeyService,
         billing: BillingService,
+        tasks: TaskService,
         registry: ProviderRegistry,
         counter: TokenCounter,
         prompts: dict[Persona, str],
@@ -115,6 +119,11 @@ class ChatService:
             billing=billing,
             counter=counter,
         )
+        self._tasks = tasks
+        self._background = ChatTasks(
+            recorder=self._recorder, messages=messages, billing=billing, open_stream=self._open
+        )
+        tasks.register(CHAT_TASK, on_abandoned=self._background.on_abandoned)
         self._prompts = prompts
         self._margin = safety_margin
         self._history_max = history_max_messages
@@ -135,6 +144,31 @@ class ChatService:
     ) -> ChatStream:
         """Start answering `request` as a stream; errors before the first chunk are raised."""
         return await self._open(await self._start(user_id, request, key))
+
+    async def create_task(
+        self, user_id: str, request: ChatRequest, key: KeyGrant | None = None
+    ) -> CreatedTask:
+        """Admit and store `request` as `stream` does (its errors are raised), then answer it
+        in the background as a task: its output can be streamed once, from any worker."""
+        turn = await self._start(user_id, request, key)
+        turn = replace(turn, reply_id=self._messages.new_id())
+        try:
+            created = await self._tasks.create(user_id, CHAT_TASK, turn_record(turn))
+        except BaseException as exc:
+            await asyncio.shield(
+                self._recorder.fail(
+                    turn.admission,
+                    turn.place,
+                    turn.message_id,
+                    exc,
+                    key_charge=turn.key_charge,
+                    hold=turn.hold,
+                    key_hold=turn.key_hold,
+                )
+            )
+            raise
+        self._tasks.run(created.task, self._background.producer(turn))
+        return created
 
     async def regenerate(
         self,

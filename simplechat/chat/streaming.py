@@ -16,7 +16,7 @@
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import aclosing, suppress
 from dataclasses import dataclass, field
 
@@ -214,7 +214,7 @@ class ChatStream:
     def mock(self) -> bool:
         return self.turn.mock
 
-    async def events(self) -> AsyncIterator[StreamEvent]:
+    async def events(self) -> AsyncGenerator[StreamEvent, None]:
         """Deltas (and keep-alives), then exactly one Finished or Failed. Stores the reply."""
         progress = self._progress
         outcome: StreamEvent | None = None

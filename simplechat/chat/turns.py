@@ -16,7 +16,7 @@ from simplechat.chat.types import Persona, Placement, Tally
 from simplechat.keys.service import KeyService
 from simplechat.keys.types import KeyCharge, KeyGrant
 from simplechat.kit.telemetry import record_tokens
-from simplechat.limits.service import Admission, LimitService
+from simplechat.limits.service import Admission, LimitService, Taken
 from simplechat.llm.base import Provider
 from simplechat.llm.tokens import IMAGE_TOKENS, TokenCounter
 from simplechat.llm.truncation import Truncated, middle_out
@@ -51,6 +51,7 @@ class Turn:
     hold: Hold | None = None  # the credits held for the turn (None: credits off, free model)
     key: KeyGrant | None = None  # the personal API key the request came with
     key_hold: Hold | None = None  # held on the key's max_credits (None: no cap, free model)
+    reply_id: str | None = None  # the reply's id, when chosen in advance (a task's)
 
     @property
     def mock(self) -> bool:
@@ -165,10 +166,10 @@ class TurnRecorder:
         tokens = tokens if tokens is not None else await self.count(text)
         # What the turn is charged for: the provider's usage, or counted here when it sent none.
         billed = usage or Usage(prompt_tokens=turn.prompt.prompt_tokens, completion_tokens=tokens)
-        cost = self._billing.price(turn.model, billed)
+        cost = self.price(turn, billed)
         again = place.regeneration
         tally = _tally(place, usage, tokens, cost)
-        reply_id = self.messages.new_id()
+        reply_id = turn.reply_id or self.messages.new_id()
         _, recorded, _, _ = await asyncio.gather(
             self.messages.add_reply(
                 reply_id=reply_id,
@@ -195,6 +196,10 @@ class TurnRecorder:
             if again.reopen:
                 await self.messages.mark_answered(turn.message_id)
         return reply_id
+
+    def price(self, turn: Turn, usage: Usage) -> int:
+        """What the turn costs for `usage`, in units (no I/O)."""
+        return self._billing.price(turn.model, usage)
 
     async def _charge(self, turn: Turn, usage: Usage, reply_id: str, *, estimated: bool) -> None:
         """Charge the turn and settle its hold. The reply is stored whatever happens here: a
@@ -263,15 +268,31 @@ class TurnRecorder:
         back. A failed regeneration changes nothing stored."""
         code = getattr(exc, "error_code", type(exc).__name__)
         await asyncio.gather(self.release(hold), self.release(key_hold))
+        giving = admission.taken if give_back else None
+        await self.settle_failure(
+            place, message_id, code, taken=giving, key_charge=key_charge if give_back else None
+        )
+
+    async def settle_failure(
+        self,
+        place: Placement | None,
+        message_id: str | None,
+        code: str,
+        *,
+        taken: Taken | None,
+        key_charge: KeyCharge | None,
+    ) -> None:
+        """`fail` without the holds: also what a task whose worker died leaves to its hook,
+        which has the turn's record rather than the turn."""
         try:
             if message_id is not None and place is not None and place.regeneration is None:
                 await self.messages.mark_unanswered(message_id, error_code=code)
                 tally = Tally(messages=1, input_tokens=place.user_tokens)
                 if not await self._record(place, tally):
                     await self._drop_orphans(place, [message_id])
-            if give_back:
-                await self._limits.give_back(admission)
-                if key_charge is not None:
-                    await self._keys.give_back(key_charge)
+            if taken is not None:
+                await self._limits.give_back_taken(taken)
+            if key_charge is not None:
+                await self._keys.give_back(key_charge)
         except Exception:  # the original error is the one the caller must see
             log.exception("chat.cleanup_failed message_id=%s", message_id)

@@ -8,7 +8,8 @@ embedded server cannot match ObjectId-valued fields other than `_id` by equality
 
 Times that are only written once at insert are BSON dates. Times that are rewritten by an
 update (the burst-limit slots in `UserDoc.lim`, `UserDoc.active_ms`, `AvatarDoc.updated_ms`,
-`IpLimitDoc.exp_ms`, `ApiKeyDoc.last_used_ms`, conversations' and presets' `updated_ms`) are
+`IpLimitDoc.exp_ms`, `ApiKeyDoc.last_used_ms`, conversations' and presets' `updated_ms`,
+`TaskDoc.lease_ms`) are
 integer epoch milliseconds:
 they compare the same way everywhere, and the embedded server stores a date set through `$set`
 as a string.
@@ -34,6 +35,7 @@ from simplechat.documents.provider_keys import ProviderKeyDoc
 from simplechat.documents.redeem_codes import RedeemCodeDoc
 from simplechat.documents.refresh_tokens import RefreshTokenDoc
 from simplechat.documents.role_counts import RoleCountDoc
+from simplechat.documents.tasks import TaskDoc
 from simplechat.documents.usage_records import UsageRecordDoc
 from simplechat.documents.users import UserDoc
 
@@ -58,4 +60,5 @@ DOCUMENT_MODELS: list[type[Document]] = [
     HoldDoc,
     RedeemCodeDoc,
     UsageRecordDoc,
+    TaskDoc,
 ]

@@ -28,6 +28,7 @@ status (OpenAI's shape under /v1).
     ├── NotFound (404)
     │   ├── ApiKeyNotFound (404)      keys: missing, or another user's
     │   ├── ConversationNotFound (404)    chat/errors.py: missing, or another user's
+    │   ├── TaskNotFound (404)            tasks/errors.py: missing, or another user's
     │   ├── PresetNotFound (404)          presets/errors.py: missing, or another user's private
     │   └── CreditsDisabled, CodeNotFound, UserNotFound (404)   billing/errors.py
     ├── MethodNotAllowed (405)
@@ -37,6 +38,8 @@ status (OpenAI's shape under /v1).
     │   ├── PresetReadOnly (409)          presets/errors.py: the built-ins come from settings
     │   ├── LastAdmin (409)               accounts: the last admin stays an admin
     │   ├── NoPassword (409)              accounts: set a password first
+    │   ├── StreamAlreadyClaimed (409)    tasks/errors.py: a task is streamed once
+    │   ├── TaskFinished (409)            tasks/errors.py: nothing left to cancel
     │   └── CodeUsed, CodeDisabled, BalanceTooLow (409)   billing/errors.py
     ├── Gone (410)
     │   └── CodeExpired (410)             billing/errors.py
@@ -56,6 +59,9 @@ status (OpenAI's shape under /v1).
     ├── EngineUnavailable (503)       media: no speech or picture engine installed or set
     ├── DatabaseUnavailable (503)
     ├── ClientDisconnected (499)      recorded on a stream the client left; never sent
+    ├── TaskAbandoned (503), TaskCancelled (409), ServerStopped (503), StreamTimeout (504)
+    │                                 tasks/errors.py: how a task's stream ends (an error
+    │                                 event, never a response's status)
     └── UpstreamError (502)
         ├── UpstreamRejected (502)     the server's provider key or request was refused
         ├── UpstreamBadResponse (502)  the provider answered something unreadable

@@ -40,6 +40,18 @@ STATE_CACHE_SIZE = 10_000  # users whose last seen state this process remembers 
 
 
 @dataclass(frozen=True, slots=True)
+class Taken:
+    """What an admission took, as plain values (a task stores them, so that whoever finds
+    its worker dead can give them back)."""
+
+    user_id: str
+    day: str
+    slot: int
+    claimed_ms: int
+    previous_ms: int
+
+
+@dataclass(frozen=True, slots=True)
 class Admission:
     """What a request took, so that a failed request can give it back."""
 
@@ -48,6 +60,10 @@ class Admission:
     slot: int
     claimed_ms: int
     previous_ms: int
+
+    @property
+    def taken(self) -> Taken:
+        return Taken(self.user.id, self.day, self.slot, self.claimed_ms, self.previous_ms)
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,13 +143,17 @@ class LimitService:
 
     async def give_back(self, admission: Admission) -> None:
         """Undo an admission whose request failed: it counts against neither limit."""
-        self._seen.pop(admission.user.id, None)
+        await self.give_back_taken(admission.taken)
+
+    async def give_back_taken(self, taken: Taken) -> None:
+        """`give_back`, from what the admission took."""
+        self._seen.pop(taken.user_id, None)
         await self._repo.give_back(
-            user_id=admission.user.id,
-            slot=admission.slot,
-            day=admission.day,
-            claimed_ms=admission.claimed_ms,
-            previous_ms=admission.previous_ms,
+            user_id=taken.user_id,
+            slot=taken.slot,
+            day=taken.day,
+            claimed_ms=taken.claimed_ms,
+            previous_ms=taken.previous_ms,
         )
 
     async def status(self, user_id: str, now: datetime) -> LimitStatus:

@@ -9,7 +9,7 @@ from pymongo import MongoClient
 from simplechat.config import Settings
 from tests.accounts.test_avatars import photo_jpeg
 from tests.accounts.test_router import assert_error
-from tests.factories import app_client, log_in, sign_up, sign_up_admin
+from tests.factories import app_client, log_in, sign_up, sign_up_admin, wait_finished
 
 
 async def test_me_shows_role_and_level(
@@ -92,6 +92,7 @@ def owned(settings: Settings, user_id: str, username: str) -> dict[str, int]:
             "avatars": database.avatars.count_documents({"_id": user_id}),
             "conversations": database.conversations.count_documents({"owner_id": user_id}),
             "presets": database.presets.count_documents({"scope": user_id}),
+            "tasks": database.tasks.count_documents({"owner_id": user_id}),
         }
     finally:
         handles["mongo"].close()
@@ -113,8 +114,15 @@ def billing_owned(settings: Settings, user_id: str) -> dict[str, int]:
 
 
 async def give_eric_some_data(client: httpx.AsyncClient, headers: dict[str, str]) -> str:
-    for text in ("hi", "hello", "hey", "refused by the burst limit"):
+    for text in ("hi", "hello"):
         await client.post("/llm/message", json={"message": text}, headers=headers)
+    conversation = (await client.post("/conversations", json={}, headers=headers)).json()["id"]
+    url = f"/conversations/{conversation}/tasks"
+    task = (await client.post(url, json={"message": "hey"}, headers=headers)).json()
+    await wait_finished(client, headers, task["task_id"])
+    await client.post(
+        "/llm/message", json={"message": "refused by the burst limit"}, headers=headers
+    )
     await client.put(
         "/user/me/avatar", content=photo_jpeg(), headers={**headers, "Content-Type": "image/jpeg"}
     )

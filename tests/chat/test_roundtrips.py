@@ -17,34 +17,11 @@ from typing import Any
 
 import httpx
 import pytest
-from pymongo import monitoring
 
 from simplechat.config import Settings
-from tests.factories import app_client, sign_up
+from tests.factories import COMMANDS, CommandCounter, app_client, sign_up
 
-
-class CommandCounter(monitoring.CommandListener):
-    def __init__(self) -> None:
-        self.counts: Counter[str] = Counter()
-        self.enabled = False
-
-    def started(self, event: monitoring.CommandStartedEvent) -> None:
-        if not self.enabled:
-            return
-        target = event.command.get(event.command_name)
-        if event.command_name == "getMore":
-            target = event.command.get("collection")
-        self.counts[f"{event.command_name} {target}"] += 1
-
-    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
-        pass
-
-    def failed(self, event: monitoring.CommandFailedEvent) -> None:
-        pass
-
-
-_COUNTER = CommandCounter()
-monitoring.register(_COUNTER)  # for every client made from now on; counts only when enabled
+_COUNTER = COMMANDS
 
 TODAY = {"findAndModify users": 1, "insert messages": 2, "find messages": 1}
 CONVERSATION_INC = {"update conversations": 1}

@@ -32,6 +32,9 @@ from simplechat.llm.registry import ProviderRegistry
 from simplechat.llm.retry import RetryPolicy
 from simplechat.llm.tokens import default_counter
 from simplechat.llm.types import ChatMessage, Role
+from simplechat.tasks.repository import TaskRepository
+from simplechat.tasks.service import TaskService
+from simplechat.tasks.types import TaskPolicy
 from simplechat.wiring import build_billing
 from tests.factories import SEED, RecordedSleeps, make_settings
 from tests.fakes.openrouter import FakeOpenRouter
@@ -72,6 +75,7 @@ async def chat(
             ),
             limits=limits,
             billing=build_billing(make_settings(mongo_uri, database_name, tmp_path))[0],
+            tasks=TaskService(repo=TaskRepository(), policy=TaskPolicy()),
             registry=registry,
             counter=default_counter(),
             prompts={Persona.PLAIN: "Be brief.", Persona.ADVANCED: "Be kind."},

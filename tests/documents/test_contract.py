@@ -925,3 +925,108 @@ async def test_find_one_and_update_returns_the_document_before(db: Db) -> None:
     doc = await db.api_keys.find_one({"_id": key_id})
     assert doc is not None
     assert 100 + sum(deltas) == doc["max_credits"]
+
+
+async def _task(db: Db, task_id: str, **fields: Any) -> None:
+    doc = {
+        "_id": task_id,
+        "owner_id": "u",
+        "status": "queued",
+        "claimed": False,
+        "out": [],
+        "lease_ms": 1_000,
+        "finished_ms": 0,
+        "payload": {"message_id": "m", "hold_id": None, "default": True, "slot": 2},
+        "list_key": f"u:{1_800_000_000_000 + len(task_id):013d}:{task_id}",
+    }
+    await db.tasks.insert_one({**doc, **fields})
+
+
+async def test_task_output_is_pushed_only_while_the_task_runs(db: Db) -> None:
+    """tasks/repository.py: start, flushes ($push of a string with the lease, one update),
+    a cancel, and a flush refused after it."""
+    await db.tasks.create_index("status")
+    await _task(db, "t")
+    running = {"_id": "t", "status": "running"}
+    start = await db.tasks.update_one(
+        {"_id": "t", "status": "queued"}, {"$set": {"status": "running", "lease_ms": 2_000}}
+    )
+    assert start.matched_count == 1
+    for i, text in enumerate(["Hello", " Eric!", ""]):
+        update: dict[str, Any] = {"$set": {"lease_ms": 3_000 + i}}
+        if text:
+            update["$push"] = {"out": text}
+        assert (await db.tasks.update_one(running, update)).matched_count == 1
+    cancel = await db.tasks.find_one_and_update(
+        {"_id": "t", "owner_id": "u", "status": "running"},
+        {"$set": {"status": "cancelled", "finished_ms": 5_000}},
+        return_document=ReturnDocument.AFTER,
+    )
+    assert cancel is not None
+    refused = await db.tasks.update_one(running, {"$push": {"out": " more"}})
+    assert refused.matched_count == 0
+    doc = await db.tasks.find_one({"_id": "t"})
+    assert doc is not None
+    assert doc["out"] == ["Hello", " Eric!"]
+    assert (doc["status"], doc["lease_ms"], doc["finished_ms"]) == ("cancelled", 3_002, 5_000)
+    assert doc["payload"] == {"message_id": "m", "hold_id": None, "default": True, "slot": 2}
+
+
+async def test_a_task_stream_is_claimed_once_of_many_parallel_attempts(db: Db) -> None:
+    await _task(db, "t")
+
+    async def claim() -> dict[str, Any] | None:
+        return await db.tasks.find_one_and_update(
+            {"_id": "t", "owner_id": "u", "claimed": False},
+            {"$set": {"claimed": True}},
+            return_document=ReturnDocument.AFTER,
+        )
+
+    claims = await asyncio.gather(*(claim() for _ in range(20)))
+    won = [c for c in claims if c is not None]
+    assert len(won) == 1
+    assert bool(won[0]["claimed"]) is True  # the embedded server reads a $set True back as 1
+    assert await db.tasks.find_one({"_id": "t", "claimed": False}) is None
+
+
+async def test_an_expired_live_task_is_failed_once(db: Db) -> None:
+    """The sweeper's query (live status, lease before now: the status index) and its one
+    conditional update, raced by two workers; the last output is pushed with it."""
+    await db.tasks.create_index("status")
+    await _task(db, "dead", status="running", lease_ms=1_000, out=["a"])
+    await _task(db, "alive", status="running", lease_ms=9_000)
+    await _task(db, "done", status="done", lease_ms=1_000)
+    expired = db.tasks.find({"status": "running", "lease_ms": {"$lt": 5_000}})
+    assert [d["_id"] async for d in expired] == ["dead"]
+
+    async def fail() -> dict[str, Any] | None:
+        return await db.tasks.find_one_and_update(
+            {"_id": "dead", "status": "running", "lease_ms": {"$lt": 5_000}},
+            {"$set": {"status": "failed", "final": '{"code": "x"}'}, "$push": {"out": "b"}},
+            return_document=ReturnDocument.AFTER,
+        )
+
+    results = await asyncio.gather(fail(), fail())
+    won = [r for r in results if r is not None]
+    assert len(won) == 1
+    assert (won[0]["status"], won[0]["out"], won[0]["final"]) == (
+        "failed",
+        ["a", "b"],
+        '{"code": "x"}',
+    )
+
+
+async def test_tasks_page_by_list_key_and_are_deleted_by_range(db: Db) -> None:
+    await db.tasks.create_index("list_key")
+    await db.tasks.create_index("finished_ms")
+    for name, finished in (("a", 1_000), ("bb", 0), ("ccc", 9_000)):
+        await _task(db, name, finished_ms=finished)
+    await _task(db, "other", owner_id="v", list_key="v:1800000000000:other", finished_ms=1_000)
+    mine = {"list_key": {"$gte": "u:", "$lt": "u;"}}
+    page = db.tasks.find(mine).sort("list_key", DESCENDING).skip(1).limit(1)
+    assert [d["_id"] async for d in page] == ["bb"]
+    assert await db.tasks.count_documents(mine) == 3
+    old = await db.tasks.delete_many({"finished_ms": {"$gt": 0, "$lt": 5_000}})
+    assert old.deleted_count == 2  # "a" and the other user's; never the live "bb"
+    await db.tasks.delete_many(mine)
+    assert [d["_id"] async for d in db.tasks.find({})] == []

@@ -165,7 +165,7 @@ def test_the_cap_holds_across_two_workers(
     with serve(mongo_uri, database_name, tmp_path, **env) as base:
         responses, row, usage = asyncio.run(_burst_on_a_capped_key(base))
     statuses = sorted(r.status_code for r in responses)
-    assert statuses == [200] * 3 + [402] * 7, statuses
+    assert statuses == [200] * 3 + [402] * 7, [r.text for r in responses]
     refused = {r.json()["error"]["code"] for r in responses if r.status_code == 402}
     assert refused == {"key_credit_limit"}
     # What the key spent is what the 3 answered messages cost, by their usage records.

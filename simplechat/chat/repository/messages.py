@@ -113,6 +113,10 @@ class MessageRepository:
         await self._collection().insert_one(doc)
         return reply_id
 
+    async def exists(self, message_id: str) -> bool:
+        """Whether the message was stored (a task's reply, whose id was chosen in advance)."""
+        return await self._collection().find_one({"_id": PydanticObjectId(message_id)}) is not None
+
     async def mark_unanswered(self, message_id: str, *, error_code: str) -> None:
         """The user's message got no answer (the call failed or the client left first)."""
         await self._collection().update_one(
