@@ -151,17 +151,15 @@ class ApiKeyRepository:
         grant saw and today's count is below it: one conditional update for the same day,
         or (the first request of a day) one that starts the day's count at 1."""
         collection = ApiKeyDoc.get_pymongo_collection()
-        usable = {
+        usable: dict[str, Any] = {
             "_id": _oid(grant.key_id),
             "enabled": True,
             "expires_ms": {"$gt": now_ms},
             "daily_cap": grant.daily_cap,
         }
-        same_day = await collection.find_one_and_update(
-            {**usable, "day": day, "day_count": {"$lt": grant.daily_cap}},
-            {"$inc": {"day_count": 1, "uses": 1}, "$set": {"last_used_ms": now_ms}},
-        )
-        if same_day is not None:
+        same_day_filter = {**usable, "day": day, "day_count": {"$lt": grant.daily_cap}}
+        count = {"$inc": {"day_count": 1, "uses": 1}, "$set": {"last_used_ms": now_ms}}
+        if await collection.find_one_and_update(same_day_filter, count) is not None:
             return True
         if grant.daily_cap < 1:
             return False
@@ -169,7 +167,11 @@ class ApiKeyRepository:
             {**usable, "day": {"$lt": day}},  # days only grow: an older one is over
             {"$set": {"day": day, "day_count": 1, "last_used_ms": now_ms}, "$inc": {"uses": 1}},
         )
-        return new_day is not None
+        if new_day is not None:
+            return True
+        # A parallel request started the day between the two updates (a new key's first
+        # burst, or the first requests after midnight): count on the day it started.
+        return await collection.find_one_and_update(same_day_filter, count) is not None
 
     async def give_back(self, key_id: str, *, day: int) -> None:
         await ApiKeyDoc.get_pymongo_collection().update_one(

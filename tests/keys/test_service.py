@@ -1,6 +1,7 @@
 """KeyService against the test database: the daily count follows the day, a cap changed
 while a key is in use is the one that counts, and give-back never goes below zero."""
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -47,6 +48,22 @@ async def test_the_count_starts_again_on_a_new_day(keys: tuple[KeyService, Clock
     assert charge.day == date(2026, 11, 26).toordinal()
     key = await service.get("u1", created.key.id)
     assert (key.used_today, key.uses) == (1, 2)
+
+
+async def test_a_first_burst_of_a_day_is_counted_whole(keys: tuple[KeyService, Clock]) -> None:
+    """Parallel first requests of a day (a new key's first burst, or just after midnight): the
+    one that starts the day wins, and the others count on the day it started, none refused."""
+    service, clock = keys
+    for caps in (KeyCaps(), KeyCaps(daily_limit=30)):
+        created = await service.create("u1", "k", caps)
+        grant = await service.grant(created.secret)
+        charges = await asyncio.gather(*(service.charge(grant, "mock") for _ in range(20)))
+        assert len(charges) == 20
+        clock.now += timedelta(days=1)  # the next day's first burst too
+        await asyncio.gather(*(service.charge(grant, "mock") for _ in range(20)))
+        key = await service.get("u1", created.key.id)
+        assert (key.used_today, key.uses) == (20, 40)
+        clock.now -= timedelta(days=1)
 
 
 async def test_a_changed_cap_counts_and_give_back_stops_at_zero(
