@@ -71,6 +71,8 @@ def error_body(error: SimpleChatError) -> dict[str, Any]:
 
 
 def _openai_type(status: int, code: str) -> str:
+    if status == 402:
+        return "insufficient_quota"
     if code.endswith("_limit") or status == 429:
         return "rate_limit_error"
     if status == 401:

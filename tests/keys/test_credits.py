@@ -65,6 +65,7 @@ async def test_the_key_stops_at_its_cap_and_shows_what_it_spent(
         assert refused.status_code == 402, refused.text
         error = refused.json()["error"]
         assert error["code"] == "key_credit_limit"
+        assert error["type"] == "insufficient_quota"  # OpenAI's type for a spent budget
         assert "max_credits" in error["message"]
         on_llm = await client.post("/llm/message", json={"message": "and?"}, headers=bearer(key))
         assert on_llm.status_code == 402
