@@ -1,12 +1,12 @@
 """ChatService: one chat message from admission to stored reply, whole or streamed.
 
-    [conversation read, when one is named] -> resolve model (and the user's own provider key,
-    when they stored one) -> the API key's cap, when the request came with one -> limits.admit
-    (also authenticates) -> store the user's message while reading the conversation's newest
-    messages (and, in a long conversation, its first ones) -> middle-out -> hold credits
-    (billing; and the API key's max_credits, side by side) -> provider -> store the reply, add
-    the exchange and its cost to the conversation's totals and bill (one update) and charge
-    it (and the key's hold), side by side
+    (chat.admission) [conversation read, when one is named] -> resolve model (and the user's
+    own provider key, when they stored one) -> the API key's cap, when the request came with
+    one -> limits.admit (also authenticates) -> store the user's message while reading the
+    conversation's newest messages (and, in a long conversation, its first ones) ->
+    middle-out -> hold credits (billing; and the API key's max_credits, side by side) ->
+    provider -> store the reply, add the exchange and its cost to the conversation's totals
+    and bill (one update) and charge it (and the key's hold), side by side
 
 A message sent without a conversation goes to the user's default conversation, which needs
 no read (its id is the user's id) and is created by its first exchange.
@@ -18,19 +18,19 @@ ends (`chat.streaming`).
 """
 
 import asyncio
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from simplechat.billing.service import BillingService
+from simplechat.chat.admission import Admitted, Admitter, Setup
 from simplechat.chat.background import CHAT_TASK, ChatTasks, turn_record
-from simplechat.chat.errors import ConversationNotFound, ModelTakesNoImages, NothingToRegenerate
+from simplechat.chat.errors import ModelTakesNoImages, NothingToRegenerate
 from simplechat.chat.repository.conversations import ConversationRepository
 from simplechat.chat.repository.messages import MessageRepository
 from simplechat.chat.rules import (
     PERSONAS,
     for_model,
-    generation_params,
     image_refusal,
     new_message,
     placement,
@@ -42,7 +42,6 @@ from simplechat.chat.turns import Turn, TurnRecorder
 from simplechat.chat.types import (
     ChatReply,
     ChatRequest,
-    Conversation,
     HistoryEntry,
     MessageStatus,
     Persona,
@@ -51,37 +50,15 @@ from simplechat.chat.types import (
     Sampling,
 )
 from simplechat.keys.service import KeyService, ProviderKeyService
-from simplechat.keys.types import KeyCharge, KeyGrant
+from simplechat.keys.types import KeyGrant
 from simplechat.kit.errors import ContextTooLong, InvalidInput
-from simplechat.limits.service import Admission, LimitService
-from simplechat.llm.base import Provider
+from simplechat.limits.service import LimitService
 from simplechat.llm.registry import ProviderRegistry
 from simplechat.llm.tokens import TokenCounter
 from simplechat.llm.truncation import middle_out
-from simplechat.llm.types import ChatMessage, Completion, GenerationParams, ModelSpec, Role
+from simplechat.llm.types import ChatMessage, Completion, ModelSpec, Role
 from simplechat.tasks.service import TaskService
 from simplechat.tasks.types import CreatedTask
-
-
-@dataclass(frozen=True, slots=True)
-class _Admitted:
-    """What a request took: from the user's limits, and from its API key's daily cap."""
-
-    admission: Admission
-    key: KeyGrant | None  # the API key the request came with
-    key_charge: KeyCharge | None
-    own_key: str | None  # the user's own provider key for this call (None: the server's)
-
-
-@dataclass(frozen=True, slots=True)
-class _Setup:
-    """What a turn needs before admission: its conversation (None: the default one, not
-    read) and its model."""
-
-    conversation: Conversation | None
-    model: ModelSpec
-    provider: Provider
-    params: GenerationParams
 
 
 class ChatService:
@@ -105,10 +82,14 @@ class ChatService:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._messages = messages
-        self._conversations = conversations
-        self._limits = limits
-        self._keys = keys
-        self._provider_keys = provider_keys
+        self._admitter = Admitter(
+            conversations=conversations,
+            limits=limits,
+            keys=keys,
+            provider_keys=provider_keys,
+            registry=registry,
+            clock=clock,
+        )
         self._registry = registry
         self._counter = counter
         self._recorder = TurnRecorder(
@@ -129,7 +110,6 @@ class ChatService:
         self._history_max = history_max_messages
         self._first_chunk_wait = stream_first_chunk_wait
         self._keepalive = stream_keepalive
-        self._clock = clock
 
     # --- what the routes call ---
     # `key`: the personal API key the request came with (its allow-list and daily cap apply).
@@ -155,17 +135,7 @@ class ChatService:
         try:
             created = await self._tasks.create(user_id, CHAT_TASK, turn_record(turn))
         except BaseException as exc:
-            await asyncio.shield(
-                self._recorder.fail(
-                    turn.admission,
-                    turn.place,
-                    turn.message_id,
-                    exc,
-                    key_charge=turn.key_charge,
-                    hold=turn.hold,
-                    key_hold=turn.key_hold,
-                )
-            )
+            await asyncio.shield(self._recorder.fail_turn(turn, exc))
             raise
         self._tasks.run(created.task, self._background.producer(turn))
         return created
@@ -211,17 +181,7 @@ class ChatService:
         try:
             completion, turn = await self._call(turn)
         except BaseException as exc:
-            await asyncio.shield(
-                self._recorder.fail(
-                    turn.admission,
-                    turn.place,
-                    turn.message_id,
-                    exc,
-                    key_charge=turn.key_charge,
-                    hold=turn.hold,
-                    key_hold=turn.key_hold,
-                )
-            )
+            await asyncio.shield(self._recorder.fail_turn(turn, exc))
             raise
         reply_id = await self._recorder.record_reply(
             turn, completion.text, completion.usage, complete=True, estimated=False
@@ -254,64 +214,15 @@ class ChatService:
             return completion, turn
 
     # --- starting a turn ---
-    async def _setup(
-        self,
-        user_id: str,
-        conversation_id: str | None,
-        model_name: str | None,
-        sampling: Sampling,
-        messages: Sequence[ChatMessage],
-    ) -> _Setup:
-        """The conversation (404 for another user's or none) and the model, before admission."""
-        conversation = None
-        if conversation_id is not None:
-            conversation = await self._conversations.get(user_id, conversation_id)
-            if conversation is None:
-                raise ConversationNotFound()
-        model, provider = self._registry.resolve(
-            model_name or (conversation.model if conversation else None)
-        )
-        refusal = image_refusal(model, messages)
-        if refusal:
-            raise ModelTakesNoImages(refusal)
-        conversation_sampling = conversation.sampling if conversation else Sampling()
-        params = generation_params(model, sampling, conversation_sampling)
-        return _Setup(conversation, model, provider, params)
-
-    async def _admit(self, user_id: str, setup: _Setup, key: KeyGrant | None) -> _Admitted:
-        """Count the call against the API key (if any), then admit it under the user's limits
-        while the user's own provider key is read (side by side: no added step). A refusal
-        gives back whatever was taken."""
-        charge = None if key is None else await self._keys.charge(key, setup.model.name)
-        admitted, own_key = await asyncio.gather(
-            self._limits.admit(user_id, self._clock()),
-            self._provider_keys.key_for(
-                user_id,
-                setup.provider.name,
-                server_key=self._registry.has_server_key(setup.provider.name),
-            ),
-            return_exceptions=True,
-        )
-        failure = next((r for r in (own_key, admitted) if isinstance(r, BaseException)), None)
-        if failure is not None:
-            if isinstance(admitted, Admission):
-                await asyncio.shield(self._limits.give_back(admitted))
-            if charge is not None:
-                await asyncio.shield(self._keys.give_back(charge))
-            raise failure
-        assert isinstance(admitted, Admission)
-        assert own_key is None or isinstance(own_key, str)
-        return _Admitted(admitted, key, charge, own_key)
-
     async def _start(self, user_id: str, request: ChatRequest, key: KeyGrant | None) -> Turn:
         """Admit the message, store it and build its prompt."""
         new = new_message(request)
         sent = request.messages if request.messages is not None else [new]
-        setup = await self._setup(
+        setup = await self._admitter.setup(
             user_id, request.conversation_id, request.model, request.sampling, sent
         )
         # One round trip admits the message under both limits and proves the user exists.
-        admitted = await self._admit(user_id, setup, key)
+        admitted = await self._admitter.admit(user_id, setup, key)
         admission = admitted.admission
         message_id = self._messages.new_id()
         place: Placement | None = None
@@ -358,7 +269,7 @@ class ChatService:
     async def _store_and_gather(
         self,
         request: ChatRequest,
-        setup: _Setup,
+        setup: Setup,
         place: Placement,
         message_id: str,
         new: ChatMessage,
@@ -392,7 +303,7 @@ class ChatService:
         ready = for_model(setup.model, history)
         return (*start, *ready, replace(new, tokens=place.user_tokens)), len(start)
 
-    def _preamble(self, setup: _Setup, persona: Persona) -> tuple[ChatMessage, ...]:
+    def _preamble(self, setup: Setup, persona: Persona) -> tuple[ChatMessage, ...]:
         preset = setup.conversation.preset if setup.conversation else None
         return preamble(preset, self._prompts.get(persona, self._prompts[Persona.PLAIN]))
 
@@ -400,8 +311,8 @@ class ChatService:
         self, user_id: str, conversation_id: str, model_name: str | None, key: KeyGrant | None
     ) -> Turn:
         """Admit a regeneration and build the prompt that answers the last user message."""
-        setup = await self._setup(user_id, conversation_id, model_name, Sampling(), [])
-        admitted = await self._admit(user_id, setup, key)
+        setup = await self._admitter.setup(user_id, conversation_id, model_name, Sampling(), [])
+        admitted = await self._admitter.admit(user_id, setup, key)
         try:
             return await self._turn_again(user_id, setup, admitted)
         except BaseException as exc:  # nothing was stored: only the quota goes back
@@ -412,7 +323,7 @@ class ChatService:
             )
             raise
 
-    async def _turn_again(self, user_id: str, setup: _Setup, admitted: _Admitted) -> Turn:
+    async def _turn_again(self, user_id: str, setup: Setup, admitted: Admitted) -> Turn:
         conversation = setup.conversation
         assert conversation is not None
         last = await self._messages.last_exchange(conversation.id, self._history_max)

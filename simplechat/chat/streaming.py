@@ -115,32 +115,12 @@ class ChatStream:
         except BaseException:  # the client left while we waited for the first chunk
             await stream._stop_producer()
             gone = ClientDisconnected("The client disconnected before the answer began.")
-            await asyncio.shield(
-                recorder.fail(
-                    turn.admission,
-                    turn.place,
-                    turn.message_id,
-                    gone,
-                    give_back=False,
-                    hold=turn.hold,
-                    key_hold=turn.key_hold,
-                )
-            )
+            await asyncio.shield(recorder.fail_turn(turn, gone, give_back=False))
             raise
         if isinstance(stream._first, BaseException):
             error = stream._first
             await stream._stop_producer()
-            await asyncio.shield(
-                recorder.fail(
-                    stream.turn.admission,
-                    stream.turn.place,
-                    stream.turn.message_id,
-                    error,
-                    key_charge=stream.turn.key_charge,
-                    hold=stream.turn.hold,
-                    key_hold=stream.turn.key_hold,
-                )
-            )
+            await asyncio.shield(recorder.fail_turn(stream.turn, error))
             raise error
         return stream
 
@@ -267,26 +247,10 @@ class ChatStream:
             # The upstream was called; the client left before any text: the message stays,
             # unanswered, and counts like any other.
             gone = ClientDisconnected("The client disconnected before the answer began.")
-            await self._recorder.fail(
-                turn.admission,
-                turn.place,
-                turn.message_id,
-                gone,
-                give_back=False,
-                hold=turn.hold,
-                key_hold=turn.key_hold,
-            )
+            await self._recorder.fail_turn(turn, gone, give_back=False)
             return Failed(gone)
         if error is not None and not progress.parts:
-            await self._recorder.fail(
-                turn.admission,
-                turn.place,
-                turn.message_id,
-                error,
-                key_charge=turn.key_charge,
-                hold=turn.hold,
-                key_hold=turn.key_hold,
-            )
+            await self._recorder.fail_turn(turn, error)
             return Failed(error)
         tokens = await self._recorder.count(progress.text)
         estimated = progress.usage is None

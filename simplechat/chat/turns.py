@@ -273,6 +273,20 @@ class TurnRecorder:
             place, message_id, code, taken=giving, key_charge=key_charge if give_back else None
         )
 
+    async def fail_turn(self, turn: Turn, exc: BaseException, *, give_back: bool = True) -> None:
+        """`fail` for a turn that was built: its message, its key's count and both holds
+        (`give_back=False`: the call reached the provider, so the quota stays taken)."""
+        await self.fail(
+            turn.admission,
+            turn.place,
+            turn.message_id,
+            exc,
+            give_back=give_back,
+            key_charge=turn.key_charge,
+            hold=turn.hold,
+            key_hold=turn.key_hold,
+        )
+
     async def settle_failure(
         self,
         place: Placement | None,
