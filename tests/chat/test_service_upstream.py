@@ -44,6 +44,7 @@ USER = "6b01b59ab1945f3903016ee2"
 NOW = datetime(2026, 11, 21, 12, 0, 0, tzinfo=UTC)
 MODEL = "mistralai/mistral-7b-instruct"
 PLAIN = ChatRequest(persona=Persona.PLAIN, text=SEED, model=MODEL)
+POLICY = LimitPolicy(daily=20, burst=3, burst_window_seconds=30, timezone=ZoneInfo("UTC"))
 Chat = tuple[ChatService, FakeOpenRouter]
 
 
@@ -53,8 +54,7 @@ async def chat(
 ) -> AsyncIterator[tuple[ChatService, FakeOpenRouter]]:
     client, _ = await open_database(mongo_uri, database_name, timeout_ms=5000)
     await UserDoc(id=PydanticObjectId(USER), username="eric", password_hash="x").insert()
-    policy = LimitPolicy(daily=20, burst=3, burst_window_seconds=30, timezone=ZoneInfo("UTC"))
-    limits = LimitService(repo=LimitRepository(), policy=policy)
+    limits = LimitService(repo=LimitRepository(), policy=POLICY)
     retry = RetryPolicy(max_retries=1, backoff_seconds=0, sleep=RecordedSleeps())
     async with FakeOpenRouter() as fake, aiohttp.ClientSession() as session:
         provider = OpenRouterProvider(
@@ -91,8 +91,9 @@ async def chat(
             await client.close()
 
 
-async def used_today(service: ChatService) -> int:
-    return (await service._limits.status(USER, NOW)).chat_cnt
+async def used_today() -> int:
+    """The user's messages counted today, read from the database (as any worker would)."""
+    return (await LimitService(repo=LimitRepository(), policy=POLICY).status(USER, NOW)).chat_cnt
 
 
 class TestSend:
@@ -110,7 +111,7 @@ class TestSend:
             ("user", SEED, "sent"),
             ("assistant", reply.text, "complete"),
         ]
-        assert await used_today(service) == 1
+        assert await used_today() == 1
 
     async def test_the_next_prompt_carries_the_history(self, chat: Chat) -> None:
         service, fake = chat
@@ -130,7 +131,7 @@ class TestSend:
 
         history = await service.history(USER, 5)
         assert [(e.role, e.status) for e in history] == [("user", "unanswered")]
-        assert await used_today(service) == 0
+        assert await used_today() == 0
 
     async def test_context_too_long_is_retried_once_tighter(self, chat: Chat) -> None:
         service, fake = chat
@@ -145,7 +146,7 @@ class TestSend:
         fake.fail_next("context_length", times=2)
         with pytest.raises(ContextTooLong):
             await service.send(USER, PLAIN)
-        assert await used_today(service) == 0
+        assert await used_today() == 0
 
     async def test_client_messages_are_the_prompt(self, chat: Chat) -> None:
         service, fake = chat
@@ -176,7 +177,7 @@ class TestSend:
         with pytest.raises(InvalidInput):
             await service.send(USER, request_)
         assert not fake.requests
-        assert await used_today(service) == 0
+        assert await used_today() == 0
 
 
 class TestStream:
@@ -203,7 +204,7 @@ class TestStream:
         history = await service.history(USER, 2)
         assert history[-1].status == "incomplete"
         assert history[-1].text == "".join(e.text for e in events if isinstance(e, Delta))
-        assert await used_today(service) == 0
+        assert await used_today() == 0
 
     async def test_an_error_before_the_first_chunk_is_raised(self, chat: Chat) -> None:
         service, fake = chat
