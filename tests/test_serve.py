@@ -226,8 +226,11 @@ async def kill_under_traffic(base: str, database_pid: int) -> tuple[float, Sent,
     await asyncio.sleep(KILL_AFTER_SECONDS)
     killed_at = time.monotonic()
     os.kill(database_pid, signal.SIGKILL)
+    # Until SUCCESSES_AFTER_RECOVERY answers in a row since the last failure: the two workers
+    # find the new database each on its own, so for a moment one may answer and the other not.
     while time.monotonic() - killed_at < RECOVERY_SECONDS + 5:
-        back = [s for s in sent if s[0] > killed_at and s[2] == 200]
+        outage_over = max((s[0] for s in sent if s[2] != 200), default=killed_at)
+        back = [s for s in sent if s[0] > outage_over and s[2] == 200]
         if len(back) >= SUCCESSES_AFTER_RECOVERY:
             break
         await asyncio.sleep(0.1)
@@ -277,5 +280,8 @@ def test_embedded_database_killed_under_traffic_comes_back(tmp_path: Path) -> No
     assert all(when > killed_at for when in failed)
     outage_over = max(failed, default=killed_at)
     back = [when for when, _, status in sent if when > outage_over and status == 200]
-    assert len(back) >= SUCCESSES_AFTER_RECOVERY, "service did not come back"
+    timeline = [
+        (round(when - killed_at, 2), status) for when, _, status in sent if when > killed_at
+    ]
+    assert len(back) >= SUCCESSES_AFTER_RECOVERY, f"service did not come back: {timeline}"
     assert back[0] - killed_at < RECOVERY_SECONDS
