@@ -355,11 +355,14 @@ async def _media_engines(settings: Settings) -> tuple[str, str]:
     """The speech and picture engines the server would use (nothing is loaded or sent)."""
     async with make_http_session(settings) as session:
         engines = build_media_engines(settings, session)
-        speech, ocr = engines.speech, engines.ocr
-        return (
-            f"none: {speech.reason}" if isinstance(speech, Unavailable) else speech.name,
-            f"none: {ocr.reason}" if isinstance(ocr, Unavailable) else ocr.name,
-        )
+
+        def described(engine: object) -> str:
+            if isinstance(engine, Unavailable):
+                return f"none: {engine.reason}"
+            name = str(getattr(engine, "name", engine))
+            return name if engines.has_server_key(name) else f"{name} (users' own keys only)"
+
+        return described(engines.speech), described(engines.ocr)
 
 
 def _media(settings: Settings, out: list[str], findings: Findings) -> None:

@@ -186,6 +186,10 @@ def test_says_which_media_engines_would_answer(
     code, out = check_config(capsys)
     assert code == 0
     assert "  pictures: rapidocr" in out
+    assert "  speech: dashscope/paraformer-realtime-v2 (users' own keys only)" in out
+    monkeypatch.setenv("SIMPLECHAT_BYOK", "off")
+    get_settings.cache_clear()
+    code, out = check_config(capsys)
     assert "SIMPLECHAT_SPEECH_ENGINE=dashscope, so set DASHSCOPE_API_KEY" in out
 
 

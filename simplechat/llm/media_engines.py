@@ -9,6 +9,10 @@ a chat-only server such as Ollama has no transcriptions), then the local engines
 usable, gives `Unavailable`, whose reason says what to install or set; the endpoints answer
 it with 503. Nothing is loaded here: the local engines load their models on first use.
 
+`dashscope` named with no DASHSCOPE_API_KEY, while users may bring their own keys
+(SIMPLECHAT_BYOK not `off`): the DashScope engine runs on each user's own key only, and a user
+without one gets 400 provider_key_required (as chat does for a vendor the server has no key for).
+
 Their prices (with credits on) come from the models file's `media` list (`llm.catalog`): a
 speech engine's per second, a picture engine's per picture; an engine not named is free.
 """
@@ -53,10 +57,15 @@ class MediaEngines:
     speech: SpeechEngine | Unavailable
     ocr: OcrEngine | Unavailable
     prices: dict[str, MediaPrice] = field(default_factory=dict)  # by engine name
+    own_keys_only: frozenset[str] = frozenset()  # engines the server has no key for
 
     def price(self, engine: str) -> MediaPrice | None:
         """The engine's price (None: free)."""
         return self.prices.get(engine)
+
+    def has_server_key(self, engine: str) -> bool:
+        """False when `engine` runs only on its users' own provider keys."""
+        return engine not in self.own_keys_only
 
     async def aclose(self) -> None:
         for engine in (self.speech, self.ocr):
@@ -82,10 +91,19 @@ def build_media_engines(settings: Settings, session: aiohttp.ClientSession) -> M
     runner = LocalRunner(
         workers=settings.media_local_workers, queue_seconds=settings.media_queue_seconds
     )
+    speech = _speech(settings, session, retry, runner)
+    ocr = _ocr(settings, session, retry, runner)
     engines = MediaEngines(
-        speech=_speech(settings, session, retry, runner),
-        ocr=_ocr(settings, session, retry, runner),
+        speech=speech,
+        ocr=ocr,
         prices=load_media_prices(settings.models_file),
+        own_keys_only=frozenset(
+            engine.name
+            for engine in (speech, ocr)
+            if not isinstance(engine, Unavailable)
+            and engine.vendor == "dashscope"
+            and settings.dashscope_api_key is None
+        ),
     )
     check_prices(engines)
     for kind, engine in (("speech", engines.speech), ("ocr", engines.ocr)):
@@ -111,10 +129,10 @@ def _speech(
     settings: Settings, session: aiohttp.ClientSession, retry: RetryPolicy, runner: LocalRunner
 ) -> SpeechEngine | Unavailable:
     choice = settings.speech_engine
-    key = settings.dashscope_api_key
-    if choice in ("auto", "dashscope") and key is not None:
+    key = _dashscope_key(settings, choice)
+    if key is not None:
         return DashScopeSpeech(
-            api_key=key.get_secret_value(),
+            api_key=key,
             websocket_url=settings.dashscope_websocket_url
             or dashscope_websocket_url(settings.dashscope_base_url),
             model=settings.dashscope_speech_model,
@@ -138,11 +156,11 @@ def _ocr(
     settings: Settings, session: aiohttp.ClientSession, retry: RetryPolicy, runner: LocalRunner
 ) -> OcrEngine | Unavailable:
     choice = settings.ocr_engine
-    key = settings.dashscope_api_key
-    if choice in ("auto", "dashscope") and key is not None:
+    key = _dashscope_key(settings, choice)
+    if key is not None:
         return DashScopeOcr(
             session,
-            api_key=key.get_secret_value(),
+            api_key=key,
             base_url=settings.dashscope_base_url,
             model=settings.dashscope_ocr_model,
             timeout_seconds=settings.read_timeout_seconds,
@@ -157,6 +175,16 @@ def _ocr(
     if choice in ("auto", "local") and installed("rapidocr", "onnxruntime"):
         return RapidOcr(runner)
     return Unavailable(_missing("ocr", choice))
+
+
+def _dashscope_key(settings: Settings, choice: str) -> str | None:
+    """The server's DashScope key for an engine under `choice`; "" when `dashscope` is named
+    without one and users bring their own; None: no DashScope engine."""
+    if choice not in ("auto", "dashscope"):
+        return None
+    if settings.dashscope_api_key is not None:
+        return settings.dashscope_api_key.get_secret_value()
+    return "" if choice == "dashscope" and settings.byok != "off" else None
 
 
 def _missing(kind: str, choice: str) -> str:

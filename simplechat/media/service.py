@@ -303,7 +303,7 @@ class MediaService:
             self._quota.hold(user_id, metering.usage, now),
             self._billing.hold_units(user_id, metering.cost, label=metering.engine,
                                      reference=metering.result_id, what=metering.what),
-            self._provider_keys.key_for(user_id, vendor) if vendor is not None else _nothing(),
+            self._own_key(user_id, vendor, metering.engine) if vendor else _nothing(),
             self._hold_key(metering),
         )  # fmt: skip
         results = await asyncio.gather(*steps, return_exceptions=True)
@@ -315,6 +315,12 @@ class MediaService:
             await asyncio.shield(self._give_back(admitted))
             raise failure
         return admitted
+
+    async def _own_key(self, user_id: str, vendor: str, engine: str) -> str | None:
+        """The user's own key for the engine's vendor (None: the server's; 400 when the server
+        has none for this engine, or takes none, and the user has none either)."""
+        server_key = self._engines.has_server_key(engine)
+        return await self._provider_keys.key_for(user_id, vendor, server_key=server_key)
 
     async def _hold_key(self, metering: Metering) -> CreditHold | None:
         """Hold the price on the API key's own budget, when it has `max_credits`."""

@@ -300,7 +300,8 @@ class TestChoosingEngines:
         self, http_session: aiohttp.ClientSession
     ) -> None:
         engines = build_media_engines(
-            self.settings(speech_engine="dashscope", ocr_engine="openai"), http_session
+            self.settings(speech_engine="dashscope", ocr_engine="openai", byok="off"),
+            http_session,
         )
         assert isinstance(engines.speech, Unavailable)
         assert (
@@ -308,6 +309,20 @@ class TestChoosingEngines:
         )
         assert isinstance(engines.ocr, Unavailable)
         assert "SIMPLECHAT_OPENAI_VISION_MODEL" in engines.ocr.reason
+
+    async def test_dashscope_named_without_a_key_runs_on_users_own_keys(
+        self, http_session: aiohttp.ClientSession
+    ) -> None:
+        named = self.settings(speech_engine="dashscope", ocr_engine="dashscope")
+        engines = build_media_engines(named, http_session)
+        names = ("dashscope/paraformer-realtime-v2", "dashscope/qwen-vl-ocr")
+        assert (engines.speech.name, engines.ocr.name) == names  # type: ignore[union-attr]
+        assert not any(engines.has_server_key(name) for name in names)
+        # With the server's key, or picked by `auto` (only ever with the server's key):
+        served = build_media_engines(self.settings(dashscope_api_key="sk-x"), http_session)
+        assert all(served.has_server_key(name) for name in names)
+        auto = build_media_engines(self.settings(), http_session)
+        assert (auto.speech.name, auto.ocr.name) == ("pocketsphinx", "rapidocr")  # type: ignore[union-attr]
 
     async def test_openai_speech_named_defaults_to_whisper_1(
         self, http_session: aiohttp.ClientSession

@@ -121,6 +121,35 @@ class TestOwnProviderKeys:
             quota = (await client.get("/media/quota", headers=ada)).json()
             assert (quota["speech_seconds"]["used"], quota["pictures"]["used"]) == (0, 0)
 
+    async def test_a_server_without_a_dashscope_key_uses_each_users_own(
+        self, settings: Settings, dashscope_media: FakeDashScopeMedia
+    ) -> None:
+        """DashScope named for both engines and no DASHSCOPE_API_KEY: Ada's own key answers,
+        Bob (none stored) gets 400 provider_key_required and keeps his quota."""
+        keyless = with_settings(
+            on_dashscope(settings, dashscope_media, speech_engine="dashscope",
+                         ocr_engine="dashscope"),
+            dashscope_api_key=None,
+        )  # fmt: skip
+        async with app_client(keyless) as client:
+            ada, bob = await sign_up(client, "ada"), await sign_up(client, "bob")
+            await put_key(client, ada, "dashscope")
+            for path, body, kind in (
+                ("/media/speech", PCM, PCM_TYPE),
+                ("/media/ocr", ENGLISH, PNG),
+            ):
+                ok = await client.post(path, content=body, headers={**ada, **kind})
+                assert ok.status_code == 200, ok.text
+                refused = await client.post(path, content=body, headers={**bob, **kind})
+                assert refused.status_code == 400, refused.text
+                assert refused.json()["code"] == "provider_key_required"
+                assert "PUT /user/provider-keys/dashscope" in refused.json()["detail"]
+            quota = (await client.get("/media/quota", headers=bob)).json()
+            assert (quota["speech_seconds"]["used"], quota["pictures"]["used"]) == (0, 0)
+        speech = [h["Authorization"] for h in dashscope_media.handshake_headers]
+        pictures = [r.header("Authorization") for r in dashscope_media.requests]
+        assert speech == pictures == [f"Bearer {ADA_KEY}"]
+
     async def test_required_refuses_users_without_a_key_and_off_ignores_theirs(
         self, settings: Settings, dashscope_media: FakeDashScopeMedia
     ) -> None:

@@ -278,7 +278,8 @@ async def test_uploads_may_be_25_mb_while_json_routes_keep_their_limit(
 
 
 async def test_with_no_engine_the_answer_says_what_to_set(settings: Settings) -> None:
-    nothing = with_settings(settings, speech_engine="dashscope", ocr_engine="openai")
+    # (With users' own keys allowed, a named `dashscope` runs on them: tests/media/test_keys.py.)
+    nothing = with_settings(settings, speech_engine="dashscope", ocr_engine="openai", byok="off")
     async with app_client(nothing) as client:
         headers = await sign_up(client, "eric")
         speech = await client.post(SPEECH, content=PCM, headers=headers)
