@@ -46,7 +46,9 @@ from simplechat.kit.secrets import (
 )
 from simplechat.llm.catalog import load_catalog
 from simplechat.llm.media_engines import Unavailable, build_media_engines
+from simplechat.llm.ocr.base import OcrEngine
 from simplechat.llm.registry import build_registry, make_http_session
+from simplechat.llm.speech.base import SpeechEngine
 from simplechat.llm.vendors import VENDORS
 
 log = logging.getLogger("simplechat")
@@ -356,11 +358,12 @@ async def _media_engines(settings: Settings) -> tuple[str, str]:
     async with make_http_session(settings) as session:
         engines = build_media_engines(settings, session)
 
-        def described(engine: object) -> str:
+        def described(engine: SpeechEngine | OcrEngine | Unavailable) -> str:
             if isinstance(engine, Unavailable):
                 return f"none: {engine.reason}"
-            name = str(getattr(engine, "name", engine))
-            return name if engines.has_server_key(name) else f"{name} (users' own keys only)"
+            if engine.vendor is None or engines.has_server_key(engine.vendor):
+                return engine.name
+            return f"{engine.name} (users' own keys only)"
 
         return described(engines.speech), described(engines.ocr)
 

@@ -36,6 +36,7 @@ from simplechat.llm.speech.base import SpeechEngine
 from simplechat.llm.speech.dashscope import DashScopeSpeech
 from simplechat.llm.speech.openai_compat import OpenAISpeech
 from simplechat.llm.speech.pocketsphinx import PocketSphinxSpeech
+from simplechat.llm.vendors import VENDORS
 
 log = logging.getLogger("simplechat.media")
 
@@ -57,15 +58,15 @@ class MediaEngines:
     speech: SpeechEngine | Unavailable
     ocr: OcrEngine | Unavailable
     prices: dict[str, MediaPrice] = field(default_factory=dict)  # by engine name
-    own_keys_only: frozenset[str] = frozenset()  # engines the server has no key for
+    keyless_vendors: frozenset[str] = frozenset()  # the vendors the server has no key for
 
     def price(self, engine: str) -> MediaPrice | None:
         """The engine's price (None: free)."""
         return self.prices.get(engine)
 
-    def has_server_key(self, engine: str) -> bool:
-        """False when `engine` runs only on its users' own provider keys."""
-        return engine not in self.own_keys_only
+    def has_server_key(self, vendor: str) -> bool:
+        """Whether calls to `vendor` may use the server's key (False: users' own keys only)."""
+        return vendor not in self.keyless_vendors
 
     async def aclose(self) -> None:
         for engine in (self.speech, self.ocr):
@@ -91,19 +92,11 @@ def build_media_engines(settings: Settings, session: aiohttp.ClientSession) -> M
     runner = LocalRunner(
         workers=settings.media_local_workers, queue_seconds=settings.media_queue_seconds
     )
-    speech = _speech(settings, session, retry, runner)
-    ocr = _ocr(settings, session, retry, runner)
     engines = MediaEngines(
-        speech=speech,
-        ocr=ocr,
+        speech=_speech(settings, session, retry, runner),
+        ocr=_ocr(settings, session, retry, runner),
         prices=load_media_prices(settings.models_file),
-        own_keys_only=frozenset(
-            engine.name
-            for engine in (speech, ocr)
-            if not isinstance(engine, Unavailable)
-            and engine.vendor == "dashscope"
-            and settings.dashscope_api_key is None
-        ),
+        keyless_vendors=frozenset(v.name for v in VENDORS if not v.configured(settings)),
     )
     check_prices(engines)
     for kind, engine in (("speech", engines.speech), ("ocr", engines.ocr)):

@@ -298,12 +298,14 @@ class MediaService:
         """Every step that may refuse the request, side by side (no step waits for another);
         when one refuses, what the others took is given back."""
         user_id, key, vendor = metering.user_id, metering.key, metering.vendor
+        server_key = vendor is None or self._engines.has_server_key(vendor)
         steps: tuple[Coroutine[Any, Any, Any], ...] = (
             self._keys.charge(key, metering.engine) if key is not None else _nothing(),
             self._quota.hold(user_id, metering.usage, now),
             self._billing.hold_units(user_id, metering.cost, label=metering.engine,
                                      reference=metering.result_id, what=metering.what),
-            self._own_key(user_id, vendor, metering.engine) if vendor else _nothing(),
+            self._provider_keys.key_for(user_id, vendor, server_key=server_key)
+            if vendor is not None else _nothing(),
             self._hold_key(metering),
         )  # fmt: skip
         results = await asyncio.gather(*steps, return_exceptions=True)
@@ -315,12 +317,6 @@ class MediaService:
             await asyncio.shield(self._give_back(admitted))
             raise failure
         return admitted
-
-    async def _own_key(self, user_id: str, vendor: str, engine: str) -> str | None:
-        """The user's own key for the engine's vendor (None: the server's; 400 when the server
-        has none for this engine, or takes none, and the user has none either)."""
-        server_key = self._engines.has_server_key(engine)
-        return await self._provider_keys.key_for(user_id, vendor, server_key=server_key)
 
     async def _hold_key(self, metering: Metering) -> CreditHold | None:
         """Hold the price on the API key's own budget, when it has `max_credits`."""
