@@ -188,6 +188,9 @@ class AdminKeyView(BaseModel):
     name: str
     prefix: str
     enabled: bool
+    disabled_by_admin: bool = Field(
+        description="Disabled by an admin: its owner cannot enable it again"
+    )
     expires_at: datetime | None
     models: list[str] | None
     daily_limit: int | None
@@ -204,6 +207,7 @@ class AdminKeyView(BaseModel):
             name=key.name,
             prefix=key.prefix,
             enabled=key.enabled,
+            disabled_by_admin=key.locked,
             expires_at=key.caps.expires_at,
             models=None if key.caps.models is None else list(key.caps.models),
             daily_limit=key.caps.daily_limit,
@@ -215,4 +219,6 @@ class AdminKeyView(BaseModel):
 
 
 class AdminKeyUpdate(RequestModel):
-    enabled: bool = Field(description="false disables the key at once")
+    enabled: bool = Field(
+        description="false disables the key at once, and only an admin can enable it again"
+    )

@@ -5,7 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, status
 
-from simplechat.accounts.dependencies import AdminUser, CurrentUser
+from simplechat.accounts.dependencies import AdminUser, CurrentUser, TokenOrKeyUser
 from simplechat.billing.dependencies import BillingAdmin, BillingServiceDep, CodeServiceDep
 from simplechat.billing.errors import (
     BalanceTooLow,
@@ -29,7 +29,7 @@ from simplechat.billing.schemas import (
     UsageResponse,
 )
 from simplechat.billing.types import Balance, CodeStatus
-from simplechat.kit.errors import RateLimited
+from simplechat.kit.errors import KeyNotAllowed, RateLimited
 from simplechat.kit.http import error_responses
 from simplechat.kit.iplimit import ip_limited
 from simplechat.kit.pagination import Page, PageQuery
@@ -61,7 +61,7 @@ router = APIRouter()
     responses=error_responses(401, 404, 422, examples={404: [_OFF]}),
 )
 async def read_credits(
-    user: CurrentUser, billing: BillingServiceDep, page: PageQuery
+    user: TokenOrKeyUser, billing: BillingServiceDep, page: PageQuery
 ) -> CreditsResponse:
     """Your balance, what is held for messages being answered, and the ledger (newest first)."""
     return CreditsResponse.from_domain(await billing.credits(user.id, page))
@@ -75,14 +75,21 @@ async def read_credits(
     summary="Redeem a code",
     responses=error_responses(
         401,
+        403,
         404,
         409,
         410,
         413,
         422,
         429,
-        examples={**_CODE_404, **_CODE_409, 410: [CodeExpired()], 429: [_REDEEM_429]},
-        descriptions=_410,
+        examples={
+            403: [KeyNotAllowed()],
+            **_CODE_404,
+            **_CODE_409,
+            410: [CodeExpired()],
+            429: [_REDEEM_429],
+        },
+        descriptions={**_410, 403: "A personal API key cannot redeem codes"},
     ),
 )
 async def redeem_code(
@@ -101,7 +108,7 @@ async def redeem_code(
     responses=error_responses(401, 422),
 )
 async def read_usage(
-    user: CurrentUser,
+    user: TokenOrKeyUser,
     billing: BillingServiceDep,
     start: Annotated[date | None, Query(alias="from", description="First day")] = None,
     end: Annotated[date | None, Query(alias="to", description="Last day (today)")] = None,

@@ -5,7 +5,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import StreamingResponse
 
-from simplechat.accounts.dependencies import CurrentUser
+from simplechat.accounts.dependencies import TokenOrKeyUser
 from simplechat.chat.conversation_schemas import ModelPublic
 from simplechat.chat.dependencies import ChatServiceDep
 from simplechat.chat.events import simple_events
@@ -78,8 +78,10 @@ async def _answer(
         conversation_id=body.conversation_id,
     )
     if body.stream or "text/event-stream" in request.headers.get("accept", ""):
-        return sse_response(simple_events(await chat.stream(caller.user_id, wanted, caller.key)))
-    return to_response(await chat.send(caller.user_id, wanted, caller.key))
+        return sse_response(
+            simple_events(await chat.stream(caller.user_id, wanted, caller.key, epoch=caller.epoch))
+        )
+    return to_response(await chat.send(caller.user_id, wanted, caller.key, epoch=caller.epoch))
 
 
 @router.post(
@@ -135,7 +137,7 @@ LAST_N = Path(
     },
 )
 async def read_history(
-    last_n: Annotated[int, LAST_N], user: CurrentUser, chat: ChatServiceDep
+    last_n: Annotated[int, LAST_N], user: TokenOrKeyUser, chat: ChatServiceDep
 ) -> list[HistoryItem]:
     """Your last `last_n` messages and replies, oldest first, as you wrote them (never trimmed)."""
     entries = await chat.history(user.id, last_n)

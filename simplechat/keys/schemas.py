@@ -67,6 +67,9 @@ class KeyPublic(BaseModel):
     prefix: str = Field(description="The key's first characters, to tell keys apart")
     masked: str = Field(examples=["sk-sc-AbC123…"])
     enabled: bool
+    disabled_by_admin: bool = Field(
+        description="An admin disabled the key: only an admin can enable it again"
+    )
     expires_at: datetime | None
     models: list[str] | None
     daily_limit: int | None
@@ -92,6 +95,7 @@ class KeyPublic(BaseModel):
             prefix=key.prefix,
             masked=f"{key.prefix}…",
             enabled=key.enabled,
+            disabled_by_admin=key.locked,
             expires_at=caps.expires_at,
             models=None if caps.models is None else list(caps.models),
             daily_limit=caps.daily_limit,

@@ -24,6 +24,9 @@ status (OpenAI's shape under /v1).
     ├── PaymentRequired (402)
     │   └── InsufficientCredits (402)     billing: the balance does not cover a turn's worst case
     ├── Forbidden (403)
+    │   ├── KeyNotAllowed (403)       a personal API key on a route that manages the account
+    │   │                             or the server (keys, password, profile, /admin...)
+    │   ├── KeyLockedByAdmin (403)    keys: an admin disabled the key; only an admin enables it
     │   └── ModelNotAllowed (403)     keys: a model outside the key's allow-list
     ├── NotFound (404)
     │   ├── ApiKeyNotFound (404)      keys: missing, or another user's
@@ -154,6 +157,16 @@ class Forbidden(SimpleChatError):
     status_code = 403
     code = "forbidden"
     default_message = "You are not allowed to do this."
+
+
+class KeyNotAllowed(Forbidden):
+    """A personal API key on a route that manages the account or the server."""
+
+    code = "key_not_allowed"
+    default_message = (
+        "Personal API keys may use models and read usage, not manage the account or the "
+        "server: log in (POST /token) and send the access token instead."
+    )
 
 
 class NotFound(SimpleChatError):

@@ -57,6 +57,8 @@ def test_picture_and_speech_quotas_hold_across_two_workers(
         "SIMPLECHAT_DAILY_PICTURES": "3",
         "SIMPLECHAT_DAILY_SPEECH_SECONDS": "5",
         "SIMPLECHAT_MEDIA_QUEUE_SECONDS": "120",
+        # all 12 may land on one worker: room to decode them all (the bound has its own test)
+        "SIMPLECHAT_DECODE_QUEUE": "64",
     }
     with serve(mongo_uri, database_name, tmp_path, **env) as base:
         *pictures, quota = asyncio.run(parallel_posts(base, "/media/ocr", ENGLISH, "image/png"))
@@ -116,6 +118,7 @@ def test_credits_for_three_pictures_pay_for_exactly_three_across_two_workers(
         "SIMPLECHAT_MODELS_FILE": str(models),
         "SIMPLECHAT_DAILY_PICTURES": "100",
         "SIMPLECHAT_MEDIA_QUEUE_SECONDS": "120",
+        "SIMPLECHAT_DECODE_QUEUE": "64",  # as above
     }
     with serve(mongo_uri, database_name, tmp_path, **env) as base:
         responses, seen = asyncio.run(credits_run(base))
