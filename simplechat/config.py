@@ -96,7 +96,7 @@ class Settings(BaseSettings):
     system_prompt: str = DEFAULT_SYSTEM_PROMPT
     advanced_prompt: str = DEFAULT_ADVANCED_PROMPT
     context_safety_margin: int = Field(default=64, ge=0, le=100_000)
-    history_max_entries: int = Field(default=100, ge=1, le=1000)
+    history_max_entries: int = Field(default=100, ge=1, le=1000)  # chat.router.HISTORY_CEILING
     stream_keepalive_seconds: float = Field(default=15.0, gt=0, le=300)
     stream_first_chunk_wait_seconds: float = Field(default=10.0, ge=0, le=300)
 

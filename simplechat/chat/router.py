@@ -118,8 +118,10 @@ HISTORY_EXAMPLE = [
     {"type": "user", "text": "hi, my name is Eric"},
     {"type": "ai", "text": "Hello Eric! How can I help you today?"},
 ]
+HISTORY_CEILING = 1000  # the most SIMPLECHAT_HISTORY_MAX_ENTRIES may be (config.py)
 LAST_N = Path(
-    json_schema_extra={"minimum": 1},
+    # documented as the widest range any server takes; beyond this one's maximum: 422
+    json_schema_extra={"minimum": 1, "maximum": HISTORY_CEILING},
     description="How many entries: 1 to the server's maximum (SIMPLECHAT_HISTORY_MAX_ENTRIES, 100)",
     openapi_examples={"the last exchange": {"summary": "your message and its answer", "value": 2}},
 )

@@ -34,6 +34,8 @@ from simplechat.limits.rules import (
     to_ms,
     used_today,
 )
+from simplechat.limits.rules import MAX_BURST_OVERRIDE as MAX_BURST_OVERRIDE
+from simplechat.limits.rules import MAX_DAILY_OVERRIDE as MAX_DAILY_OVERRIDE
 
 MAX_ATTEMPTS = 64  # each lost race means another request was admitted
 STATE_CACHE_SIZE = 10_000  # users whose last seen state this process remembers (a guess only)

@@ -36,6 +36,7 @@ from simplechat.media.quota import DailyQuota, Hold
 from simplechat.media.repository import MediaRepository
 from simplechat.media.rules import classify_audio, picture_format
 from simplechat.media.types import (
+    MAX_DAILY_QUOTA,
     MediaKind,
     MediaTotals,
     MediaUsage,
@@ -249,8 +250,8 @@ class MediaService:
     def validate_overrides(speech_seconds_daily: int | None, pictures_daily: int | None) -> None:
         """Raise InvalidInput for a quota no override may have (checked before any change)."""
         for value in (speech_seconds_daily, pictures_daily):
-            if value is not None and value < 0:
-                raise InvalidInput("A daily quota cannot be negative.")
+            if value is not None and not 0 <= value <= MAX_DAILY_QUOTA:
+                raise InvalidInput(f"A daily quota is between 0 and {MAX_DAILY_QUOTA} (or null).")
 
     async def overrides(self, user_id: str) -> Overrides:
         """The user's own daily quotas (None: the server's default)."""
