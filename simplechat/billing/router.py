@@ -34,7 +34,9 @@ from simplechat.kit.http import error_responses
 from simplechat.kit.iplimit import ip_limited
 from simplechat.kit.pagination import Page, PageQuery
 
-CodePath = Annotated[str, Path(max_length=100, description="The code (dashes optional)")]
+CodePath = Annotated[
+    str, Path(max_length=100, description="The code (dashes optional), or its listed id")
+]
 UserIdPath = Annotated[str, Path(max_length=64, description="The user's id")]
 _OFF = CreditsDisabled()
 _CODE_404 = {404: [CodeNotFound(), _OFF]}
@@ -129,7 +131,8 @@ async def read_usage(
 async def create_codes(
     body: CodeCreate, admin: BillingAdmin, codes: CodeServiceDep
 ) -> CodesCreated:
-    """Make 1-100 random codes worth `credits` each, optionally expiring; shown once here."""
+    """Make 1-100 random codes worth `credits` each, optionally expiring; shown once here
+    (they are stored hashed: nothing shows them whole again)."""
     made = await codes.create(
         credits=to_units(body.credits),
         count=body.count,
@@ -153,7 +156,8 @@ async def list_codes(
     page: PageQuery,
     code_status: Annotated[CodeStatus | None, Query(alias="status")] = None,
 ) -> Page[CodePublic]:
-    """Codes newest first, all or by status, with who used each and when."""
+    """Codes newest first, all or by status, with who used each and when (each by its id
+    and first symbols)."""
     return Page.of(await codes.page(code_status, page), CodePublic.from_domain)
 
 
@@ -165,7 +169,8 @@ async def list_codes(
     responses=error_responses(401, 403, 404, 422, examples=_CODE_404),
 )
 async def read_code(code: CodePath, admin: AdminUser, codes: CodeServiceDep) -> CodePublic:
-    """One code: its status, credits, expiry, and who used it and when."""
+    """One code (by the code, or its id): its status, credits, expiry, and who used it and
+    when."""
     return CodePublic.from_domain(await codes.get(code))
 
 
@@ -177,7 +182,8 @@ async def read_code(code: CodePath, admin: AdminUser, codes: CodeServiceDep) -> 
     responses=error_responses(401, 403, 404, 409, 422, examples={**_CODE_404, 409: [CodeUsed()]}),
 )
 async def disable_code(code: CodePath, admin: BillingAdmin, codes: CodeServiceDep) -> CodePublic:
-    """Disable an unused (or expired) code so it can never be redeemed; used ones stay."""
+    """Disable an unused (or expired) code (by the code, or its id) so it can never be
+    redeemed; used ones stay."""
     return CodePublic.from_domain(await codes.disable(code, by=admin))
 
 
