@@ -52,11 +52,13 @@ status (OpenAI's shape under /v1).
     │   ├── NotAudio (415)            media
     │   └── NotAPicture (415)         media
     ├── RateLimited (429; code daily_limit | burst_limit | ip_limit | speech_quota |
-    │                picture_quota | wechat_rate_limit | redeem_limit | key_daily_limit; the
+    │                picture_quota | wechat_rate_limit | redeem_limit | key_daily_limit |
+    │                login_limit | password_limit | avatar_limit (accounts/throttles.py); the
     │                app may answer the per-user message limits with 401, as the product's
     │                spec has it)
-    ├── ServerBusy (503)              too many parallel requests for one account, or a busy
-    │   │                             local media engine; try again
+    ├── ServerBusy (503)              too many parallel requests for one account, a busy
+    │   │                             local media engine, or the decoding threads full
+    │   │                             (kit/executors.py); try again
     │   └── UpstreamCapacity (503)    this worker already has its maximum of provider requests
     │                                 open (SIMPLECHAT_MAX_UPSTREAM_REQUESTS); try again
     ├── EngineUnavailable (503)       media: no speech or picture engine installed or set
