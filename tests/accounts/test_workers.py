@@ -240,3 +240,28 @@ def test_a_token_revoked_on_one_worker_is_refused_by_every_worker(
     assert warm == [200] * 24, warm
     assert after == [401] * 48, after
     assert fresh == [200] * 8, fresh
+
+
+def test_the_account_login_throttle_is_exact_across_workers(
+    mongo_uri: str, database_name: str, tmp_path: Path
+) -> None:
+    """24 parallel guesses at one account from a new place, on two workers: exactly the
+    account's 5 attempts reach the password check, the rest get 429 login_limit."""
+
+    async def scenario(base: str) -> list[httpx.Response]:
+        async with many_connections(base, 24) as client:
+            await client.post("/user/", json={"username": "eric", "password": PASSWORD})
+            return await asyncio.gather(
+                *(
+                    client.post("/token", data={"username": "eric", "password": f"guess-{i}"})
+                    for i in range(24)
+                )
+            )
+
+    env = {"SIMPLECHAT_IP_LIMIT": "1000/minute", "SIMPLECHAT_LOGIN_ACCOUNT_LIMIT": "5/hour"}
+    with serve(mongo_uri, database_name, tmp_path, **env) as base:
+        responses = asyncio.run(scenario(base))
+    statuses = [r.status_code for r in responses]
+    assert statuses.count(401) == 5, statuses
+    assert statuses.count(429) == 19, statuses
+    assert {r.json()["code"] for r in responses if r.status_code == 429} == {"login_limit"}
