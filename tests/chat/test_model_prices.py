@@ -3,8 +3,6 @@ shows beside the context window); a model without one is free (null)."""
 
 from pathlib import Path
 
-import httpx
-
 from tests.factories import app_client, make_settings, sign_up
 
 MODELS = """
