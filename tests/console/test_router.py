@@ -7,7 +7,7 @@ import pytest
 from simplechat.console.router import ASSETS, CONTENT_SECURITY_POLICY, _asset
 from simplechat.kit.errors import NotFound
 
-DIRECTIVES = dict((part.split(" ", 1) + [""])[:2] for part in CONTENT_SECURITY_POLICY.split("; "))
+DIRECTIVES = dict(part.split(" ", 1) for part in CONTENT_SECURITY_POLICY.split("; "))
 
 
 @pytest.mark.parametrize("path", ["/", "/ui"])
