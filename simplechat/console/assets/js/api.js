@@ -42,6 +42,8 @@ const TOKEN_REFUSED = 'not_authenticated';
  * no token), raw (true: the Response itself, for streams and downloads).
  */
 export async function call(path, options = {}) {
+  const because = options.auth !== false && session.endedBecause();
+  if (because) throw new ApiError(401, { code: TOKEN_REFUSED, detail: because }); // known: no use asking
   const authed = options.auth !== false && session.current();
   if (authed && session.expiresSoon()) await session.refresh().catch(() => {});
   let response = await send(path, options);
@@ -49,7 +51,7 @@ export async function call(path, options = {}) {
     const refused = await errorOf(response.clone());
     if (refused.code === TOKEN_REFUSED) {
       try {
-        await session.refresh();
+        await session.refresh(refused.detail);
       } catch {
         throw refused; // what the server said about the token, not about the refresh
       }

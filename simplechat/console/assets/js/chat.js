@@ -34,11 +34,25 @@ function imagesOf(content) {
 function priceText(model) {
   if (!model.price) return 'free';
   const tiered = model.price.tiers.length > 1 ? ' (tiered)' : '';
-  return `${fmt.credits(model.price.input)}/${fmt.credits(model.price.output)} per 1k tokens${tiered}`;
+  return `${fmt.credits(model.price.input)}/${fmt.credits(model.price.output)} per 1k${tiered}`;
 }
 
+/** The picker's line: name, context window and price (credits per 1,000 in/out tokens). */
 function modelLabel(model) {
-  return `${model.name} · ${fmt.tokensShort(model.context_window)} context · ${priceText(model)}`;
+  return `${model.name} · ${fmt.tokensShort(model.context_window)} · ${priceText(model)}`;
+}
+
+function modelDetails(model) {
+  const price = model.price
+    ? `${fmt.credits(model.price.input)} credits per 1,000 prompt tokens, ${fmt.credits(model.price.output)} per 1,000 output tokens${model.price.tiers.length > 1 ? ' (more for long prompts)' : ''}`
+    : 'free';
+  return [
+    model.description,
+    `${fmt.number(model.context_window)}-token context`,
+    `up to ${fmt.number(model.max_output_tokens)} output tokens`,
+    price,
+    model.takes_images ? 'reads pictures' : null,
+  ].filter(Boolean).join(' · ');
 }
 
 function metaText(message) {
@@ -234,7 +248,7 @@ export function chatView(container, ctx) {
 
   function drawModelInfo() {
     const model = selectedModel();
-    modelInfo.textContent = model ? [model.description, `up to ${fmt.number(model.max_output_tokens)} output tokens`, model.takes_images ? 'reads pictures' : null].filter(Boolean).join(' · ') : '';
+    modelInfo.textContent = model ? modelDetails(model) : '';
     attach.disabled = !model || !model.takes_images;
     attach.title = attach.disabled ? 'This model does not read pictures' : 'Attach a picture';
     if (attach.disabled) setImage(null);

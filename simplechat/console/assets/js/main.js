@@ -111,7 +111,7 @@ async function start() {
   route();
 }
 
-session.onChange((current, reason) => {
+session.onChange((current, reason, detail) => {
   if (current) {
     if (!shell && reason === 'signed-in') start(); // here, or in another tab
     return;
@@ -119,7 +119,7 @@ session.onChange((current, reason) => {
   if (reason === 'expired' && shell) {
     // Keep the page (and the error it shows from the API); say the login has ended.
     shell.ended.replaceChildren(
-      'You are signed out: this login is no longer valid. ',
+      `You are signed out: ${detail || 'this login is no longer valid.'} `,
       h('button', { type: 'button', onclick: () => showLogin() }, 'Sign in again'),
     );
     shell.ended.hidden = false;

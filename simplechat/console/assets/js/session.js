@@ -14,6 +14,7 @@ const EARLY_MS = 60_000; // refresh this long before the access token runs out
 const MIN_DELAY_MS = 5_000;
 
 let session = read();
+let ended = null; // why the last login ended here, when the server ended it
 let timer = null;
 let refreshing = null;
 const listeners = new Set();
@@ -27,8 +28,8 @@ function read() {
   }
 }
 
-function notify(reason) {
-  for (const listener of listeners) listener(session, reason);
+function notify(reason, detail) {
+  for (const listener of listeners) listener(session, reason, detail);
 }
 
 function schedule() {
@@ -50,7 +51,13 @@ export function expiresSoon() {
   return Boolean(session) && session.expires_at - Date.now() < EARLY_MS;
 }
 
-/** Called with (session or null, reason) whenever the login starts, is refreshed or ends. */
+/** Why the server ended this tab's login (the API's own words), or null. */
+export function endedBecause() {
+  return session ? null : ended;
+}
+
+/** Called with (session or null, reason, detail) whenever the login starts, is refreshed or
+ * ends; `detail` says why the server ended it. */
 export function onChange(listener) {
   listeners.add(listener);
   return () => listeners.delete(listener);
@@ -58,6 +65,7 @@ export function onChange(listener) {
 
 /** Keep the tokens of a /token, /token/refresh or /user/me/password answer. */
 export function keep(tokens, reason = 'signed-in') {
+  ended = null;
   session = {
     access_token: tokens.access_token,
     refresh_token: tokens.refresh_token,
@@ -68,12 +76,13 @@ export function keep(tokens, reason = 'signed-in') {
   notify(reason);
 }
 
-/** Forget the login here (and in every tab). `reason` says why, for the page to show. */
-export function forget(reason = 'signed-out') {
+/** Forget the login here (and in every tab). `reason` says why, `detail` in the API's words. */
+export function forget(reason = 'signed-out', detail = null) {
   session = null;
+  ended = reason === 'expired' ? detail : null;
   clearTimeout(timer);
   localStorage.removeItem(STORE);
-  notify(reason);
+  notify(reason, detail);
 }
 
 async function withLock(work) {
@@ -81,7 +90,7 @@ async function withLock(work) {
   return work(); // no Web Locks (a plain-http host that is not localhost): one tab at a time
 }
 
-async function rotate(stale) {
+async function rotate(stale, because) {
   const stored = read();
   if (!stored) {
     forget('signed-out');
@@ -106,18 +115,19 @@ async function rotate(stale) {
   }
   if (!response.ok) {
     const error = await errorOf(response);
-    if (response.status === 401) forget('expired');
+    if (response.status === 401) forget('expired', because || error.detail);
     throw error;
   }
   keep(await response.json(), 'refreshed');
   return session;
 }
 
-/** A new access token (one refresh at a time, in this tab and across tabs). */
-export function refresh() {
+/** A new access token (one refresh at a time, in this tab and across tabs). `because`: what
+ * the server said about the current one, kept as the reason if the login turns out ended. */
+export function refresh(because = null) {
   if (!refreshing) {
     const stale = accessToken();
-    refreshing = withLock(() => rotate(stale)).finally(() => {
+    refreshing = withLock(() => rotate(stale, because)).finally(() => {
       refreshing = null;
     });
   }
