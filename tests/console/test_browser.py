@@ -22,6 +22,7 @@ from typing import Any
 
 import httpx
 import pytest
+from openai import AsyncOpenAI, AuthenticationError
 from pymongo import AsyncMongoClient
 
 from tests.browser import OFFLINE_FLAGS, find_chromium
@@ -134,9 +135,11 @@ class Console:
         page.on("pageerror", lambda error: watched.errors.append(str(error)))
         page.on(
             "request",
-            lambda r: None
-            if r.url.startswith((self.base + "/", "data:", "blob:"))
-            else watched.outside.append(r.url),
+            lambda r: (
+                None
+                if r.url.startswith((self.base + "/", "data:", "blob:"))
+                else watched.outside.append(r.url)
+            ),
         )
         return watched
 
@@ -371,9 +374,9 @@ async def test_replies_and_user_text_render_as_text_never_as_html(console: Conso
             assert "<script>window.__pwned=2</script>" in text
             assert await answer.locator("strong").inner_text() == "bold"  # Markdown still works
             assert await answer.locator(":not(pre) > code").inner_text() == "<b>code</b>"
-            assert "<script>window.__pwned=3</script>" in await answer.locator(
-                "pre code"
-            ).inner_text()
+            assert (
+                "<script>window.__pwned=3</script>" in await answer.locator("pre code").inner_text()
+            )
             assert await answer.locator("a").count() == 1  # the picture, as a link (not loaded)
             assert await answer.locator("a").get_attribute("href") == "http://example.com/x.png"
             assert "[a link](javascript:window.__pwned=5)" in text  # not a link at all
@@ -387,8 +390,6 @@ async def test_replies_and_user_text_render_as_text_never_as_html(console: Conso
 async def test_a_key_made_in_the_page_works_in_the_openai_sdk_until_an_admin_disables_its_user(
     console: Console,
 ) -> None:
-    from openai import AsyncOpenAI, AuthenticationError
-
     console.upstream_says("Hello from the fake upstream!")
     user, boss = unique("grace"), unique("boss")
     async with console.page() as watched, console.page() as admin:
@@ -446,9 +447,7 @@ async def test_a_key_made_in_the_page_works_in_the_openai_sdk_until_an_admin_dis
             )
         assert refused.status_code == 401
         await expect(error).to_have_text(refused.json()["detail"])
-        await expect(page.get_by_test_id("session-ended")).to_contain_text(
-            refused.json()["detail"]
-        )
+        await expect(page.get_by_test_id("session-ended")).to_contain_text(refused.json()["detail"])
         await expect(bubbles(page, "assistant")).to_have_count(0)
         assert await page.get_by_test_id("chat-input").input_value() == "am I still here?"
         with pytest.raises(AuthenticationError):
