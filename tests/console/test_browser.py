@@ -237,7 +237,7 @@ async def answered(page: Any) -> None:
     """Wait until the page has read the finished exchange back from the server."""
     await expect(page.get_by_test_id("chat-stop")).to_be_hidden(timeout=30_000)
     await expect(bubbles(page, "assistant").last.get_by_test_id("message-meta")).to_contain_text(
-        "credits"
+        "output tokens"
     )
 
 

@@ -61,11 +61,8 @@ function metaText(message) {
     if (message.status === 'unanswered') parts.push('not answered');
     return parts.join(' · ');
   }
-  const parts = [
-    message.model,
-    `${fmt.number(message.prompt_tokens)} prompt + ${fmt.number(message.output_tokens)} output tokens`,
-    `${fmt.credits(message.cost)} credits`,
-  ];
+  const parts = [message.model, `${fmt.number(message.prompt_tokens)} prompt + ${fmt.number(message.output_tokens)} output tokens`];
+  if (Number(message.cost) > 0) parts.push(`${fmt.credits(message.cost)} credits`); // free: say nothing
   if (message.status === 'incomplete') parts.push('cut short');
   return parts.join(' · ');
 }
