@@ -525,6 +525,7 @@ async def test_models_are_listed_with_the_default_marked(client: httpx.AsyncClie
         "takes_images": False,
         "default": False,
         "description": "OpenChat 7B through OpenRouter.",
+        "price": None,
     }
     assert by_name["mock"]["takes_images"] is True
     assert (await client.get("/llm/models")).status_code == 401
