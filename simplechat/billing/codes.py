@@ -3,7 +3,8 @@
 A code is shown once, when it is made; it is stored as its SHA-256 with its first symbols
 (billing.rules.code_id), like API keys, so the database, the lists, the logs and the audit log
 never hold it. Codes made before that keep their plaintext id and keep working (found by
-either id, `code_refs`), and are never shown whole either.
+either id, `code_refs`; by their listed id, the hash of the code, too), and are never shown
+whole either.
 
 A code is used by one conditional update from unused to used (keyed by the code), so of any
 number of parallel attempts, across workers, exactly one matches; the others get 409. The
@@ -162,15 +163,18 @@ class CodeService:
             raise CodeUsed("This redeem code has been used: it can no longer be disabled.")
         disabled = await self._codes.disable(found.id, by=by.id, now_ms=now_ms)
         if disabled is not None:
-            shown = {"code": shown_code(found.prefix)}  # never the code, nor a legacy id
-            target_id = None if found.legacy else found.id
-            await self._audit(AdminAction(by, "code.disable", target_id=target_id, details=shown))
+            shown = {"code": shown_code(found.prefix)}  # never the code
+            await self._audit(
+                AdminAction(by, "code.disable", target_id=found.public_id, details=shown)
+            )
         return self._public(disabled or await self._find(text), now_ms)
 
     async def _find(self, text: str) -> StoredCode:
         """The code `text` is, or whose listed id it is (404 when none)."""
         refs = code_refs(text)
         found = None if refs is None else await self._codes.find(refs)
+        if found is None and refs is not None and len(refs) == 1:  # an id: maybe an older code
+            found = await self._codes.legacy_by_hash(refs[0])
         if found is None:
             raise CodeNotFound()
         return found
@@ -178,7 +182,7 @@ class CodeService:
     @staticmethod
     def _public(code: StoredCode, now_ms: int) -> RedeemCode:
         return RedeemCode(
-            id=None if code.legacy else code.id,
+            id=code.public_id,
             prefix=code.prefix,
             code=None,
             credits=code.credits,

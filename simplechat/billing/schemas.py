@@ -151,10 +151,9 @@ class CodeCreate(RequestModel):
 
 
 class CodePublic(BaseModel):
-    id: str | None = Field(
+    id: str = Field(
         examples=["5f0c3a1e9b7d2c4f8a6e1d3b5c7a9e0f2d4b6a8c1e3f5a7b9d0c2e4f6a8b1d3c"],
-        description="The code's SHA-256: look it up or disable it by this, or by the code "
-        "(null for a code made before codes were stored hashed: use the code itself)",
+        description="The code's SHA-256: look it up or disable it by this, or by the code",
     )
     code: str = Field(
         examples=[EXAMPLE_CODE, "K7Q2-…"],

@@ -100,7 +100,7 @@ class TurnCost:
 
 @dataclass(frozen=True, slots=True)
 class RedeemCode:
-    id: str | None  # the code's SHA-256 (None: a code made before codes were stored hashed)
+    id: str  # the code's SHA-256
     prefix: str  # its first symbols
     code: str | None  # the code itself, 28 symbols without dashes: only when just made
     credits: int

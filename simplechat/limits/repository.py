@@ -14,6 +14,7 @@ records when the user was last active (`users.active_ms`).
 """
 
 from dataclasses import dataclass
+from enum import Enum
 from typing import Any
 
 from beanie import PydanticObjectId
@@ -27,6 +28,13 @@ from simplechat.limits.rules import NO_OVERRIDE, Claim, LimitState
 
 _USER_FIELDS = {"username": 1, "role": 1, "created_at": 1, "lim": 1}
 MAX_FIELDS_PER_UPDATE = 40
+
+
+class Refused(Enum):
+    """Why `read` found no state: the user is gone or disabled, or the token was revoked."""
+
+    GONE = "gone"
+    REVOKED = "revoked"
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,26 +72,28 @@ def _user(doc: dict[str, Any]) -> User:
 class LimitRepository:
     async def read(
         self, *, user_id: str, slots: int, epoch: int | None = None
-    ) -> LimitState | None:
-        """The user's counters (None when the user does not exist or is disabled, or is no
-        longer at the token epoch `epoch`), with at least `slots` burst slots, or as many as
-        the user's own burst limit needs. Missing fields (a new user, a raised burst limit)
-        are created as free, overrides as none, and the token epoch as 0 (older documents lack
-        it: the claim's filter names it)."""
+    ) -> LimitState | Refused:
+        """The user's counters (or why not: GONE when the user does not exist or is disabled,
+        REVOKED when it is no longer at the token epoch `epoch`), with at least `slots` burst
+        slots, or as many as the user's own burst limit needs. Missing fields (a new user, a
+        raised burst limit) are created as free, overrides as none, and the token epoch as 0
+        (older documents lack it: the claim's filter names it)."""
         oid = _oid(user_id)
         if oid is None:
-            return None
+            return Refused.GONE
         fields: list[tuple[str, Any]] = [("token_epoch", 0), ("lim.day", ""), ("lim.count", 0)]
         fields += [("lim.daily", NO_OVERRIDE), ("lim.burst", NO_OVERRIDE)]
         fields += [(f"lim.s{k}", 0) for k in range(slots)]
         doc = await self._create_missing(oid, fields)
-        if doc is None or (epoch is not None and int(doc.get("token_epoch", 0)) != epoch):
-            return None
+        if doc is None:
+            return Refused.GONE
+        if epoch is not None and int(doc.get("token_epoch", 0)) != epoch:
+            return Refused.REVOKED
         wanted = int((doc.get("lim") or {}).get("burst", NO_OVERRIDE))
         if wanted > slots:
             doc = await self._create_missing(oid, [(f"lim.s{k}", 0) for k in range(slots, wanted)])
             if doc is None:
-                return None
+                return Refused.GONE
         return _state(doc, max(slots, wanted))
 
     async def peek(self, *, user_id: str, slots: int) -> LimitState | None:

@@ -13,10 +13,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
+from simplechat.accounts.service import GONE, REVOKED
 from simplechat.accounts.types import User
 from simplechat.kit.errors import InvalidInput, NotAuthenticated, NotFound, RateLimited, ServerBusy
 from simplechat.kit.telemetry import record_limit_refusal
-from simplechat.limits.repository import LimitRepository
+from simplechat.limits.repository import LimitRepository, Refused
 from simplechat.limits.rules import (
     BURST_LIMIT_CODE,
     DAILY_LIMIT_CODE,
@@ -111,11 +112,9 @@ class LimitService:
 
     async def _read(self, user_id: str, epoch: int | None = None) -> LimitState:
         state = await self._repo.read(user_id=user_id, slots=self._policy.burst, epoch=epoch)
-        if state is None:
+        if isinstance(state, Refused):
             self._seen.pop(user_id, None)
-            raise NotAuthenticated(
-                "The token's user no longer exists or is disabled, or the token was revoked."
-            )
+            raise NotAuthenticated(GONE if state is Refused.GONE else REVOKED)
         return state
 
     async def _try(

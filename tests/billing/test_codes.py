@@ -243,9 +243,11 @@ async def test_a_code_made_before_codes_were_hashed_keeps_working(clock: Clock) 
         }
     )
     found = await codes.get(format_code(legacy))
-    assert (found.id, found.prefix, found.code, found.credits) == (None, "K7Q2", None, 20_000)
+    assert (found.id, found.prefix, found.code) == (code_id(legacy), "K7Q2", None)
+    assert found.credits == 20_000
     listed = (await codes.page(None, EVERYTHING)).items
-    assert [(c.id, c.prefix, c.code) for c in listed] == [(None, "K7Q2", None)]
+    assert [(c.id, c.prefix, c.code) for c in listed] == [(code_id(legacy), "K7Q2", None)]
+    assert (await codes.get(code_id(legacy))).prefix == "K7Q2"  # by its listed id too
     redeemed = await codes.redeem(user_id=USER, username="eric", text=legacy.lower())
     assert redeemed.credits == 20_000
     with pytest.raises(CodeUsed):

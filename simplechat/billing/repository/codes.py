@@ -13,7 +13,7 @@ from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
 
-from simplechat.billing.rules import CODE_SHOWN, is_legacy_code
+from simplechat.billing.rules import CODE_SHOWN, code_id, is_legacy_code
 from simplechat.billing.types import CodeStatus
 from simplechat.documents.redeem_codes import RedeemCodeDoc
 from simplechat.kit.pagination import Paged, PageParams
@@ -38,6 +38,11 @@ class StoredCode:
     def legacy(self) -> bool:
         """Stored as the code itself (made before codes were stored hashed)."""
         return is_legacy_code(self.id)
+
+    @property
+    def public_id(self) -> str:
+        """The id lists show and lookups take: the code's SHA-256, whatever it is stored by."""
+        return code_id(self.id) if self.legacy else self.id
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +127,16 @@ class CodeRepository:
     async def find(self, refs: tuple[str, ...]) -> StoredCode | None:
         doc = await RedeemCodeDoc.get_pymongo_collection().find_one({"_id": {"$in": list(refs)}})
         return None if doc is None else _stored(doc)
+
+    async def legacy_by_hash(self, hashed: str) -> StoredCode | None:
+        """The code made before codes were stored hashed whose SHA-256 is `hashed` (an admin
+        looking it up by its listed id). Those codes lack `prefix`; they are few and only
+        ever fewer, and this is the admins' lookup, never a redemption."""
+        cursor = RedeemCodeDoc.get_pymongo_collection().find({"prefix": {"$exists": False}})
+        async for doc in cursor:
+            if code_id(str(doc["_id"])) == hashed:
+                return _stored(doc)
+        return None
 
     async def mark_credited(self, code_id: str) -> None:
         await RedeemCodeDoc.get_pymongo_collection().update_one(
