@@ -414,7 +414,12 @@ def _limits_and_edge(settings: Settings, out: list[str], findings: Findings) -> 
     out.append("HTTP")
     origins = ", ".join(settings.cors_origins) or "none (only same-origin browser pages)"
     out.append(f"  CORS origins: {origins}")
-    out.append(f"  /metrics: {'on' if settings.metrics_enabled else 'off'}")
+    if not settings.metrics_enabled:
+        out.append("  /metrics: off")
+    elif settings.metrics_token:
+        out.append("  /metrics: on, for the SIMPLECHAT_METRICS_TOKEN bearer only")
+    else:
+        out.append("  /metrics: on, open to anyone (SIMPLECHAT_METRICS_TOKEN closes it)")
     log_format = resolve_format(settings.log_format)
     out.append(f"  logs: {settings.log_level}, {log_format} ({settings.log_format})")
     if "*" in settings.cors_origins:

@@ -96,7 +96,7 @@ class Settings(BaseSettings):
     system_prompt: str = DEFAULT_SYSTEM_PROMPT
     advanced_prompt: str = DEFAULT_ADVANCED_PROMPT
     context_safety_margin: int = Field(default=64, ge=0, le=100_000)
-    history_max_entries: int = Field(default=100, ge=1, le=1000)
+    history_max_entries: int = Field(default=100, ge=1, le=1000)  # chat.router.HISTORY_CEILING
     stream_keepalive_seconds: float = Field(default=15.0, gt=0, le=300)
     stream_first_chunk_wait_seconds: float = Field(default=10.0, ge=0, le=300)
 
@@ -107,6 +107,10 @@ class Settings(BaseSettings):
     timezone: str = "UTC"
     rate_limit_status: int = 401
     ip_limit: str = "10/minute"
+    # Per account, from addresses it never logged in from (accounts/throttles.py); per user.
+    login_account_limit: str = "20/hour"
+    password_check_limit: str = "10/hour"  # password change, account deletion
+    avatar_upload_limit: str = "20/hour"
 
     # --- credits (billing) ---
     credits: bool = False  # SIMPLECHAT_CREDITS=on: balances, holds, redeem codes
@@ -136,7 +140,13 @@ class Settings(BaseSettings):
             ) from exc
         return value
 
-    @field_validator("ip_limit", "redeem_ip_limit")
+    @field_validator(
+        "ip_limit",
+        "redeem_ip_limit",
+        "login_account_limit",
+        "password_check_limit",
+        "avatar_upload_limit",
+    )
     @classmethod
     def _ip_rate(cls, value: str) -> str:
         import limits  # the rate parser the per-IP limit uses
@@ -189,6 +199,7 @@ class Settings(BaseSettings):
     log_level: str = "info"
     log_format: Literal["auto", "json", "text"] = "auto"
     metrics_enabled: bool = True
+    metrics_token: SecretStr | None = None  # set: /metrics wants `Authorization: Bearer <it>`
 
     @field_validator("log_level")
     @classmethod
@@ -211,6 +222,10 @@ class Settings(BaseSettings):
     media_max_seconds: int = Field(default=600, ge=1)
     media_max_pixels: int = Field(default=40_000_000, ge=10_000, le=89_000_000)  # < Pillow's
     media_local_workers: int = Field(default=1, ge=1, le=16)
+    # Image and audio decoding (avatars, /media/*) on threads of its own: so many at once per
+    # worker, and so many waiting; more get 503 (kit/executors.py).
+    decode_workers: int = Field(default=1, ge=1, le=16)
+    decode_queue: int = Field(default=8, ge=0, le=1000)
     media_queue_seconds: float = Field(default=30.0, gt=0)
 
     @field_validator("cors_origins", mode="before")

@@ -18,6 +18,7 @@ from fastapi import FastAPI
 from simplechat.config import Settings
 from simplechat.kit.db import open_database, ping
 from simplechat.kit.embedded import attach_or_start, stop_started
+from simplechat.kit.executors import BoundedExecutor
 from simplechat.kit.secrets import load_or_create_fernet_key, load_or_create_secret
 from simplechat.llm.media_engines import build_media_engines
 from simplechat.llm.registry import build_registry, make_http_session
@@ -78,6 +79,8 @@ async def running_services(
         counter = await asyncio.to_thread(default_counter)
         media_engines = build_media_engines(settings, http)
         stack.push_async_callback(media_engines.aclose)
+        decoder = BoundedExecutor(workers=settings.decode_workers, queue=settings.decode_queue)
+        stack.callback(decoder.shutdown)
         yield build_services(
             settings,
             registry=registry,
@@ -87,6 +90,7 @@ async def running_services(
             secrets_key=secrets_key,
             database_ping=partial(ping, database),
             http=http,
+            decoder=decoder,
         )
 
 

@@ -24,6 +24,7 @@ from simplechat.accounts.repository.roles import RoleRepository
 from simplechat.accounts.repository.users import UserRepository
 from simplechat.accounts.service import AccountService, UserDirectory
 from simplechat.accounts.sessions import Sessions
+from simplechat.accounts.throttles import Throttles
 from simplechat.accounts.types import OwnerDataRemover
 from simplechat.accounts.wechat import WeChatClient
 from simplechat.admin.repository import AuditRepository
@@ -43,6 +44,7 @@ from simplechat.config import Settings
 from simplechat.keys.repository import ApiKeyRepository, ProviderKeyRepository
 from simplechat.keys.service import KeyService, ProviderKeyService
 from simplechat.keys.types import ByokMode
+from simplechat.kit.executors import BoundedExecutor
 from simplechat.limits.repository import LimitRepository
 from simplechat.limits.rules import LimitPolicy
 from simplechat.limits.service import LimitService
@@ -96,7 +98,12 @@ def build_services(
     secrets_key: str,
     database_ping: Callable[[], Awaitable[bool]],
     http: aiohttp.ClientSession,
+    decoder: BoundedExecutor | None = None,
 ) -> Services:
+    # Image and audio decoding on threads of its own (kit/executors.py): avatars and media.
+    decoder = decoder or BoundedExecutor(
+        workers=settings.decode_workers, queue=settings.decode_queue
+    )
     limits = LimitService(
         repo=LimitRepository(),
         policy=LimitPolicy(
@@ -141,7 +148,12 @@ def build_services(
         conversations=conversation_repo, messages=messages, presets=presets, registry=registry
     )
     media = build_media_service(
-        settings, media_engines, billing=billing, keys=api_keys, provider_keys=provider_keys
+        settings,
+        media_engines,
+        billing=billing,
+        keys=api_keys,
+        provider_keys=provider_keys,
+        decoder=decoder,
     )
     reports = ReportService(repo=ReportRepository(), tz=settings.zone, media=media)
     owner_data: list[OwnerDataRemover] = [
@@ -154,7 +166,14 @@ def build_services(
         billing.delete_owner_data,
         tasks.delete_owner_data,
     ]
-    accounts, directory = _accounts(settings, jwt_secret, http, owner_data)
+    accounts, directory = _accounts(
+        settings,
+        jwt_secret,
+        http,
+        owner_data,
+        decoder=decoder,
+        revoke_keys=api_keys.delete_owner_data,  # the password change's `revoke_keys`
+    )
     admin = AdminService(
         directory=directory,
         limits=limits,
@@ -200,6 +219,7 @@ def build_media_service(
     billing: BillingService,
     keys: KeyService,
     provider_keys: ProviderKeyService,
+    decoder: BoundedExecutor | None = None,
 ) -> MediaService:
     repo = MediaRepository()
     policy = QuotaPolicy(
@@ -219,6 +239,7 @@ def build_media_service(
         billing=billing,
         keys=keys,
         provider_keys=provider_keys,
+        decoder=decoder,
     )
 
 
@@ -227,6 +248,9 @@ def _accounts(
     jwt_secret: str,
     http: aiohttp.ClientSession,
     owner_data: list[OwnerDataRemover],
+    *,
+    decoder: BoundedExecutor,
+    revoke_keys: OwnerDataRemover,
 ) -> tuple[AccountService, UserDirectory]:
     users, roles, avatars = UserRepository(), RoleRepository(), AvatarRepository()
     passwords = Passwords(concurrency=settings.password_hash_concurrency)
@@ -254,6 +278,13 @@ def _accounts(
         avatars=avatars,
         removal=removal,
         wechat=wechat,
+        throttles=Throttles.of(
+            login=settings.login_account_limit,
+            password=settings.password_check_limit,
+            avatar=settings.avatar_upload_limit,
+        ),
+        decoder=decoder,
+        revoke_keys=revoke_keys,
     )
     directory = UserDirectory(
         users=users, roles=roles, sessions=sessions, passwords=passwords, removal=removal

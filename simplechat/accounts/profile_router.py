@@ -16,11 +16,21 @@ from simplechat.accounts.schemas import (
     TokenResponse,
     UserPublic,
 )
+from simplechat.accounts.throttles import AVATAR_429, PASSWORD_429
 from simplechat.accounts.types import Avatar
-from simplechat.kit.errors import InvalidCredentials, InvalidInput, UnsupportedMediaType
+from simplechat.kit.errors import (
+    InvalidCredentials,
+    InvalidInput,
+    KeyNotAllowed,
+    UnsupportedMediaType,
+)
+from simplechat.kit.executors import DECODER_BUSY
 from simplechat.kit.http import error_responses
 
 router = APIRouter(tags=["user"])
+# Every route here manages the account: a personal API key gets 403 (see dependencies.py).
+KEY_403 = {403: [KeyNotAllowed()]}
+KEY_403_TEXT = {403: "A personal API key cannot manage the account: use an access token"}
 
 _BINARY = {"schema": {"type": "string", "format": "binary"}}
 AVATAR_UPLOAD: dict[str, Any] = {
@@ -81,7 +91,10 @@ def _jpeg(avatar: Avatar, if_none_match: str | None) -> Response:
 
 
 @router.get(
-    "/user/me", response_model=UserPublic, summary="Who am I", responses=error_responses(401)
+    "/user/me",
+    response_model=UserPublic,
+    summary="Who am I",
+    responses=error_responses(401, 403, examples=KEY_403, descriptions=KEY_403_TEXT),
 )
 async def read_me(user: CurrentUser) -> UserPublic:
     """Return the account the Bearer token belongs to (no secret fields)."""
@@ -92,7 +105,7 @@ async def read_me(user: CurrentUser) -> UserPublic:
     "/user/me",
     response_model=UserPublic,
     summary="Change my profile",
-    responses=error_responses(401, 422),
+    responses=error_responses(401, 403, 422, examples=KEY_403, descriptions=KEY_403_TEXT),
 )
 async def update_me(
     body: ProfileUpdate, user: CurrentUser, accounts: AccountServiceDep
@@ -105,17 +118,43 @@ async def update_me(
     "/user/me/password",
     response_model=TokenResponse,
     summary="Change my password",
-    response_description="New tokens for this client: every other refresh token stops working",
+    response_description="New tokens for this client: every other token stops working",
     responses=error_responses(
-        401, 422, examples={401: [InvalidCredentials("The current password is not right.")]}
+        401,
+        403,
+        422,
+        429,
+        examples={
+            401: [InvalidCredentials("The current password is not right.")],
+            **KEY_403,
+            429: [PASSWORD_429],
+        },
+        descriptions={**KEY_403_TEXT, 429: "Too many password checks for this account"},
     ),
 )
 async def change_password(
     body: PasswordChange, user: CurrentUser, accounts: AccountServiceDep
 ) -> TokenResponse:
-    """Change your password (send the current one); logs out every other session."""
-    pair = await accounts.change_password(user, old=body.old_password, new=body.new_password)
+    """Change your password (send the current one): every other session ends, and every
+    access token issued before stops working at once. Your personal API keys keep working
+    unless you send `revoke_keys: true` (then they are deleted)."""
+    pair = await accounts.change_password(
+        user, old=body.old_password, new=body.new_password, revoke_keys=body.revoke_keys
+    )
     return TokenResponse.from_domain(pair)
+
+
+@router.post(
+    "/user/me/logout-everywhere",
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
+    summary="Log out everywhere",
+    responses=error_responses(401, 403, examples=KEY_403, descriptions=KEY_403_TEXT),
+)
+async def log_out_everywhere(user: CurrentUser, accounts: AccountServiceDep) -> None:
+    """End every session of your account: every refresh token and every access token (this
+    one too) stops working at once, on every server. Personal API keys keep working."""
+    await accounts.log_out_everywhere(user)
 
 
 @router.delete(
@@ -125,10 +164,16 @@ async def change_password(
     summary="Delete my account",
     responses=error_responses(
         401,
+        403,
         409,
         422,
-        examples={409: [LastAdmin(), NoPassword()]},
-        descriptions={409: "The last admin, or an account without a password"},
+        429,
+        examples={409: [LastAdmin(), NoPassword()], **KEY_403, 429: [PASSWORD_429]},
+        descriptions={
+            409: "The last admin, or an account without a password",
+            **KEY_403_TEXT,
+            429: "Too many password checks for this account",
+        },
     ),
 )
 async def delete_me(body: AccountDelete, user: CurrentUser, accounts: AccountServiceDep) -> None:
@@ -145,15 +190,28 @@ async def delete_me(body: AccountDelete, user: CurrentUser, accounts: AccountSer
     responses=error_responses(
         400,
         401,
+        403,
         413,
         415,
         422,
-        examples={422: [InvalidImage("The image is truncated or corrupt.")]},
-        descriptions={422: "Not an image simplechat can read, truncated, or too many pixels"},
+        429,
+        503,
+        examples={
+            422: [InvalidImage("The image is truncated or corrupt.")],
+            **KEY_403,
+            429: [AVATAR_429],
+            503: [DECODER_BUSY],
+        },
+        descriptions={
+            422: "Not an image simplechat can read, truncated, or too many pixels",
+            **KEY_403_TEXT,
+            429: "Too many avatar uploads",
+            503: "The server decodes as many uploads as it can: try again shortly",
+        },
     ),
 )
 async def set_avatar(
-    upload: AvatarUpload, user: CurrentUser, accounts: AccountServiceDep
+    user: CurrentUser, upload: AvatarUpload, accounts: AccountServiceDep
 ) -> AvatarInfo:
     """Upload a JPEG, PNG, WebP or GIF (at most 5 MB): it is turned upright, centre-cropped
     and stored as a 128x128 JPEG without metadata."""
@@ -170,7 +228,10 @@ async def set_avatar(
     "/user/me/avatar",
     response_class=Response,
     summary="My avatar",
-    responses={**JPEG_RESPONSE, **error_responses(401, 404)},
+    responses={
+        **JPEG_RESPONSE,
+        **error_responses(401, 403, 404, examples=KEY_403, descriptions=KEY_403_TEXT),
+    },
 )
 async def read_my_avatar(
     user: CurrentUser, accounts: AccountServiceDep, if_none_match: IfNoneMatch = None

@@ -3,7 +3,7 @@ unauthenticated routes are limited per client IP (kit/iplimit.py)."""
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Response, status
+from fastapi import APIRouter, Depends, Request, Response, status
 from fastapi.security import OAuth2PasswordRequestForm
 
 from simplechat.accounts.dependencies import AccountServiceDep
@@ -18,14 +18,16 @@ from simplechat.accounts.errors import (
 )
 from simplechat.accounts.schemas import (
     RefreshRequest,
+    RevokeRequest,
     TokenResponse,
     UserCreate,
     UserPublic,
     WeChatLoginRequest,
 )
+from simplechat.accounts.throttles import LOGIN_429
 from simplechat.kit.errors import InvalidCredentials
-from simplechat.kit.http import error_responses
-from simplechat.kit.iplimit import ip_limited
+from simplechat.kit.http import ERROR_STATUSES, error_responses
+from simplechat.kit.iplimit import client_address, ip_limited
 
 router = APIRouter(tags=["accounts"])
 
@@ -54,19 +56,26 @@ async def create_user(body: UserCreate, accounts: AccountServiceDep) -> UserPubl
         401,
         422,
         429,
-        examples={401: [InvalidCredentials()]},
-        descriptions={401: "Wrong username or password"},
+        examples={401: [InvalidCredentials()], 429: [*ERROR_STATUSES[429][1], LOGIN_429]},
+        descriptions={
+            401: "Wrong username or password",
+            429: "Too many attempts from your address, or on this account from new places",
+        },
     ),
     dependencies=[Depends(ip_limited("token"))],
 )
 async def log_in(
-    form: Annotated[OAuth2PasswordRequestForm, Depends()], accounts: AccountServiceDep
+    form: Annotated[OAuth2PasswordRequestForm, Depends()],
+    request: Request,
+    accounts: AccountServiceDep,
 ) -> TokenResponse:
     """Exchange a username and password (form fields) for an access and a refresh token.
 
     Swagger's **Authorize** button calls this for you and sends the token with every request.
     """
-    pair = await accounts.log_in(username=form.username, password=form.password)
+    pair = await accounts.log_in(
+        username=form.username, password=form.password, address=client_address(request)
+    )
     return TokenResponse.from_domain(pair)
 
 
@@ -95,9 +104,11 @@ async def refresh_tokens(body: RefreshRequest, accounts: AccountServiceDep) -> T
     summary="Log out",
     responses=error_responses(422),
 )
-async def revoke_token(body: RefreshRequest, accounts: AccountServiceDep) -> None:
-    """Revoke a refresh token and every token refreshed from the same login."""
-    await accounts.revoke(body.refresh_token)
+async def revoke_token(body: RevokeRequest, accounts: AccountServiceDep) -> None:
+    """Log out: revoke a refresh token and every token refreshed from the same login (the
+    access tokens of that login last until they expire). With `everywhere`, every login of the
+    account ends and every access token issued before stops working at once."""
+    await accounts.revoke(body.refresh_token, everywhere=body.everywhere)
 
 
 @router.post(

@@ -65,3 +65,20 @@ def wechat_username(random_hex: str) -> str:
     """The username a new WeChat user gets (they can log in with WeChat only, until they set
     a password)."""
     return f"{WECHAT_USERNAME_PREFIX}{random_hex[:12]}"
+
+
+# --- where an account logs in from (the login throttle spares those places) ---
+KNOWN_ADDRESSES = 8  # the addresses of the last successful logins an account remembers
+_ADDRESS_TAG_CHARS = 16
+
+
+def address_tag(user_id: str, address: str) -> str:
+    """What an account remembers of an address it logged in from: a hash salted with the
+    user's id (no address is stored, and tags say nothing across accounts)."""
+    return hashlib.sha256(f"{user_id}|{address}".encode()).hexdigest()[:_ADDRESS_TAG_CHARS]
+
+
+def remembered(tags: tuple[str, ...], tag: str) -> tuple[str, ...]:
+    """The known addresses after a successful login from `tag`: the newest last, at most
+    KNOWN_ADDRESSES of them."""
+    return (*(t for t in tags if t != tag), tag)[-KNOWN_ADDRESSES:]

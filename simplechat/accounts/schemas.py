@@ -82,6 +82,13 @@ class RefreshRequest(RequestModel):
     refresh_token: str = Field(min_length=1, max_length=512)
 
 
+class RevokeRequest(RefreshRequest):
+    everywhere: bool = Field(
+        default=False,
+        description="End every login of the account, and every access token issued before",
+    )
+
+
 class WeChatLoginRequest(RequestModel):
     code: str = Field(
         min_length=1, max_length=256, description="The code from the mini-program's wx.login()"
@@ -111,6 +118,10 @@ class PasswordChange(RequestModel):
         default=None, description="The current password (not needed if the account has none)"
     )
     new_password: str = Field(examples=["a new long passphrase"], json_schema_extra=PASSWORD_LIMITS)
+    revoke_keys: bool = Field(
+        default=False,
+        description="Also delete every personal API key (they survive a password change otherwise)",
+    )
 
 
 class AccountDelete(RequestModel):

@@ -3,8 +3,6 @@ avatar (`AccountService`), and what admins do to other accounts (`UserDirectory`
 an account (either way) goes through `AccountRemoval` (removal.py).
 """
 
-import asyncio
-
 from simplechat.accounts.errors import (
     InvalidImage,
     InvalidRefreshToken,
@@ -19,15 +17,20 @@ from simplechat.accounts.repository.avatars import AvatarRepository
 from simplechat.accounts.repository.roles import Removal, RoleRepository
 from simplechat.accounts.repository.users import UserRepository
 from simplechat.accounts.rules import (
+    address_tag,
     display_name_problem,
     email_problem,
     password_problem,
+    remembered,
     search_prefix_problem,
     username_problem,
 )
 from simplechat.accounts.sessions import Sessions
+from simplechat.accounts.throttles import Throttles
 from simplechat.accounts.types import (
     Avatar,
+    OwnerDataRemover,
+    Principal,
     ProfileChanges,
     Role,
     TokenPair,
@@ -43,9 +46,14 @@ from simplechat.kit.errors import (
     NotFound,
     PayloadTooLarge,
 )
+from simplechat.kit.executors import BoundedExecutor
 from simplechat.kit.pagination import Paged, PageParams
 
 GONE = "The token's user no longer exists or is disabled."
+REVOKED = (
+    "The token was revoked (the password changed, a log out everywhere, or an admin's change "
+    "to the account): log in again."
+)
 
 
 def _check(problem: str | None) -> None:
@@ -70,6 +78,9 @@ class AccountService:
         avatars: AvatarRepository,
         removal: AccountRemoval,
         wechat: WeChatClient | None,
+        throttles: Throttles,
+        decoder: BoundedExecutor,
+        revoke_keys: OwnerDataRemover,
     ) -> None:
         self._users = users
         self._sessions = sessions
@@ -77,6 +88,9 @@ class AccountService:
         self._avatars = avatars
         self._removal = removal
         self._wechat = wechat
+        self._throttles = throttles
+        self._decoder = decoder
+        self._revoke_keys = revoke_keys  # deletes every personal API key of a user
 
     # --- signing up and logging in ---
     async def sign_up(self, *, username: str, password: str) -> User:
@@ -84,12 +98,20 @@ class AccountService:
         password_hash = await self._passwords.hash(password)
         return await self._users.create(username=username, password_hash=password_hash)
 
-    async def log_in(self, *, username: str, password: str) -> TokenPair:
+    async def log_in(self, *, username: str, password: str, address: str) -> TokenPair:
+        """Tokens for a right password; from an address the account has not logged in from
+        before, the attempt counts against the account's login throttle (throttles.py)."""
         found = await self._users.credentials_by_username(username)
+        tag = address_tag(found.user.id, address) if found else None
+        known = found is not None and tag in found.login_tags
+        if not known:
+            await self._throttles.login.hit("login", username)
         # checked even for an unknown user (against a dummy hash): the same time either way
         valid = await self._passwords.verify(password, found.password_hash if found else None)
-        if found is None or not valid:
+        if found is None or tag is None or not valid:
             raise InvalidCredentials()
+        if found.login_tags[-1:] != (tag,):
+            await self._users.remember_login(found.user.id, remembered(found.login_tags, tag))
         return await self._sessions.start(found.user, epoch=found.epoch)
 
     async def log_in_wechat(self, code: str) -> TokenPair:
@@ -111,24 +133,41 @@ class AccountService:
             raise InvalidRefreshToken("The refresh token was revoked: log in again.")
         return await self._sessions.rotate(refresh_token, stored, found.user)
 
-    async def revoke(self, refresh_token: str) -> None:
-        await self._sessions.revoke(refresh_token)
+    async def revoke(self, refresh_token: str, *, everywhere: bool = False) -> None:
+        """Log out: the refresh token's login ends (unknown tokens are ignored); `everywhere`:
+        every login of its user ends, and every access token issued before stops working."""
+        if not everywhere:
+            await self._sessions.revoke(refresh_token)
+            return
+        stored = await self._sessions.find_unused(refresh_token)
+        if stored is not None:
+            await self._log_out_everywhere(stored.user_id)
+
+    async def log_out_everywhere(self, user: User) -> None:
+        """Every refresh token of the user stops working, and every access token issued
+        before this (this one too), on every worker."""
+        await self._log_out_everywhere(user.id)
+
+    async def _log_out_everywhere(self, user_id: str) -> None:
+        await self._users.revoke_tokens(user_id)
+        await self._sessions.revoke_user(user_id)
 
     # --- who a token is ---
-    def user_id_from_token(self, token: str) -> str:
-        """The user id of a valid access token, without a database lookup (the chat routes
-        prove the user still exists, enabled, in the round trip that admits the message)."""
-        return self._sessions.user_id_from_access_token(token)
+    def principal(self, token: str) -> Principal:
+        """The user id and token epoch of a valid access token, without a database lookup
+        (the chat routes prove the user still exists, enabled, at that epoch, in the round trip
+        that admits the message)."""
+        return self._sessions.principal(token)
 
-    async def user_from_token(self, token: str) -> User:
-        return await self.user(self.user_id_from_token(token))
-
-    async def user(self, user_id: str) -> User:
-        """The user with this id (401 when gone or disabled: the caller's credential is)."""
-        user = await self._users.get(user_id)
-        if user is None:
+    async def user(self, user_id: str, *, epoch: int | None = None) -> User:
+        """The user with this id (401 when gone or disabled, or when `epoch`, an access
+        token's, is no longer the user's: the caller's credential is)."""
+        found = await self._users.credentials(user_id)
+        if found is None:
             raise NotAuthenticated(GONE)
-        return user
+        if epoch is not None and epoch != found.epoch:
+            raise NotAuthenticated(REVOKED)
+        return found.user
 
     # --- the caller's own account ---
     async def update_profile(self, user: User, changes: ProfileChanges) -> User:
@@ -138,19 +177,26 @@ class AccountService:
             raise NotAuthenticated(GONE)
         return updated
 
-    async def change_password(self, user: User, *, old: str | None, new: str) -> TokenPair:
-        """Change the password (the old one is needed if there is one); every refresh token
-        stops working, and this client gets a new pair."""
+    async def change_password(
+        self, user: User, *, old: str | None, new: str, revoke_keys: bool = False
+    ) -> TokenPair:
+        """Change the password (the old one is needed if there is one): every refresh token
+        and every access token issued before stop working, and this client gets a new pair.
+        Personal API keys keep working unless `revoke_keys` (then they are deleted)."""
         _check(password_problem(new))
         found = await self._users.credentials(user.id)
         if found is None:
             raise NotAuthenticated(GONE)
-        if found.password_hash and not await self._passwords.verify(old or "", found.password_hash):
-            raise InvalidCredentials("The current password is not right.")
+        if found.password_hash:
+            await self._throttles.password.hit("password", user.id)
+            if not await self._passwords.verify(old or "", found.password_hash):
+                raise InvalidCredentials("The current password is not right.")
         epoch = await self._users.set_password(user.id, await self._passwords.hash(new))
         if epoch is None:
             raise NotAuthenticated(GONE)
         await self._sessions.revoke_user(user.id)
+        if revoke_keys:
+            await self._revoke_keys(user.id)
         return await self._sessions.start(found.user, epoch=epoch)
 
     async def delete_account(self, user: User, *, password: str) -> None:
@@ -160,6 +206,7 @@ class AccountService:
             raise NotAuthenticated(GONE)
         if not found.password_hash:
             raise NoPassword()
+        await self._throttles.password.hit("password", user.id)
         if not await self._passwords.verify(password, found.password_hash):
             raise InvalidCredentials("The password is not right.")
         await self._removal.remove(found.user)
@@ -169,7 +216,8 @@ class AccountService:
             raise PayloadTooLarge(f"Avatars are at most {AVATAR_MAX_BYTES // (1024 * 1024)} MB.")
         if not upload:
             raise InvalidImage("The upload is empty: send a JPEG, PNG, WebP or GIF.")
-        data = await asyncio.to_thread(make_avatar, upload)  # Pillow is CPU-bound
+        await self._throttles.avatar.hit("avatar", user.id)  # before any decoding
+        data = await self._decoder.run(make_avatar, upload)  # Pillow is CPU-bound
         avatar = Avatar(data, etag_of(data))
         await self._avatars.put(
             user_id=user.id, username=user.username, data=data, etag=avatar.etag

@@ -6,6 +6,11 @@ exactly one wins, and a token presented again after its rotation (a stolen copy,
 that refreshed twice) revokes the whole family, the winner's new token included (it was added
 before the race was decided, so the revocation always reaches it).
 
+Access tokens carry the user's token epoch (`ep`) they were issued under; the user lookup
+every authenticated request makes compares it with the stored one (see `Principal`), so moving
+the epoch on revokes every access token issued before, without a list of revoked tokens.
+A token without `ep` (issued before epochs were carried) counts as epoch 0.
+
 Refresh tokens are 256 random bits, stored as their SHA-256 only; they are not JWTs, so no
 refresh token can ever pass for an access token, and an access token is no refresh token.
 """
@@ -22,11 +27,12 @@ from simplechat.accounts.repository.refresh_tokens import (
     StoredRefreshToken,
 )
 from simplechat.accounts.rules import token_hash
-from simplechat.accounts.types import TokenPair, User
+from simplechat.accounts.types import Principal, TokenPair, User
 from simplechat.kit.errors import NotAuthenticated
 
 JWT_ALGORITHM = "HS256"
 ACCESS_TYPE = "access"
+EPOCH_CLAIM = "ep"
 REFRESH_TOKEN_BYTES = 32
 
 
@@ -47,19 +53,21 @@ class Sessions:
         self._clock = clock
 
     # --- access tokens ---
-    def access_token(self, user: User, *, now: datetime | None = None) -> str:
+    def access_token(self, user: User, *, epoch: int, now: datetime | None = None) -> str:
         issued = now or self._clock()
         claims = {
             "sub": user.id,
             "name": user.username,
             "typ": ACCESS_TYPE,
+            EPOCH_CLAIM: epoch,
             "iat": issued,
             "exp": issued + self._access,
         }
         return jwt.encode(claims, self._secret, algorithm=JWT_ALGORITHM)
 
-    def user_id_from_access_token(self, token: str) -> str:
-        """The user id a valid, unexpired access token was issued to (no database lookup)."""
+    def principal(self, token: str) -> Principal:
+        """The user id and token epoch a valid, unexpired access token was issued with (no
+        database lookup: whoever reads the user compares the epoch)."""
         try:
             claims = jwt.decode(
                 token,
@@ -73,7 +81,10 @@ class Sessions:
             raise NotAuthenticated("The token is not valid.") from exc
         if claims["typ"] != ACCESS_TYPE:
             raise NotAuthenticated("This is not an access token.")
-        return str(claims["sub"])
+        epoch = claims.get(EPOCH_CLAIM, 0)
+        if not isinstance(epoch, int) or isinstance(epoch, bool):
+            raise NotAuthenticated("The token is not valid.")
+        return Principal(user_id=str(claims["sub"]), epoch=epoch)
 
     # --- refresh tokens ---
     async def start(self, user: User, *, epoch: int) -> TokenPair:
@@ -86,6 +97,11 @@ class Sessions:
         if stored is None:
             raise InvalidRefreshToken()
         return stored
+
+    async def find_unused(self, refresh_token: str) -> StoredRefreshToken | None:
+        """The stored token if it is known and not used yet (None otherwise)."""
+        stored = await self._refresh_tokens.find(token_hash(refresh_token))
+        return None if stored is None or stored.used else stored
 
     async def rotate(self, refresh_token: str, stored: StoredRefreshToken, user: User) -> TokenPair:
         """Exchange `refresh_token` (found as `stored`) for a new pair, once."""
@@ -121,7 +137,7 @@ class Sessions:
             expires_at=now + self._refresh,
         )
         return TokenPair(
-            access_token=self.access_token(user, now=now),
+            access_token=self.access_token(user, epoch=epoch, now=now),
             refresh_token=refresh_token,
             expires_in=int(self._access.total_seconds()),
         )

@@ -87,8 +87,32 @@ OwnerDataRemover = Callable[[str], Awaitable[None]]
 API_KEY_PREFIX = "sk-sc-"
 
 
+def is_api_key(token: str) -> bool:
+    return token.startswith(API_KEY_PREFIX)
+
+
+class PresentedKey(Protocol):
+    """A valid personal API key presented with a request (the keys capability's `KeyGrant`)."""
+
+    @property
+    def user_id(self) -> str: ...
+
+
 class KeyResolver(Protocol):
-    """Whose valid personal API key a secret is (raises NotAuthenticated otherwise). The keys
+    """The valid personal API key a secret is (raises NotAuthenticated otherwise). The keys
     capability, above accounts, provides it in the lifespan state as `api_keys`."""
 
-    async def user_id_for_key(self, secret: str) -> str: ...
+    async def grant(self, secret: str) -> PresentedKey: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who a Bearer token says is calling, before the user is read: an access token's user and
+    token epoch, or a personal key's user and the key. The epoch is compared where the user is
+    read (the profile read, or the chat admission's update): a password change, a disable, a
+    role change or "log out everywhere" moves the user's epoch on, so every access token issued
+    before stops working at once, on every worker."""
+
+    user_id: str
+    epoch: int | None = None  # an access token's; None for a key (checked on its own)
+    key: PresentedKey | None = None

@@ -9,6 +9,8 @@ from simplechat.accounts.types import Role, User
 from simplechat.admin.types import AuditEntry, NewUser, UserChanges, UserDetail
 from simplechat.keys.types import ApiKey
 from simplechat.kit.http import RequestModel
+from simplechat.limits.service import MAX_BURST_OVERRIDE, MAX_DAILY_OVERRIDE
+from simplechat.media.types import MAX_DAILY_QUOTA as MAX_MEDIA_QUOTA
 
 PASSWORD_DOC = "At least 8 characters"
 
@@ -139,15 +141,33 @@ class AdminUserUpdate(RequestModel):
     disabled: bool | None = Field(
         default=None, description="Disabled users cannot log in, refresh or chat"
     )
-    daily_limit: int | None = Field(default=None, examples=[5], description="Messages per day")
+    daily_limit: int | None = Field(
+        default=None,
+        ge=0,
+        le=MAX_DAILY_OVERRIDE,
+        examples=[5],
+        description=f"Messages per day, 0 to {MAX_DAILY_OVERRIDE} (null: the server's)",
+    )
     burst_limit: int | None = Field(
-        default=None, examples=[10], description="Messages per burst window"
+        default=None,
+        ge=1,
+        le=MAX_BURST_OVERRIDE,
+        examples=[10],
+        description=f"Messages per burst window, 1 to {MAX_BURST_OVERRIDE} (null: the server's)",
     )
     speech_seconds_daily: int | None = Field(
-        default=None, examples=[1800], description="Seconds of speech turned into text per day"
+        default=None,
+        ge=0,
+        le=MAX_MEDIA_QUOTA,
+        examples=[1800],
+        description=f"Seconds of speech turned into text per day, 0 to {MAX_MEDIA_QUOTA}",
     )
     pictures_daily: int | None = Field(
-        default=None, examples=[100], description="Pictures read per day"
+        default=None,
+        ge=0,
+        le=MAX_MEDIA_QUOTA,
+        examples=[100],
+        description=f"Pictures read per day, 0 to {MAX_MEDIA_QUOTA}",
     )
 
     def to_domain(self) -> UserChanges:
@@ -188,6 +208,9 @@ class AdminKeyView(BaseModel):
     name: str
     prefix: str
     enabled: bool
+    disabled_by_admin: bool = Field(
+        description="Disabled by an admin: its owner cannot enable it again"
+    )
     expires_at: datetime | None
     models: list[str] | None
     daily_limit: int | None
@@ -204,6 +227,7 @@ class AdminKeyView(BaseModel):
             name=key.name,
             prefix=key.prefix,
             enabled=key.enabled,
+            disabled_by_admin=key.locked,
             expires_at=key.caps.expires_at,
             models=None if key.caps.models is None else list(key.caps.models),
             daily_limit=key.caps.daily_limit,
@@ -215,4 +239,6 @@ class AdminKeyView(BaseModel):
 
 
 class AdminKeyUpdate(RequestModel):
-    enabled: bool = Field(description="false disables the key at once")
+    enabled: bool = Field(
+        description="false disables the key at once, and only an admin can enable it again"
+    )

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 
 from simplechat.billing.repository import CodeRepository, CreditRepository, StoredCode
 from simplechat.billing.repository.credits import entry_of, journal_line
-from simplechat.billing.rules import format_code, from_ms, to_ms
+from simplechat.billing.rules import from_ms, shown_code, to_ms
 from simplechat.billing.types import Balance, EntryKind, LedgerEntry
 
 
@@ -74,15 +74,15 @@ class Balances:
         user_id = code.used_by
         await self.balance(user_id)
         entry = LedgerEntry(
-            f"redeem:{code.code}",
+            f"redeem:{code.id}",
             user_id,
             EntryKind.REDEEM,
             code.credits,
             from_ms(code.used_ms),
-            reference=format_code(code.code),
+            reference=shown_code(code.prefix),
         )
-        balance = await self.apply(entry, code=code.code) or await self.balance(user_id)
-        await self._codes.mark_credited(code.code)
+        balance = await self.apply(entry, code=code.id) or await self.balance(user_id)
+        await self._codes.mark_credited(code.id)
         return balance
 
     async def write_journals(self, limit: int) -> int:

@@ -1,5 +1,11 @@
 """CodeService: redeem codes, made by admins and used by users.
 
+A code is shown once, when it is made; it is stored as its SHA-256 with its first symbols
+(billing.rules.code_id), like API keys, so the database, the lists, the logs and the audit log
+never hold it. Codes made before that keep their plaintext id and keep working (found by
+either id, `code_refs`; by their listed id, the hash of the code, too), and are never shown
+whole either.
+
 A code is used by one conditional update from unused to used (keyed by the code), so of any
 number of parallel attempts, across workers, exactly one matches; the others get 409. The
 credit follows through `BillingService.credit_code`, which credits each code to its account
@@ -30,12 +36,16 @@ from simplechat.billing.repository.codes import NewCode
 from simplechat.billing.rules import (
     CODE_ALPHABET,
     CODE_LENGTH,
+    CODE_SHOWN,
     NO_EXPIRY_MS,
+    code_id,
+    code_refs,
     code_status,
     encode_code,
     expires_at,
     from_ms,
     normalize_code,
+    shown_code,
     to_ms,
     window_start_ms,
 )
@@ -106,18 +116,30 @@ class CodeService:
         if expires is not None and expires <= now:
             raise InvalidInput("expires_at must be in the future.")
         expires_ms = NO_EXPIRY_MS if expires is None else to_ms(expires)
+        made = [encode_code(secrets.randbits(CODE_BITS)) for _ in range(count)]
         new = [
-            NewCode(encode_code(secrets.randbits(CODE_BITS)), credits, note, now, by.id, expires_ms)
-            for _ in range(count)
+            NewCode(code_id(code), code[:CODE_SHOWN], credits, note, now, by.id, expires_ms)
+            for code in made
         ]
         await self._codes.insert(new)
         details = {"count": count, "credits": str(to_credits(credits)), "note": note}
         await self._audit(AdminAction(by, "codes.create", details=details))
         return [
             RedeemCode(
-                c.code, credits, CodeStatus.UNUSED, now, by.id, expires, note, None, None, None
+                id=c.id,
+                prefix=c.prefix,
+                code=code,  # shown this once
+                credits=credits,
+                status=CodeStatus.UNUSED,
+                created_at=now,
+                created_by=by.id,
+                expires_at=expires,
+                note=note,
+                used_by=None,
+                used_by_name=None,
+                used_at=None,
             )
-            for c in new
+            for code, c in zip(made, new, strict=True)
         ]
 
     async def page(self, status: CodeStatus | None, params: PageParams) -> Paged[RedeemCode]:
@@ -139,14 +161,20 @@ class CodeService:
         now_ms = to_ms(self._clock())
         if found.status == CodeStatus.USED:
             raise CodeUsed("This redeem code has been used: it can no longer be disabled.")
-        disabled = await self._codes.disable(found.code, by=by.id, now_ms=now_ms)
+        disabled = await self._codes.disable(found.id, by=by.id, now_ms=now_ms)
         if disabled is not None:
-            await self._audit(AdminAction(by, "code.disable", details={"code": found.code}))
+            shown = {"code": shown_code(found.prefix)}  # never the code
+            await self._audit(
+                AdminAction(by, "code.disable", target_id=found.public_id, details=shown)
+            )
         return self._public(disabled or await self._find(text), now_ms)
 
     async def _find(self, text: str) -> StoredCode:
-        code = normalize_code(text)
-        found = None if code is None else await self._codes.find(code)
+        """The code `text` is, or whose listed id it is (404 when none)."""
+        refs = code_refs(text)
+        found = None if refs is None else await self._codes.find(refs)
+        if found is None and refs is not None and len(refs) == 1:  # an id: maybe an older code
+            found = await self._codes.legacy_by_hash(refs[0])
         if found is None:
             raise CodeNotFound()
         return found
@@ -154,7 +182,9 @@ class CodeService:
     @staticmethod
     def _public(code: StoredCode, now_ms: int) -> RedeemCode:
         return RedeemCode(
-            code=code.code,
+            id=code.public_id,
+            prefix=code.prefix,
+            code=None,
             credits=code.credits,
             status=code_status(code.status, code.expires_ms, now_ms),
             created_at=code.created_at,
@@ -174,12 +204,13 @@ class CodeService:
         code = normalize_code(text)
         if code is None:
             raise InvalidInput(NOT_A_CODE)
+        refs = (code_id(code), code)  # hashed, or made before codes were
         await self._balances.balance(user_id)  # opens the account on first sight
         now_ms = to_ms(self._clock())
         window = await self._count_attempt(user_id, now_ms)
-        claimed = await self._codes.claim(code, user_id=user_id, username=username, now_ms=now_ms)
+        claimed = await self._codes.claim(refs, user_id=user_id, username=username, now_ms=now_ms)
         if claimed is None:
-            raise await self._refusal(code, now_ms)
+            raise await self._refusal(refs, now_ms)
         balance = await self._balances.credit_code(claimed)
         await self._credits.give_back_attempt(user_id, window=window)
         return Redeemed(code=code, credits=claimed.credits, balance=balance)
@@ -198,8 +229,8 @@ class CodeService:
             )
         return window
 
-    async def _refusal(self, code: str, now_ms: int) -> Exception:
-        found = await self._codes.find(code)
+    async def _refusal(self, refs: tuple[str, ...], now_ms: int) -> Exception:
+        found = await self._codes.find(refs)
         if found is None:
             return CodeNotFound()
         if found.status == CodeStatus.DISABLED:

@@ -5,7 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, status
 
-from simplechat.accounts.dependencies import AdminUser, CurrentUser
+from simplechat.accounts.dependencies import AdminUser, CurrentUser, TokenOrKeyUser
 from simplechat.billing.dependencies import BillingAdmin, BillingServiceDep, CodeServiceDep
 from simplechat.billing.errors import (
     BalanceTooLow,
@@ -29,12 +29,14 @@ from simplechat.billing.schemas import (
     UsageResponse,
 )
 from simplechat.billing.types import Balance, CodeStatus
-from simplechat.kit.errors import RateLimited
+from simplechat.kit.errors import KeyNotAllowed, RateLimited
 from simplechat.kit.http import error_responses
 from simplechat.kit.iplimit import ip_limited
 from simplechat.kit.pagination import Page, PageQuery
 
-CodePath = Annotated[str, Path(max_length=100, description="The code (dashes optional)")]
+CodePath = Annotated[
+    str, Path(max_length=100, description="The code (dashes optional), or its listed id")
+]
 UserIdPath = Annotated[str, Path(max_length=64, description="The user's id")]
 _OFF = CreditsDisabled()
 _CODE_404 = {404: [CodeNotFound(), _OFF]}
@@ -61,7 +63,7 @@ router = APIRouter()
     responses=error_responses(401, 404, 422, examples={404: [_OFF]}),
 )
 async def read_credits(
-    user: CurrentUser, billing: BillingServiceDep, page: PageQuery
+    user: TokenOrKeyUser, billing: BillingServiceDep, page: PageQuery
 ) -> CreditsResponse:
     """Your balance, what is held for messages being answered, and the ledger (newest first)."""
     return CreditsResponse.from_domain(await billing.credits(user.id, page))
@@ -75,14 +77,21 @@ async def read_credits(
     summary="Redeem a code",
     responses=error_responses(
         401,
+        403,
         404,
         409,
         410,
         413,
         422,
         429,
-        examples={**_CODE_404, **_CODE_409, 410: [CodeExpired()], 429: [_REDEEM_429]},
-        descriptions=_410,
+        examples={
+            403: [KeyNotAllowed()],
+            **_CODE_404,
+            **_CODE_409,
+            410: [CodeExpired()],
+            429: [_REDEEM_429],
+        },
+        descriptions={**_410, 403: "A personal API key cannot redeem codes"},
     ),
 )
 async def redeem_code(
@@ -101,7 +110,7 @@ async def redeem_code(
     responses=error_responses(401, 422),
 )
 async def read_usage(
-    user: CurrentUser,
+    user: TokenOrKeyUser,
     billing: BillingServiceDep,
     start: Annotated[date | None, Query(alias="from", description="First day")] = None,
     end: Annotated[date | None, Query(alias="to", description="Last day (today)")] = None,
@@ -140,7 +149,8 @@ async def read_usage_of_everyone(
 async def create_codes(
     body: CodeCreate, admin: BillingAdmin, codes: CodeServiceDep
 ) -> CodesCreated:
-    """Make 1-100 random codes worth `credits` each, optionally expiring; shown once here."""
+    """Make 1-100 random codes worth `credits` each, optionally expiring; shown once here
+    (they are stored hashed: nothing shows them whole again)."""
     made = await codes.create(
         credits=to_units(body.credits),
         count=body.count,
@@ -164,7 +174,8 @@ async def list_codes(
     page: PageQuery,
     code_status: Annotated[CodeStatus | None, Query(alias="status")] = None,
 ) -> Page[CodePublic]:
-    """Codes newest first, all or by status, with who used each and when."""
+    """Codes newest first, all or by status, with who used each and when (each by its id
+    and first symbols)."""
     return Page.of(await codes.page(code_status, page), CodePublic.from_domain)
 
 
@@ -176,7 +187,8 @@ async def list_codes(
     responses=error_responses(401, 403, 404, 422, examples=_CODE_404),
 )
 async def read_code(code: CodePath, admin: AdminUser, codes: CodeServiceDep) -> CodePublic:
-    """One code: its status, credits, expiry, and who used it and when."""
+    """One code (by the code, or its id): its status, credits, expiry, and who used it and
+    when."""
     return CodePublic.from_domain(await codes.get(code))
 
 
@@ -188,7 +200,8 @@ async def read_code(code: CodePath, admin: AdminUser, codes: CodeServiceDep) -> 
     responses=error_responses(401, 403, 404, 409, 422, examples={**_CODE_404, 409: [CodeUsed()]}),
 )
 async def disable_code(code: CodePath, admin: BillingAdmin, codes: CodeServiceDep) -> CodePublic:
-    """Disable an unused (or expired) code so it can never be redeemed; used ones stay."""
+    """Disable an unused (or expired) code (by the code, or its id) so it can never be
+    redeemed; used ones stay."""
     return CodePublic.from_domain(await codes.disable(code, by=admin))
 
 

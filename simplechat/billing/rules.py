@@ -8,6 +8,8 @@ A recording costs its seconds (to the millisecond) × `per_second`, pictures the
 `per_picture`, rounded the same way.
 """
 
+import hashlib
+import re
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -30,6 +32,8 @@ CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # no I, L, O, U: nothing to 
 CODE_LENGTH = 28
 CODE_GROUP = 4
 _READ_AS = str.maketrans({"O": "0", "I": "1", "L": "1"})  # what people type for 0 and 1
+CODE_SHOWN = 4  # the symbols of a code stored and shown beside its hash, to tell codes apart
+_CODE_ID = re.compile(r"[0-9a-f]{64}")
 NO_EXPIRY_MS = 253_402_300_799_000  # 9999-12-31T23:59:59Z: "never" as a comparable number
 
 __all__ = ["to_credits"]  # re-exported: it lives in types, which chat may import
@@ -101,6 +105,34 @@ def normalize_code(text: str) -> str | None:
     if len(compact) != CODE_LENGTH or any(c not in CODE_ALPHABET for c in compact):
         return None
     return compact
+
+
+def code_id(code: str) -> str:
+    """What is stored of a code (as `normalize_code` gives it): its SHA-256. The code is 140
+    random bits, so a plain hash cannot be reversed or guessed; like API keys, only its first
+    symbols are kept beside it (`CODE_SHOWN`)."""
+    return hashlib.sha256(code.encode()).hexdigest()
+
+
+def shown_code(prefix: str) -> str:
+    """A code as lists, logs and the audit log show it: its first symbols only."""
+    return f"{prefix}-…"
+
+
+def code_refs(text: str) -> tuple[str, ...] | None:
+    """The stored ids a code or a code's id (its 64 hex digits, as listed) may be found by:
+    the hash of the code, and the code itself (codes made before codes were stored hashed
+    keep their plaintext id: they keep working until used or expired); None when `text` is
+    neither."""
+    if _CODE_ID.fullmatch(text.strip().lower()):
+        return (text.strip().lower(),)
+    code = normalize_code(text)
+    return None if code is None else (code_id(code), code)
+
+
+def is_legacy_code(stored_id: str) -> bool:
+    """Whether a stored code id is a code itself (made before codes were stored hashed)."""
+    return not _CODE_ID.fullmatch(stored_id)
 
 
 def code_status(stored: str, expires_ms: int, now_ms: int) -> CodeStatus:

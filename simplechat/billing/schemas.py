@@ -6,7 +6,7 @@ from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from simplechat.billing.rules import format_code, to_credits
+from simplechat.billing.rules import format_code, shown_code, to_credits
 from simplechat.billing.service import CreditsView
 from simplechat.billing.types import (
     Balance,
@@ -151,7 +151,15 @@ class CodeCreate(RequestModel):
 
 
 class CodePublic(BaseModel):
-    code: str = Field(examples=[EXAMPLE_CODE])
+    id: str = Field(
+        examples=["5f0c3a1e9b7d2c4f8a6e1d3b5c7a9e0f2d4b6a8c1e3f5a7b9d0c2e4f6a8b1d3c"],
+        description="The code's SHA-256: look it up or disable it by this, or by the code",
+    )
+    code: str = Field(
+        examples=[EXAMPLE_CODE, "K7Q2-…"],
+        description="The code, whole only in the answer that made it; elsewhere its first "
+        "symbols (it is stored hashed)",
+    )
     credits: Decimal = Field(examples=["10.0000"])
     status: CodeStatus
     note: str | None = None
@@ -165,7 +173,8 @@ class CodePublic(BaseModel):
     @classmethod
     def from_domain(cls, code: RedeemCode) -> Self:
         return cls(
-            code=format_code(code.code),
+            id=code.id,
+            code=format_code(code.code) if code.code else shown_code(code.prefix),
             credits=to_credits(code.credits),
             status=code.status,
             note=code.note,

@@ -100,7 +100,9 @@ class TurnCost:
 
 @dataclass(frozen=True, slots=True)
 class RedeemCode:
-    code: str  # as stored: 28 symbols, no dashes
+    id: str  # the code's SHA-256
+    prefix: str  # its first symbols
+    code: str | None  # the code itself, 28 symbols without dashes: only when just made
     credits: int
     status: CodeStatus
     created_at: datetime

@@ -85,13 +85,16 @@ class Admitter:
         params = generation_params(model, sampling, conversation_sampling)
         return Setup(conversation, model, provider, params)
 
-    async def admit(self, user_id: str, setup: Setup, key: KeyGrant | None) -> Admitted:
+    async def admit(
+        self, user_id: str, setup: Setup, key: KeyGrant | None, *, epoch: int | None = None
+    ) -> Admitted:
         """Count the call against the API key (if any), then admit it under the user's limits
-        while the user's own provider key is read (side by side: no added step). A refusal
-        gives back whatever was taken."""
+        (at the access token's `epoch`: a revoked token is refused by the same update) while
+        the user's own provider key is read (side by side: no added step). A refusal gives
+        back whatever was taken."""
         charge = None if key is None else await self._keys.charge(key, setup.model.name)
         admitted, own_key = await asyncio.gather(
-            self._limits.admit(user_id, self._clock()),
+            self._limits.admit(user_id, self._clock(), epoch=epoch),
             self._provider_keys.key_for(
                 user_id,
                 setup.provider.name,

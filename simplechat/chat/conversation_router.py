@@ -5,7 +5,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import Response, StreamingResponse
 
-from simplechat.accounts.dependencies import CurrentUser
+from simplechat.accounts.dependencies import TokenOrKeyUser
 from simplechat.chat.conversation_schemas import (
     ConversationCreate,
     ConversationDeleted,
@@ -56,7 +56,7 @@ EXPORT_RESPONSES = {
     responses=error_responses(401, 404, 422, descriptions={404: "No such preset"}),
 )
 async def create_conversation(
-    body: ConversationCreate, user: CurrentUser, conversations: ConversationServiceDep
+    body: ConversationCreate, user: TokenOrKeyUser, conversations: ConversationServiceDep
 ) -> ConversationPublic:
     """Start a conversation, from a preset (its prompt and parameters) if you name one."""
     created = await conversations.create(
@@ -72,7 +72,7 @@ async def create_conversation(
     responses=error_responses(401, 422),
 )
 async def list_conversations(
-    user: CurrentUser,
+    user: TokenOrKeyUser,
     conversations: ConversationServiceDep,
     page: PageQuery,
     q: TitleSearch = None,
@@ -89,7 +89,7 @@ async def list_conversations(
     responses=error_responses(401, 404),
 )
 async def read_conversation(
-    conversation_id: ConversationId, user: CurrentUser, conversations: ConversationServiceDep
+    conversation_id: ConversationId, user: TokenOrKeyUser, conversations: ConversationServiceDep
 ) -> ConversationDetail:
     """A conversation with its totals and the first page of its messages."""
     found = await conversations.read(user.id, conversation_id)
@@ -107,7 +107,7 @@ async def read_conversation(
 async def update_conversation(
     conversation_id: ConversationId,
     body: ConversationUpdate,
-    user: CurrentUser,
+    user: TokenOrKeyUser,
     conversations: ConversationServiceDep,
 ) -> ConversationPublic:
     """Change a conversation's title, model or sampling parameters (null: the default)."""
@@ -122,7 +122,7 @@ async def update_conversation(
     responses=error_responses(401, 404),
 )
 async def delete_conversation(
-    conversation_id: ConversationId, user: CurrentUser, conversations: ConversationServiceDep
+    conversation_id: ConversationId, user: TokenOrKeyUser, conversations: ConversationServiceDep
 ) -> ConversationDeleted:
     """Delete a conversation and every message in it."""
     deleted = await conversations.delete(user.id, conversation_id)
@@ -137,7 +137,7 @@ async def delete_conversation(
 )
 async def list_messages(
     conversation_id: ConversationId,
-    user: CurrentUser,
+    user: TokenOrKeyUser,
     conversations: ConversationServiceDep,
     page: PageQuery,
 ) -> Page[MessagePublic]:
@@ -154,7 +154,7 @@ async def list_messages(
 )
 async def export_conversation(
     conversation_id: ConversationId,
-    user: CurrentUser,
+    user: TokenOrKeyUser,
     conversations: ConversationServiceDep,
     format: Annotated[Literal["markdown", "json"], Query()] = "markdown",
 ) -> Response:
@@ -191,10 +191,12 @@ async def regenerate_answer(
     wanted = body or RegenerateRequest()
     if wanted.stream:
         stream = await chat.regenerate_stream(
-            caller.user_id, conversation_id, wanted.model, caller.key
+            caller.user_id, conversation_id, wanted.model, caller.key, epoch=caller.epoch
         )
         return sse_response(simple_events(stream))
-    reply = await chat.regenerate(caller.user_id, conversation_id, wanted.model, caller.key)
+    reply = await chat.regenerate(
+        caller.user_id, conversation_id, wanted.model, caller.key, epoch=caller.epoch
+    )
     return to_response(reply)
 
 
@@ -233,7 +235,7 @@ async def create_task(
         sampling=Sampling(body.max_tokens, body.temperature, body.top_p),
         conversation_id=conversation_id,
     )
-    created = await chat.create_task(caller.user_id, wanted, caller.key)
+    created = await chat.create_task(caller.user_id, wanted, caller.key, epoch=caller.epoch)
     return TaskCreated(
         task_id=created.id, status=created.status.value, stream_token=created.stream_token
     )

@@ -67,14 +67,14 @@ async def create_chat_completion(
         conversation_id=body.conversation_id,
     )
     if body.stream:
-        stream = await chat.stream(caller.user_id, request, caller.key)
+        stream = await chat.stream(caller.user_id, request, caller.key, epoch=caller.epoch)
         include_usage = bool(body.stream_options and body.stream_options.include_usage)
         return sse_response(
             openai_events(
                 stream, completion_id=completion_id(stream.message_id), include_usage=include_usage
             )
         )
-    reply = await chat.send(caller.user_id, request, caller.key)
+    reply = await chat.send(caller.user_id, request, caller.key, epoch=caller.epoch)
     return ChatCompletion(
         id=completion_id(reply.message_id),
         created=int(time.time()),

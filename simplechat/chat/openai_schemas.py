@@ -13,6 +13,7 @@ from simplechat.chat.schemas import (
 )
 from simplechat.llm.types import ChatMessage, Role
 
+MAX_TOKENS = 1_000_000  # as /llm/message takes
 ROLES = {
     "system": Role.SYSTEM,
     "developer": Role.SYSTEM,
@@ -52,8 +53,8 @@ class ChatCompletionRequest(BaseModel):
     )
     stream: bool = False
     stream_options: StreamOptions | None = None
-    max_tokens: int | None = Field(default=None, ge=1)
-    max_completion_tokens: int | None = Field(default=None, ge=1)
+    max_tokens: int | None = Field(default=None, ge=1, le=MAX_TOKENS)
+    max_completion_tokens: int | None = Field(default=None, ge=1, le=MAX_TOKENS)
     temperature: float | None = Field(default=None, ge=0, le=2)
     top_p: float | None = Field(default=None, gt=0, le=1)
     # simplechat's own: the openai SDK sends it with extra_body={"conversation_id": ...}

@@ -5,7 +5,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import StreamingResponse
 
-from simplechat.accounts.dependencies import CurrentUser
+from simplechat.accounts.dependencies import TokenOrKeyUser
 from simplechat.chat.conversation_schemas import ModelPublic
 from simplechat.chat.dependencies import ChatServiceDep
 from simplechat.chat.events import simple_events
@@ -78,8 +78,10 @@ async def _answer(
         conversation_id=body.conversation_id,
     )
     if body.stream or "text/event-stream" in request.headers.get("accept", ""):
-        return sse_response(simple_events(await chat.stream(caller.user_id, wanted, caller.key)))
-    return to_response(await chat.send(caller.user_id, wanted, caller.key))
+        return sse_response(
+            simple_events(await chat.stream(caller.user_id, wanted, caller.key, epoch=caller.epoch))
+        )
+    return to_response(await chat.send(caller.user_id, wanted, caller.key, epoch=caller.epoch))
 
 
 @router.post(
@@ -116,8 +118,10 @@ HISTORY_EXAMPLE = [
     {"type": "user", "text": "hi, my name is Eric"},
     {"type": "ai", "text": "Hello Eric! How can I help you today?"},
 ]
+HISTORY_CEILING = 1000  # the most SIMPLECHAT_HISTORY_MAX_ENTRIES may be (config.py)
 LAST_N = Path(
-    json_schema_extra={"minimum": 1},
+    # documented as the widest range any server takes; beyond this one's maximum: 422
+    json_schema_extra={"minimum": 1, "maximum": HISTORY_CEILING},
     description="How many entries: 1 to the server's maximum (SIMPLECHAT_HISTORY_MAX_ENTRIES, 100)",
     openapi_examples={"the last exchange": {"summary": "your message and its answer", "value": 2}},
 )
@@ -135,7 +139,7 @@ LAST_N = Path(
     },
 )
 async def read_history(
-    last_n: Annotated[int, LAST_N], user: CurrentUser, chat: ChatServiceDep
+    last_n: Annotated[int, LAST_N], user: TokenOrKeyUser, chat: ChatServiceDep
 ) -> list[HistoryItem]:
     """Your last `last_n` messages and replies, oldest first, as you wrote them (never trimmed)."""
     entries = await chat.history(user.id, last_n)

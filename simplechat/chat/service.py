@@ -112,25 +112,41 @@ class ChatService:
         self._keepalive = stream_keepalive
 
     # --- what the routes call ---
-    # `key`: the personal API key the request came with (its allow-list and daily cap apply).
+    # `key`: the personal API key the request came with (its allow-list and daily cap apply);
+    # `epoch`: the access token's, compared by the admission (None: not an access token).
     async def send(
-        self, user_id: str, request: ChatRequest, key: KeyGrant | None = None
+        self,
+        user_id: str,
+        request: ChatRequest,
+        key: KeyGrant | None = None,
+        *,
+        epoch: int | None = None,
     ) -> ChatReply:
         """Answer `request` whole and store the reply."""
-        return await self._answer(await self._start(user_id, request, key))
+        return await self._answer(await self._start(user_id, request, key, epoch))
 
     async def stream(
-        self, user_id: str, request: ChatRequest, key: KeyGrant | None = None
+        self,
+        user_id: str,
+        request: ChatRequest,
+        key: KeyGrant | None = None,
+        *,
+        epoch: int | None = None,
     ) -> ChatStream:
         """Start answering `request` as a stream; errors before the first chunk are raised."""
-        return await self._open(await self._start(user_id, request, key))
+        return await self._open(await self._start(user_id, request, key, epoch))
 
     async def create_task(
-        self, user_id: str, request: ChatRequest, key: KeyGrant | None = None
+        self,
+        user_id: str,
+        request: ChatRequest,
+        key: KeyGrant | None = None,
+        *,
+        epoch: int | None = None,
     ) -> CreatedTask:
         """Admit and store `request` as `stream` does (its errors are raised), then answer it
         in the background as a task: its output can be streamed once, from any worker."""
-        turn = await self._start(user_id, request, key)
+        turn = await self._start(user_id, request, key, epoch)
         turn = replace(turn, reply_id=self._messages.new_id())
         try:
             created = await self._tasks.create(user_id, CHAT_TASK, turn_record(turn))
@@ -146,10 +162,13 @@ class ChatService:
         conversation_id: str,
         model: str | None = None,
         key: KeyGrant | None = None,
+        *,
+        epoch: int | None = None,
     ) -> ChatReply:
         """Answer the conversation's last user message again; the previous answer is kept,
         hidden, once the new one is stored."""
-        return await self._answer(await self._start_again(user_id, conversation_id, model, key))
+        turn = await self._start_again(user_id, conversation_id, model, key, epoch)
+        return await self._answer(turn)
 
     async def regenerate_stream(
         self,
@@ -157,9 +176,12 @@ class ChatService:
         conversation_id: str,
         model: str | None = None,
         key: KeyGrant | None = None,
+        *,
+        epoch: int | None = None,
     ) -> ChatStream:
         """`regenerate`, streamed."""
-        return await self._open(await self._start_again(user_id, conversation_id, model, key))
+        turn = await self._start_again(user_id, conversation_id, model, key, epoch)
+        return await self._open(turn)
 
     async def history(self, user_id: str, n: int) -> list[HistoryEntry]:
         """The user's last `n` messages and replies (every conversation), oldest first."""
@@ -214,7 +236,9 @@ class ChatService:
             return completion, turn
 
     # --- starting a turn ---
-    async def _start(self, user_id: str, request: ChatRequest, key: KeyGrant | None) -> Turn:
+    async def _start(
+        self, user_id: str, request: ChatRequest, key: KeyGrant | None, epoch: int | None
+    ) -> Turn:
         """Admit the message, store it and build its prompt."""
         new = new_message(request)
         sent = request.messages if request.messages is not None else [new]
@@ -222,7 +246,7 @@ class ChatService:
             user_id, request.conversation_id, request.model, request.sampling, sent
         )
         # One round trip admits the message under both limits and proves the user exists.
-        admitted = await self._admitter.admit(user_id, setup, key)
+        admitted = await self._admitter.admit(user_id, setup, key, epoch=epoch)
         admission = admitted.admission
         message_id = self._messages.new_id()
         place: Placement | None = None
@@ -308,11 +332,16 @@ class ChatService:
         return preamble(preset, self._prompts.get(persona, self._prompts[Persona.PLAIN]))
 
     async def _start_again(
-        self, user_id: str, conversation_id: str, model_name: str | None, key: KeyGrant | None
+        self,
+        user_id: str,
+        conversation_id: str,
+        model_name: str | None,
+        key: KeyGrant | None,
+        epoch: int | None,
     ) -> Turn:
         """Admit a regeneration and build the prompt that answers the last user message."""
         setup = await self._admitter.setup(user_id, conversation_id, model_name, Sampling(), [])
-        admitted = await self._admitter.admit(user_id, setup, key)
+        admitted = await self._admitter.admit(user_id, setup, key, epoch=epoch)
         try:
             return await self._turn_again(user_id, setup, admitted)
         except BaseException as exc:  # nothing was stored: only the quota goes back

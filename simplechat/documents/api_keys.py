@@ -21,6 +21,9 @@ class ApiKeyDoc(Document):
     user_id: str  # hex: see DEVELOPERS.md on ObjectId fields
     name: str
     enabled: bool = True
+    # Disabled by an admin: only an admin enables it again (older documents lack the field;
+    # filtered as `$nin: [True]`, which matches missing and false on every server).
+    locked: bool = False
     expires_ms: int  # epoch ms; NO_EXPIRY_MS when the key does not expire
     models: list[str] | None = None  # the allow-list; None: every model
     daily_cap: int  # requests a day; NO_CAP when unlimited

@@ -1,4 +1,5 @@
-"""The `redeem_codes` collection: one document per code (`_id` = the code, 28 symbols).
+"""The `redeem_codes` collection: one document per code (`_id` = the code's SHA-256, `prefix`
+its first 4 symbols; codes made before codes were stored hashed have the code itself as `_id`).
 
 `status` is unused, used or disabled (expired is derived: unused past `expires_ms`; no expiry
 is stored as year 9999 so ranges work). Using a code is one conditional update from unused
@@ -15,7 +16,8 @@ from pymongo import ASCENDING, IndexModel
 
 
 class RedeemCodeDoc(Document):
-    id: str  # type: ignore[assignment]  # the code
+    id: str  # type: ignore[assignment]  # the code's SHA-256 hex (older codes: the code)
+    prefix: str = ""  # the code's first symbols, shown to tell codes apart
     credits: int  # units
     status: str = "unused"
     note: str | None = None

@@ -27,9 +27,12 @@ class UserDoc(Document):
     # A WeChat mini-program user's openid (unique among the users that have one).
     wechat_openid: str | None = None
     wechat_unionid: str | None = None
-    # Bumped when the password changes or the account is disabled: refresh tokens carry the
-    # epoch they were issued under and stop working once it moves on.
+    # Bumped when the password changes, the account is disabled or changes role, or its user
+    # logs out everywhere: access and refresh tokens carry the epoch they were issued under
+    # and stop working once it moves on (the chat admission's filter names it).
     token_epoch: int = 0
+    # Salted hashes of the addresses of the last successful logins (accounts/throttles.py).
+    login_tags: list[str] = Field(default_factory=list)
     # When the user last sent a message (epoch ms), written by the limits' admission update.
     active_ms: int | None = None
     # The chat limits' counters, managed by limits/repository.py: {"day", "count", "s0".."sN",

@@ -8,6 +8,11 @@ class ApiKeyRefused(NotAuthenticated):
     default_message = "The API key is not valid: it is unknown, disabled, expired or deleted."
 
 
+class KeyLockedByAdmin(Forbidden):
+    code = "key_locked"
+    default_message = "An admin disabled this key: only an admin can enable it again."
+
+
 class ModelNotAllowed(Forbidden):
     code = "model_not_allowed"
 

@@ -38,6 +38,7 @@ def _key(doc: dict[str, Any], today: int) -> ApiKey:
         name=str(doc["name"]),
         prefix=str(doc["prefix"]),
         enabled=bool(doc["enabled"]),
+        locked=bool(doc.get("locked")),  # the embedded server gives a $set True back as 1
         caps=KeyCaps(
             expires_at=None if doc["expires_ms"] >= NO_EXPIRY_MS else _from_ms(doc["expires_ms"]),
             models=None if models is None else tuple(models),
@@ -102,16 +103,25 @@ class ApiKeyRepository:
         return keys, await collection.count_documents(query)
 
     async def update(
-        self, key_id: str, changes: dict[str, Any], *, user_id: str | None, today: int
+        self,
+        key_id: str,
+        changes: dict[str, Any],
+        *,
+        user_id: str | None,
+        today: int,
+        unlocked: bool = False,
     ) -> tuple[ApiKey, int | None] | None:
         """The key as changed, and its `max_credits` before (one update: parallel changes
-        each see the cap the one before them left)."""
+        each see the cap the one before them left); `unlocked`: only if no admin disabled it
+        (None otherwise)."""
         oid = _oid(key_id)
         if oid is None:
             return None
         query: dict[str, Any] = {"_id": oid}
         if user_id is not None:
             query["user_id"] = user_id
+        if unlocked:
+            query["locked"] = {"$nin": [True]}  # $ne misses documents without the field
         before = await ApiKeyDoc.get_pymongo_collection().find_one_and_update(
             query,
             {"$set": changes} if changes else {"$inc": {"uses": 0}},

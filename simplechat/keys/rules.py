@@ -59,13 +59,17 @@ def caps_fields(caps: KeyCaps) -> dict[str, Any]:
     }
 
 
-def change_fields(changes: KeyChanges) -> dict[str, Any]:
+def change_fields(changes: KeyChanges, *, by_admin: bool = False) -> dict[str, Any]:
+    """The stored fields `changes` sets. An admin's enabling or disabling also sets the lock
+    (an admin's disable is one only an admin lifts); an owner's leaves it as it is."""
     fields: dict[str, Any] = {}
     names = changes.fields
     if "name" in names and changes.name is not None:
         fields["name"] = changes.name
     if "enabled" in names and changes.enabled is not None:
         fields["enabled"] = changes.enabled
+        if by_admin:
+            fields["locked"] = not changes.enabled
     if "expires_at" in names:
         fields["expires_ms"] = expiry_ms(changes.expires_at)
     if "models" in names:

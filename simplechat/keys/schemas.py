@@ -8,6 +8,10 @@ from simplechat.keys.types import ApiKey, CreatedKey, KeyCaps, KeyChanges, Provi
 from simplechat.kit.http import RequestModel
 
 MAX_MODELS = 100
+MAX_DAILY_LIMIT = 1_000_000
+# 10^9 credits in 1/10,000 (the most a redeem code or an adjustment gives): far inside the
+# 64-bit integers the database stores (2^63 and more were a 500: BSON cannot encode them).
+MAX_KEY_CREDITS = 10**13
 ModelName = Field(min_length=1, max_length=200)
 
 
@@ -24,10 +28,16 @@ class KeyCreate(RequestModel):
         examples=[["mock"]],
     )
     daily_limit: int | None = Field(
-        default=None, ge=0, le=1_000_000, description="Model calls a day (default: no cap)"
+        default=None,
+        ge=0,
+        le=MAX_DAILY_LIMIT,
+        description=f"Model calls a day, 0 to {MAX_DAILY_LIMIT} (default: no cap)",
     )
     max_credits: int | None = Field(
-        default=None, ge=0, description="Credits (in 1/10,000) the key may spend in all"
+        default=None,
+        ge=0,
+        le=MAX_KEY_CREDITS,
+        description=f"Credits (in 1/10,000) the key may spend in all, 0 to {MAX_KEY_CREDITS}",
     )
 
     def to_domain(self) -> KeyCaps:
@@ -46,8 +56,8 @@ class KeyUpdate(RequestModel):
     enabled: bool | None = None
     expires_at: datetime | None = None
     models: list[str] | None = Field(default=None, min_length=1, max_length=MAX_MODELS)
-    daily_limit: int | None = Field(default=None, ge=0, le=1_000_000)
-    max_credits: int | None = Field(default=None, ge=0)
+    daily_limit: int | None = Field(default=None, ge=0, le=MAX_DAILY_LIMIT)
+    max_credits: int | None = Field(default=None, ge=0, le=MAX_KEY_CREDITS)
 
     def to_domain(self) -> KeyChanges:
         return KeyChanges(
@@ -67,6 +77,9 @@ class KeyPublic(BaseModel):
     prefix: str = Field(description="The key's first characters, to tell keys apart")
     masked: str = Field(examples=["sk-sc-AbC123…"])
     enabled: bool
+    disabled_by_admin: bool = Field(
+        description="An admin disabled the key: only an admin can enable it again"
+    )
     expires_at: datetime | None
     models: list[str] | None
     daily_limit: int | None
@@ -92,6 +105,7 @@ class KeyPublic(BaseModel):
             prefix=key.prefix,
             masked=f"{key.prefix}…",
             enabled=key.enabled,
+            disabled_by_admin=key.locked,
             expires_at=caps.expires_at,
             models=None if caps.models is None else list(caps.models),
             daily_limit=caps.daily_limit,

@@ -1,8 +1,8 @@
 """Personal API keys and users' own provider keys.
 
 `KeyService`: a user's `sk-sc-...` keys (created, listed, changed, deleted; every key for an
-admin), the key a request presents turned into its user (`user_id_for_key`, the `KeyResolver`
-accounts asks) or its grant (the chat routes), and each model call counted against the key's
+admin), the key a request presents turned into its grant (`grant`, the `KeyResolver`
+accounts asks), and each model call counted against the key's
 daily cap in one conditional update (`charge`), given back when the call fails.
 
 `ProviderKeyService`: each user's own OpenRouter, DashScope and OpenAI keys, encrypted with
@@ -21,6 +21,7 @@ from cryptography.fernet import Fernet, InvalidToken
 from simplechat.keys.errors import (
     ApiKeyNotFound,
     ApiKeyRefused,
+    KeyLockedByAdmin,
     ModelNotAllowed,
     ProviderKeyMissing,
 )
@@ -102,13 +103,22 @@ class KeyService:
         return (await self._with_spend([key]))[0]
 
     async def update(self, user_id: str | None, key_id: str, changes: KeyChanges) -> ApiKey:
-        """Change a key (user_id None: any user's, for an admin); 404 when there is none."""
+        """Change a key (user_id None: any user's, for an admin); 404 when there is none. An
+        admin's disable sticks: its owner enabling it gets 403 (one conditional update)."""
         if "expires_at" in changes.fields:
             self._check_expiry(changes.expires_at)
+        by_admin = user_id is None
+        enabling = "enabled" in changes.fields and changes.enabled is True
         updated = await self._repo.update(
-            key_id, change_fields(changes), user_id=user_id, today=self._today()
+            key_id,
+            change_fields(changes, by_admin=by_admin),
+            user_id=user_id,
+            today=self._today(),
+            unlocked=enabling and not by_admin,
         )
         if updated is None:
+            if enabling and not by_admin and await self._repo.get(key_id, today=0, user_id=user_id):
+                raise KeyLockedByAdmin()
             raise ApiKeyNotFound()
         key, cap_before = updated
         if "max_credits" in changes.fields:
@@ -167,10 +177,6 @@ class KeyService:
         if found is None:
             raise ApiKeyRefused()
         return found
-
-    async def user_id_for_key(self, secret: str) -> str:
-        """accounts' `KeyResolver`: whose valid key this is."""
-        return (await self.grant(secret)).user_id
 
     async def charge(self, grant: KeyGrant, model: str) -> KeyCharge:
         """Count one model call against the key: 403 outside its allow-list, 401 when it

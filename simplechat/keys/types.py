@@ -40,6 +40,7 @@ class ApiKey:
     uses: int
     credits_used: int | None = None  # with max_credits: units spent (settled) in all
     credits_left: int | None = None  # with max_credits: units it may still spend
+    locked: bool = False  # disabled by an admin: only an admin enables it again
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,10 +113,12 @@ class ProviderKeyInfo:
 
 @dataclass(frozen=True, slots=True)
 class Caller:
-    """Who sends a chat request: the user, and the personal key they sent it with (if any)."""
+    """Who sends a chat request: the user, and the personal key they sent it with (if any),
+    or the access token's epoch (which the admission compares with the user's)."""
 
     user_id: str
     key: KeyGrant | None = None
+    epoch: int | None = None
 
 
 class BudgetState(Protocol):

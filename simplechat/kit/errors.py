@@ -24,6 +24,9 @@ status (OpenAI's shape under /v1).
     ├── PaymentRequired (402)
     │   └── InsufficientCredits (402)     billing: the balance does not cover a turn's worst case
     ├── Forbidden (403)
+    │   ├── KeyNotAllowed (403)       a personal API key on a route that manages the account
+    │   │                             or the server (keys, password, profile, /admin...)
+    │   ├── KeyLockedByAdmin (403)    keys: an admin disabled the key; only an admin enables it
     │   └── ModelNotAllowed (403)     keys: a model outside the key's allow-list
     ├── NotFound (404)
     │   ├── ApiKeyNotFound (404)      keys: missing, or another user's
@@ -49,11 +52,13 @@ status (OpenAI's shape under /v1).
     │   ├── NotAudio (415)            media
     │   └── NotAPicture (415)         media
     ├── RateLimited (429; code daily_limit | burst_limit | ip_limit | speech_quota |
-    │                picture_quota | wechat_rate_limit | redeem_limit | key_daily_limit; the
+    │                picture_quota | wechat_rate_limit | redeem_limit | key_daily_limit |
+    │                login_limit | password_limit | avatar_limit (accounts/throttles.py); the
     │                app may answer the per-user message limits with 401, as the product's
     │                spec has it)
-    ├── ServerBusy (503)              too many parallel requests for one account, or a busy
-    │   │                             local media engine; try again
+    ├── ServerBusy (503)              too many parallel requests for one account, a busy
+    │   │                             local media engine, or the decoding threads full
+    │   │                             (kit/executors.py); try again
     │   └── UpstreamCapacity (503)    this worker already has its maximum of provider requests
     │                                 open (SIMPLECHAT_MAX_UPSTREAM_REQUESTS); try again
     ├── EngineUnavailable (503)       media: no speech or picture engine installed or set
@@ -154,6 +159,16 @@ class Forbidden(SimpleChatError):
     status_code = 403
     code = "forbidden"
     default_message = "You are not allowed to do this."
+
+
+class KeyNotAllowed(Forbidden):
+    """A personal API key on a route that manages the account or the server."""
+
+    code = "key_not_allowed"
+    default_message = (
+        "Personal API keys may use models and read usage, not manage the account or the "
+        "server: log in (POST /token) and send the access token instead."
+    )
 
 
 class NotFound(SimpleChatError):

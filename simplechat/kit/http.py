@@ -39,6 +39,7 @@ from simplechat.kit.errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
+from simplechat.kit.logs import redact
 from simplechat.kit.telemetry import current_request_id
 
 log = logging.getLogger("simplechat.api")
@@ -171,12 +172,13 @@ async def _on_http_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _on_database_error(request: Request, exc: Exception) -> JSONResponse:
-    log.warning("api.database_error path=%s error=%s", request.url.path, type(exc).__name__)
+    path = redact(request.url.path)
+    log.warning("api.database_error path=%s error=%s", path, type(exc).__name__)
     return error_response(request, DatabaseUnavailable())
 
 
 async def _on_unexpected_error(request: Request, exc: Exception) -> JSONResponse:
-    log.exception("api.unhandled_error path=%s", request.url.path)
+    log.exception("api.unhandled_error path=%s", redact(request.url.path))
     error = InternalError()
     if rid := current_request_id():  # sent outside the request-id middleware: add its header
         error.headers["X-Request-ID"] = rid

@@ -1,9 +1,13 @@
-"""Per-IP limits on the unauthenticated endpoints (sign up, log in), shared by every worker.
+"""Fixed-window limits shared by every worker: per IP on the unauthenticated endpoints (sign
+up, log in), and per account or user where a service asks (`WindowLimiter`).
 
 `IpLimiter("10/minute")` counts requests per client address with the `limits` package's
 fixed-window strategy, on a small storage of our own in the database (`ip_limits`), so the
 limit means the same whatever the number of workers or instances. The app keeps one in
 `app.state.ip_limiter`; routes add `dependencies=[Depends(ip_limited("token"))]`.
+`WindowLimiter(limit, code=..., refusal=...)` is the same count for any key (a username, a
+user id), with its own error code and message (accounts' login throttle, password checks and
+avatar uploads).
 
 Why not slowapi (in-memory) or `limits`' own MongoDB storage: slowapi checks limits with a
 synchronous call on the event loop (a database round trip per login would block every other
@@ -118,24 +122,38 @@ def client_address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-class IpLimiter:
-    """`limit` ("10/minute", or several: "10/minute;100/hour") per client address and scope."""
+class WindowLimiter:
+    """`limit` ("10/minute", or several: "10/minute;100/hour") per key and scope; over it,
+    RateLimited with `code` and `refusal` (its `{limit}` names the window that refused)."""
 
-    def __init__(self, limit: str, storage: Storage | None = None) -> None:
+    def __init__(
+        self,
+        limit: str,
+        storage: Storage | None = None,
+        *,
+        code: str = IP_LIMIT_CODE,
+        refusal: str = "Too many attempts from your address ({limit}). Try again later.",
+    ) -> None:
         self._items = limits.parse_many(limit)
         self._strategy = FixedWindowRateLimiter(storage or MongoWindowStorage())
+        self._code = code
+        self._refusal = refusal
 
-    async def hit(self, scope: str, address: str) -> None:
-        """Count one request of `address` on `scope`; RateLimited (429) over the limit."""
+    async def hit(self, scope: str, key: str) -> None:
+        """Count one request of `key` on `scope`; RateLimited (429) over the limit."""
         for item in self._items:
-            if not await self._strategy.hit(item, scope, address):
-                stats = await self._strategy.get_window_stats(item, scope, address)
-                record_limit_refusal(IP_LIMIT_CODE)
+            if not await self._strategy.hit(item, scope, key):
+                stats = await self._strategy.get_window_stats(item, scope, key)
+                record_limit_refusal(self._code)
                 raise RateLimited(
-                    f"Too many attempts from your address ({item}). Try again later.",
-                    limit_code=IP_LIMIT_CODE,
+                    self._refusal.format(limit=item),
+                    limit_code=self._code,
                     retry_after=math.ceil(stats.reset_time - time.time()),
                 )
+
+
+class IpLimiter(WindowLimiter):
+    """`limit` per client address and scope (code `ip_limit`)."""
 
 
 def ip_limited(scope: str, *, limiter: str = "ip_limiter") -> Callable[[Request], Awaitable[None]]:

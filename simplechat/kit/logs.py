@@ -4,7 +4,9 @@ Every record carries the id of the request it belongs to (`request_id`, "-" outs
 simplechat's own loggers and uvicorn's log at the configured level; everything else (pymongo,
 aiohttp, dashscope...) only from WARNING, so no library's debug output can print message text or
 credentials. As a last guard, `RedactingFilter` masks anything shaped like a Bearer token, a JWT,
-an API key or a password in a URL before a record is written.
+an API key, a redeem code or a password in a URL before a record is written; the access log
+and the error logs pass request paths through `redact` themselves (GET /admin/codes/{code}
+carries a code in its path).
 """
 
 import json
@@ -26,6 +28,14 @@ REDACTIONS = (
     (re.compile(r"\beyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*"), "***"),
     (re.compile(r"\b(sk-[A-Za-z0-9]{0,4})[A-Za-z0-9_-]{8,}"), r"\1***"),
     (re.compile(r"(://[^:/@\s]+:)[^@\s/]+@"), r"\1***@"),
+    # a redeem code: 28 letters and digits, maybe in groups of 4 (its first 4 are kept)
+    (
+        re.compile(
+            r"(?<![0-9A-Za-z])([0-9A-Za-z]{4})[- ]?(?:[0-9A-Za-z]{4}[- ]?){5}[0-9A-Za-z]{4}"
+            r"(?![0-9A-Za-z])"
+        ),
+        r"\1-…",
+    ),
 )
 # Attributes every LogRecord has; anything else was passed with `extra=` and is a field.
 _STANDARD_ATTRS = frozenset(

@@ -1,5 +1,6 @@
 """ASGI middleware: the request body size limit (413) before anything parses the body."""
 
+import asyncio
 from collections.abc import Mapping
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -8,10 +9,17 @@ from simplechat.kit.errors import PayloadTooLarge
 from simplechat.kit.http import render
 
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+# A refused body is read to its end (and dropped) before the 413 is sent: a client that writes
+# its whole body before it reads (urllib, many SDKs, a browser on a slow link) would otherwise
+# meet a closed connection mid-write, a reset or broken pipe, and never see "too large". The
+# reading is bounded: beyond this much, or this long, the 413 goes out with Connection: close.
+DRAIN_MAX_BYTES = 128 * 1024 * 1024
+DRAIN_MAX_SECONDS = 30.0
 
 
 class BodySizeLimit:
-    """Refuse request bodies over `max_bytes` with 413, whether or not Content-Length is sent.
+    """Refuse request bodies over `max_bytes` with 413, whether or not Content-Length is sent,
+    in a way every client reads (see DRAIN_MAX_BYTES).
 
     `path_limits` gives some paths another limit (exact paths: the upload routes take files of
     up to 25 MB while every JSON route keeps the small default).
@@ -29,10 +37,15 @@ class BodySizeLimit:
             await self.app(scope, receive, send)
             return
         limit = self.path_limits.get(scope["path"], self.max_bytes)
-        for name, value in scope["headers"]:
-            if name == b"content-length" and value.isdigit() and int(value) > limit:
-                await self._refuse(scope, send, limit)
-                return
+        headers = dict(scope["headers"])
+        declared = headers.get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > limit:
+            # A client that waits for "100 Continue" has sent nothing yet: answer at once (it
+            # then sends nothing). Any other is sending the body: read it first.
+            waiting = headers.get(b"expect", b"").lower() == b"100-continue"
+            drained = not waiting and int(declared) <= DRAIN_MAX_BYTES and await _drain(receive)
+            await self._refuse(scope, send, limit, close=not drained)
+            return
         chunks: list[bytes] = []
         size = 0
         more = True
@@ -42,11 +55,12 @@ class BodySizeLimit:
                 return
             chunk = message.get("body", b"")
             size += len(chunk)
+            more = message.get("more_body", False)
             if size > limit:
-                await self._refuse(scope, send, limit)
+                drained = not more or await _drain(receive, size)
+                await self._refuse(scope, send, limit, close=not drained)
                 return
             chunks.append(chunk)
-            more = message.get("more_body", False)
         body = b"".join(chunks)
         replayed = False
 
@@ -59,12 +73,32 @@ class BodySizeLimit:
 
         await self.app(scope, replay, send)
 
-    async def _refuse(self, scope: Scope, send: Send, limit: int) -> None:
+    async def _refuse(self, scope: Scope, send: Send, limit: int, *, close: bool) -> None:
         error = PayloadTooLarge(f"The request body is larger than {limit} bytes.")
         body = render(error, path=scope["path"], status=error.status_code)
         headers = [
             (b"content-type", b"application/json"),
             (b"content-length", str(len(body)).encode()),
         ]
+        if close:  # the rest of the body is still coming: this connection cannot be reused
+            headers.append((b"connection", b"close"))
         await send({"type": "http.response.start", "status": 413, "headers": headers})
         await send({"type": "http.response.body", "body": body})
+
+
+async def _drain(receive: Receive, already: int = 0) -> bool:
+    """Read the rest of the request body and drop it; True when all of it was read (within
+    DRAIN_MAX_BYTES and DRAIN_MAX_SECONDS), False otherwise or when the client left."""
+    read = already
+    try:
+        async with asyncio.timeout(DRAIN_MAX_SECONDS):
+            while read <= DRAIN_MAX_BYTES:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    return False
+                read += len(message.get("body", b""))
+                if not message.get("more_body", False):
+                    return True
+    except TimeoutError:
+        return False
+    return False

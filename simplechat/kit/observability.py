@@ -10,13 +10,14 @@
   query strings, so neither tokens nor message text reach the logs.
 """
 
+import hmac
 import logging
 import re
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import Response
 from starlette.datastructures import MutableHeaders
@@ -25,7 +26,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from simplechat.config import Settings
 from simplechat.kit import telemetry
-from simplechat.kit.logs import ensure_logging
+from simplechat.kit.errors import NotAuthenticated
+from simplechat.kit.http import error_response
+from simplechat.kit.logs import ensure_logging, redact
 
 REQUEST_ID_HEADER = "X-Request-ID"
 METRICS_URL = "/metrics"
@@ -101,7 +104,7 @@ class RequestObservability:
             level,
             "http.request method=%s path=%s status=%s duration_ms=%.1f",
             method,
-            scope["path"],
+            redact(scope["path"]),  # a path may carry a secret (a redeem code)
             status,
             seconds * 1000,
             extra={
@@ -128,10 +131,21 @@ def _incoming_request_id(scope: Scope) -> str | None:
     return None
 
 
-async def metrics() -> Response:
-    """Prometheus metrics (text exposition format)."""
-    body, content_type = telemetry.render()
-    return Response(body, media_type=content_type)
+def metrics_endpoint(token: str | None) -> Callable[[Request], Awaitable[Response]]:
+    """/metrics: Prometheus metrics (text exposition format), for anyone, or with `token`
+    (SIMPLECHAT_METRICS_TOKEN) only for `Authorization: Bearer <token>` (401 otherwise)."""
+    expected = None if token is None else f"Bearer {token}".encode()
+
+    async def metrics(request: Request) -> Response:
+        if expected is not None:
+            sent = request.headers.get("authorization", "").encode()
+            if not hmac.compare_digest(sent, expected):
+                refusal = NotAuthenticated("/metrics needs the metrics token as a Bearer token.")
+                return error_response(request, refusal)
+        body, content_type = telemetry.render()
+        return Response(body, media_type=content_type)
+
+    return metrics
 
 
 def install_observability(app: FastAPI, settings: Settings) -> None:
@@ -151,5 +165,7 @@ def install_observability(app: FastAPI, settings: Settings) -> None:
             max_age=CORS_MAX_AGE_SECONDS,
         )
     if settings.metrics_enabled:
-        app.add_api_route(METRICS_URL, metrics, methods=["GET"], include_in_schema=False)
+        token = settings.metrics_token.get_secret_value() if settings.metrics_token else None
+        endpoint = metrics_endpoint(token)
+        app.add_api_route(METRICS_URL, endpoint, methods=["GET"], include_in_schema=False)
     app.add_middleware(RequestObservability, routes=app.router.routes)

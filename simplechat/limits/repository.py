@@ -6,13 +6,15 @@
 A message is admitted by one conditional `find_one_and_update` on that document: its filter
 holds the limits (the chosen slot is at least one window old; today's count is below the
 limit, or the stored day is the one the caller saw; the user's overrides are the ones the
-plan used) and the user's existence, so deciding and recording are one atomic step on every
+plan used) and the user's existence (enabled, and at the access token's epoch: a revoked
+token is refused by the same update), so deciding and recording are one atomic step on every
 server, and the same round trip authenticates the caller. Slot times are integer epoch
 milliseconds (the embedded server stores dates written by `$set` as strings). The same update
 records when the user was last active (`users.active_ms`).
 """
 
 from dataclasses import dataclass
+from enum import Enum
 from typing import Any
 
 from beanie import PydanticObjectId
@@ -26,6 +28,13 @@ from simplechat.limits.rules import NO_OVERRIDE, Claim, LimitState
 
 _USER_FIELDS = {"username": 1, "role": 1, "created_at": 1, "lim": 1}
 MAX_FIELDS_PER_UPDATE = 40
+
+
+class Refused(Enum):
+    """Why `read` found no state: the user is gone or disabled, or the token was revoked."""
+
+    GONE = "gone"
+    REVOKED = "revoked"
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,24 +70,30 @@ def _user(doc: dict[str, Any]) -> User:
 
 
 class LimitRepository:
-    async def read(self, *, user_id: str, slots: int) -> LimitState | None:
-        """The user's counters (None when the user does not exist or is disabled), with at
-        least `slots` burst slots, or as many as the user's own burst limit needs. Missing
-        fields (a new user, a raised burst limit) are created as free, overrides as none."""
+    async def read(
+        self, *, user_id: str, slots: int, epoch: int | None = None
+    ) -> LimitState | Refused:
+        """The user's counters (or why not: GONE when the user does not exist or is disabled,
+        REVOKED when it is no longer at the token epoch `epoch`), with at least `slots` burst
+        slots, or as many as the user's own burst limit needs. Missing fields (a new user, a
+        raised burst limit) are created as free, overrides as none, and the token epoch as 0
+        (older documents lack it: the claim's filter names it)."""
         oid = _oid(user_id)
         if oid is None:
-            return None
-        fields: list[tuple[str, Any]] = [("lim.day", ""), ("lim.count", 0)]
+            return Refused.GONE
+        fields: list[tuple[str, Any]] = [("token_epoch", 0), ("lim.day", ""), ("lim.count", 0)]
         fields += [("lim.daily", NO_OVERRIDE), ("lim.burst", NO_OVERRIDE)]
         fields += [(f"lim.s{k}", 0) for k in range(slots)]
         doc = await self._create_missing(oid, fields)
         if doc is None:
-            return None
+            return Refused.GONE
+        if epoch is not None and int(doc.get("token_epoch", 0)) != epoch:
+            return Refused.REVOKED
         wanted = int((doc.get("lim") or {}).get("burst", NO_OVERRIDE))
         if wanted > slots:
             doc = await self._create_missing(oid, [(f"lim.s{k}", 0) for k in range(slots, wanted)])
             if doc is None:
-                return None
+                return Refused.GONE
         return _state(doc, max(slots, wanted))
 
     async def peek(self, *, user_id: str, slots: int) -> LimitState | None:
@@ -96,7 +111,7 @@ class LimitRepository:
             doc = await UserDoc.get_pymongo_collection().find_one_and_update(
                 {"_id": oid, "disabled": False},
                 {"$max": dict(fields[start : start + MAX_FIELDS_PER_UPDATE])},
-                projection={"lim": 1},
+                projection={"lim": 1, "token_epoch": 1},
                 return_document=ReturnDocument.AFTER,
             )
             if doc is None:
@@ -112,8 +127,10 @@ class LimitRepository:
         daily_limit: int,
         now_ms: int,
         window_ms: int,
+        epoch: int | None = None,
     ) -> Admitted | None:
-        """Apply `claim` if the stored state still allows it; None when it does not (anymore)."""
+        """Apply `claim` if the stored state still allows it, and the user is still at the
+        access token's `epoch` (None: a personal key's call, not compared); None when not."""
         oid = _oid(user_id)
         if oid is None:
             return None
@@ -126,6 +143,8 @@ class LimitRepository:
             "lim.daily": seen.daily_override,
             "lim.burst": seen.burst_override,
         }
+        if epoch is not None:  # `read` created it on older documents
+            query["token_epoch"] = epoch
         update: dict[str, Any] = {"$set": {slot: now_ms, "active_ms": now_ms}}
         if claim.same_day:
             query.update({"lim.day": claim.day, "lim.count": {"$lt": daily_limit}})

@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 
 from fastapi import APIRouter
 
-from simplechat.accounts.dependencies import CurrentUser
+from simplechat.accounts.dependencies import TokenOrKeyUser
 from simplechat.kit.http import error_responses
 from simplechat.limits.dependencies import LimitServiceDep
 from simplechat.limits.schemas import StatusResponse
@@ -18,7 +18,7 @@ router = APIRouter(prefix="/user", tags=["user"])
     summary="Today's message count and limits",
     responses=error_responses(401),
 )
-async def read_status(user: CurrentUser, limits: LimitServiceDep) -> StatusResponse:
+async def read_status(user: TokenOrKeyUser, limits: LimitServiceDep) -> StatusResponse:
     """How many messages count against today's limit, what remains, and when it resets."""
     status = await limits.status(user.id, datetime.now(UTC))
     return StatusResponse(

@@ -13,10 +13,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
+from simplechat.accounts.service import GONE, REVOKED
 from simplechat.accounts.types import User
 from simplechat.kit.errors import InvalidInput, NotAuthenticated, NotFound, RateLimited, ServerBusy
 from simplechat.kit.telemetry import record_limit_refusal
-from simplechat.limits.repository import LimitRepository
+from simplechat.limits.repository import LimitRepository, Refused
 from simplechat.limits.rules import (
     BURST_LIMIT_CODE,
     DAILY_LIMIT_CODE,
@@ -34,6 +35,8 @@ from simplechat.limits.rules import (
     to_ms,
     used_today,
 )
+from simplechat.limits.rules import MAX_BURST_OVERRIDE as MAX_BURST_OVERRIDE
+from simplechat.limits.rules import MAX_DAILY_OVERRIDE as MAX_DAILY_OVERRIDE
 
 MAX_ATTEMPTS = 64  # each lost race means another request was admitted
 STATE_CACHE_SIZE = 10_000  # users whose last seen state this process remembers (a guess only)
@@ -84,14 +87,15 @@ class LimitService:
         self._policy = policy
         self._seen: OrderedDict[str, LimitState] = OrderedDict()
 
-    async def admit(self, user_id: str, now: datetime) -> Admission:
+    async def admit(self, user_id: str, now: datetime, *, epoch: int | None = None) -> Admission:
         """Admit one message for the user at `now`, or raise RateLimited (or NotAuthenticated
-        when the user no longer exists)."""
+        when the user no longer exists, is disabled, or moved on from the access token's
+        `epoch`: the claim's filter names it, so a revoked token costs no extra round trip)."""
         policy = self._policy
         state, fresh = self._seen.get(user_id), False
         for _ in range(MAX_ATTEMPTS):
             if state is None:
-                state, fresh = await self._read(user_id), True
+                state, fresh = await self._read(user_id, epoch), True
             decision = plan(state, now, policy)
             if isinstance(decision, Refusal):
                 if fresh:
@@ -100,21 +104,21 @@ class LimitService:
                     )
                 state = None  # never refuse on a remembered state: read it first
                 continue
-            admitted = await self._try(user_id, state, decision, now)
+            admitted = await self._try(user_id, state, decision, now, epoch)
             if admitted is not None:
                 return admitted
             state = None
         raise ServerBusy("Too many parallel requests for this account; try again.")
 
-    async def _read(self, user_id: str) -> LimitState:
-        state = await self._repo.read(user_id=user_id, slots=self._policy.burst)
-        if state is None:
+    async def _read(self, user_id: str, epoch: int | None = None) -> LimitState:
+        state = await self._repo.read(user_id=user_id, slots=self._policy.burst, epoch=epoch)
+        if isinstance(state, Refused):
             self._seen.pop(user_id, None)
-            raise NotAuthenticated("The token's user no longer exists or is disabled.")
+            raise NotAuthenticated(GONE if state is Refused.GONE else REVOKED)
         return state
 
     async def _try(
-        self, user_id: str, state: LimitState, claim: Claim, now: datetime
+        self, user_id: str, state: LimitState, claim: Claim, now: datetime, epoch: int | None
     ) -> Admission | None:
         admitted = await self._repo.claim(
             user_id=user_id,
@@ -123,6 +127,7 @@ class LimitService:
             daily_limit=effective_policy(self._policy, state).daily,
             now_ms=to_ms(now),
             window_ms=self._policy.burst_window_ms,
+            epoch=epoch,
         )
         if admitted is None:
             return None

@@ -8,11 +8,11 @@ from starlette.datastructures import (
     UploadFile,
 )  # what Request.form() gives (FastAPI's subclasses it)
 
-from simplechat.accounts.dependencies import AccountServiceDep, BearerToken
-from simplechat.accounts.types import API_KEY_PREFIX, User
-from simplechat.keys.dependencies import KeyServiceDep
+from simplechat.accounts.dependencies import CurrentPrincipal, TokenOrKeyUser
+from simplechat.accounts.types import User
+from simplechat.keys.dependencies import caller_of
 from simplechat.keys.types import KeyGrant
-from simplechat.kit.errors import InvalidInput, NotAuthenticated
+from simplechat.kit.errors import InvalidInput
 from simplechat.media.rules import media_type
 from simplechat.media.service import MediaService
 from simplechat.media.types import Upload
@@ -34,17 +34,10 @@ class MediaCaller:
     key: KeyGrant | None = None
 
 
-async def get_media_caller(
-    accounts: AccountServiceDep, keys: KeyServiceDep, token: BearerToken
-) -> MediaCaller:
+async def get_media_caller(principal: CurrentPrincipal, user: TokenOrKeyUser) -> MediaCaller:
     """The caller: an access token's user, or a personal key's user and the key's grant (the
-    same lookups as `CurrentUser`: the key once, the user once)."""
-    if not token:
-        raise NotAuthenticated()
-    if token.startswith(API_KEY_PREFIX):
-        grant = await keys.grant(token)
-        return MediaCaller(await accounts.user(grant.user_id), grant)
-    return MediaCaller(await accounts.user_from_token(token))
+    key read once, the user once)."""
+    return MediaCaller(user, caller_of(principal).key)
 
 
 CurrentMediaCaller = Annotated[MediaCaller, Depends(get_media_caller)]

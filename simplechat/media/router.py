@@ -5,7 +5,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from simplechat.accounts.dependencies import CurrentUser
+from simplechat.accounts.dependencies import TokenOrKeyUser
 from simplechat.kit.errors import BadRequest, RateLimited
 from simplechat.kit.http import error_responses
 from simplechat.media.dependencies import CurrentMediaCaller, MediaServiceDep, UploadBody
@@ -130,6 +130,6 @@ async def read_picture(
     summary="Your media quotas today",
     responses=error_responses(401),
 )
-async def read_quota(user: CurrentUser, media: MediaServiceDep) -> QuotaResponse:
+async def read_quota(user: TokenOrKeyUser, media: MediaServiceDep) -> QuotaResponse:
     """Today's speech seconds and pictures: your limits, what you used, what remains."""
     return QuotaResponse.from_domain(await media.quota(user.id, datetime.now(UTC)))

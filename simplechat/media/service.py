@@ -25,6 +25,7 @@ from simplechat.billing.types import Hold as CreditHold
 from simplechat.keys.service import KeyService, ProviderKeyService
 from simplechat.keys.types import KeyCharge, KeyGrant
 from simplechat.kit.errors import InvalidInput
+from simplechat.kit.executors import BoundedExecutor
 from simplechat.llm.media_engines import MediaEngines, Unavailable
 from simplechat.llm.ocr.base import OcrEngine
 from simplechat.llm.speech.base import SpeechEngine
@@ -35,6 +36,7 @@ from simplechat.media.quota import DailyQuota, Hold
 from simplechat.media.repository import MediaRepository
 from simplechat.media.rules import classify_audio, picture_format
 from simplechat.media.types import (
+    MAX_DAILY_QUOTA,
     MediaKind,
     MediaTotals,
     MediaUsage,
@@ -95,6 +97,7 @@ class MediaService:
         billing: BillingService,
         keys: KeyService,
         provider_keys: ProviderKeyService,
+        decoder: BoundedExecutor | None = None,
     ) -> None:
         self._repo = repo
         self._engines = engines
@@ -103,6 +106,8 @@ class MediaService:
         self._billing = billing
         self._keys = keys
         self._provider_keys = provider_keys
+        # decoding runs on threads of its own, bounded (kit/executors.py)
+        self._decoder = decoder or BoundedExecutor(workers=1, queue=8)
 
     # --- speech ---
     async def transcribe(
@@ -118,7 +123,7 @@ class MediaService:
         engine = self._speech_engine(options)
         self._check_size(upload)
         fmt = classify_audio(upload.content_type, upload.data)
-        audio = await asyncio.to_thread(
+        audio = await self._decoder.run(
             decode_audio,
             upload.data,
             fmt,
@@ -182,7 +187,7 @@ class MediaService:
         engine = self._ocr_engine()
         self._check_size(upload)
         fmt = picture_format(upload.content_type, upload.data)
-        picture = await asyncio.to_thread(
+        picture = await self._decoder.run(
             open_picture, upload.data, fmt, max_pixels=self._limits.max_pixels
         )
         usage = MediaUsage(pictures=1)
@@ -245,8 +250,8 @@ class MediaService:
     def validate_overrides(speech_seconds_daily: int | None, pictures_daily: int | None) -> None:
         """Raise InvalidInput for a quota no override may have (checked before any change)."""
         for value in (speech_seconds_daily, pictures_daily):
-            if value is not None and value < 0:
-                raise InvalidInput("A daily quota cannot be negative.")
+            if value is not None and not 0 <= value <= MAX_DAILY_QUOTA:
+                raise InvalidInput(f"A daily quota is between 0 and {MAX_DAILY_QUOTA} (or null).")
 
     async def overrides(self, user_id: str) -> Overrides:
         """The user's own daily quotas (None: the server's default)."""

@@ -7,6 +7,10 @@ from enum import StrEnum
 from simplechat.llm.ocr.base import OcrLine
 from simplechat.llm.speech.base import Segment
 
+# The most any daily quota override may be (seconds of speech, or pictures): a documented
+# range, far inside the 64-bit integers the database stores.
+MAX_DAILY_QUOTA = 10_000_000
+
 
 class MediaKind(StrEnum):
     SPEECH = "speech"

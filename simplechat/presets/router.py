@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path
 
-from simplechat.accounts.dependencies import CurrentUser
+from simplechat.accounts.dependencies import CurrentUser, TokenOrKeyUser
 from simplechat.kit.http import error_responses
 from simplechat.kit.pagination import Page, PageQuery
 from simplechat.presets.dependencies import PresetServiceDep
@@ -38,7 +38,7 @@ async def create_preset(
     responses=error_responses(401, 422),
 )
 async def list_presets(
-    user: CurrentUser, presets: PresetServiceDep, page: PageQuery
+    user: TokenOrKeyUser, presets: PresetServiceDep, page: PageQuery
 ) -> Page[PresetPublic]:
     """The public presets and your own, public first, paged."""
     found = await presets.list_visible(user, page)
@@ -52,7 +52,7 @@ async def list_presets(
     responses=error_responses(401, 404),
 )
 async def read_preset(
-    preset_id: PresetId, user: CurrentUser, presets: PresetServiceDep
+    preset_id: PresetId, user: TokenOrKeyUser, presets: PresetServiceDep
 ) -> PresetPublic:
     """A public preset or one of yours."""
     return PresetPublic.from_domain(await presets.get(user, preset_id), user.id)

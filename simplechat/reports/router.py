@@ -6,7 +6,7 @@ from typing import Any, Literal
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
-from simplechat.accounts.dependencies import CurrentUser
+from simplechat.accounts.dependencies import TokenOrKeyUser
 from simplechat.accounts.types import User
 from simplechat.kit.http import error_responses
 from simplechat.reports.charts import render_activity_svg
@@ -94,7 +94,7 @@ def _svg(report: ReportResponse) -> Response:
     responses={**error_responses(401, 422), **SVG_RESPONSE},
 )
 async def read_report(
-    user: CurrentUser,
+    user: TokenOrKeyUser,
     reports: ReportServiceDep,
     format: Literal["json", "svg"] = Query("json", description="json, or svg for a chart"),
 ) -> ReportResponse | Response:
@@ -109,6 +109,6 @@ async def read_report(
     response_class=Response,
     responses={**error_responses(401), **SVG_RESPONSE},
 )
-async def read_report_svg(user: CurrentUser, reports: ReportServiceDep) -> Response:
+async def read_report_svg(user: TokenOrKeyUser, reports: ReportServiceDep) -> Response:
     """The behaviour report drawn as an SVG chart."""
     return _svg(await _build_report(user, reports))

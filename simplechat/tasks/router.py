@@ -6,7 +6,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Path, Query
 from fastapi.responses import StreamingResponse
 
-from simplechat.accounts.dependencies import CurrentUser
+from simplechat.accounts.dependencies import TokenOrKeyUser
 from simplechat.kit.http import error_responses
 from simplechat.kit.pagination import Page, PageQuery
 from simplechat.kit.sse import KEEPALIVE, data, done, sse_response
@@ -50,7 +50,9 @@ STREAM_RESPONSES: dict[int | str, dict[str, Any]] = {
     summary="List your tasks",
     responses=error_responses(401, 422),
 )
-async def list_tasks(user: CurrentUser, tasks: TaskServiceDep, page: PageQuery) -> Page[TaskPublic]:
+async def list_tasks(
+    user: TokenOrKeyUser, tasks: TaskServiceDep, page: PageQuery
+) -> Page[TaskPublic]:
     """Your tasks, newest first."""
     found = await tasks.list_page(user.id, page)
     return Page.of(found, TaskPublic.from_domain)
@@ -62,7 +64,7 @@ async def list_tasks(user: CurrentUser, tasks: TaskServiceDep, page: PageQuery) 
     summary="Read a task",
     responses=error_responses(401, 404),
 )
-async def read_task(task_id: TaskId, user: CurrentUser, tasks: TaskServiceDep) -> TaskPublic:
+async def read_task(task_id: TaskId, user: TokenOrKeyUser, tasks: TaskServiceDep) -> TaskPublic:
     """A task's status, its output so far and, once done, its usage and cost."""
     return TaskPublic.from_domain(await tasks.get(user.id, task_id))
 
@@ -73,7 +75,7 @@ async def read_task(task_id: TaskId, user: CurrentUser, tasks: TaskServiceDep) -
     summary="Cancel a task",
     responses=error_responses(401, 404, 409, descriptions={409: "The task already finished"}),
 )
-async def cancel_task(task_id: TaskId, user: CurrentUser, tasks: TaskServiceDep) -> TaskPublic:
+async def cancel_task(task_id: TaskId, user: TokenOrKeyUser, tasks: TaskServiceDep) -> TaskPublic:
     """Stop a queued or running task; what it wrote so far is kept."""
     return TaskPublic.from_domain(await tasks.cancel(user.id, task_id))
 
@@ -86,7 +88,7 @@ async def cancel_task(task_id: TaskId, user: CurrentUser, tasks: TaskServiceDep)
 )
 async def stream_task(
     task_id: TaskId,
-    user: CurrentUser,
+    user: TokenOrKeyUser,
     tasks: TaskServiceDep,
     stream_token: Annotated[
         str | None, Query(description="The task's stream_token, to resume a dropped stream")

@@ -5,10 +5,13 @@ from datetime import UTC, datetime
 import pytest
 
 from simplechat.accounts.rules import (
+    KNOWN_ADDRESSES,
+    address_tag,
     display_name_problem,
     email_problem,
     password_problem,
     prefix_range,
+    remembered,
     search_prefix_problem,
     token_hash,
     username_problem,
@@ -102,3 +105,24 @@ def test_levels(role: str, level: int) -> None:
     user = User(id="x", username="eric", role=role, created_at=datetime.now(UTC))
     assert user.level == level
     assert user.is_admin is (role == "admin")
+
+
+class TestKnownAddresses:
+    def test_a_tag_is_salted_with_the_user(self) -> None:
+        assert address_tag("u1", "10.0.0.1") == address_tag("u1", "10.0.0.1")
+        assert address_tag("u1", "10.0.0.1") != address_tag("u2", "10.0.0.1")
+        assert "10.0.0.1" not in address_tag("u1", "10.0.0.1")
+
+    @pytest.mark.parametrize(
+        ("tags", "tag", "expected"),
+        [
+            ((), "a", ("a",)),
+            (("a", "b"), "a", ("b", "a")),  # the newest last, once
+            (tuple("abcdefgh"), "z", (*"bcdefgh", "z")),  # at most KNOWN_ADDRESSES
+        ],
+    )
+    def test_the_newest_are_kept(
+        self, tags: tuple[str, ...], tag: str, expected: tuple[str, ...]
+    ) -> None:
+        assert remembered(tags, tag) == expected
+        assert len(remembered(tags, tag)) <= KNOWN_ADDRESSES

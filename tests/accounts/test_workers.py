@@ -118,6 +118,8 @@ def test_200_parallel_wrong_logins_keep_a_worker_under_300_mb(
         database=database_name,
         workers=1,  # the server process is the worker
         SIMPLECHAT_IP_LIMIT="100000/minute",
+        # every attempt must reach argon2 (the account's own throttle would refuse most first)
+        SIMPLECHAT_LOGIN_ACCOUNT_LIMIT="100000/minute",
     ) as served:
         idle = rss_mb(served.process.pid)
         watcher = threading.Thread(target=watch, args=(served.process.pid,), daemon=True)
@@ -187,3 +189,79 @@ def test_the_command_line_uses_the_embedded_database_of_a_running_server(
             headers={"Authorization": f"Bearer {login.json()['access_token']}"},
         )
         assert (me.json()["role"], me.json()["level"]) == ("admin", 2)
+
+
+def test_a_token_revoked_on_one_worker_is_refused_by_every_worker(
+    mongo_uri: str, database_name: str, tmp_path: Path
+) -> None:
+    """The old access token is refused on the very next request, whichever worker answers:
+    the epoch lives in the user's document, read by the lookup each request already makes
+    (and by the chat admission's update, after each worker has cached the user's limits)."""
+
+    async def scenario(base: str) -> tuple[list[int], list[int], list[int]]:
+        async with many_connections(base, 24) as client:
+            pair = await signed_up(client, "eric")
+            old = {"Authorization": f"Bearer {pair['access_token']}"}
+            warm = await asyncio.gather(
+                *(
+                    client.post("/llm/message", json={"message": "hi"}, headers=old)
+                    for _ in range(24)
+                )
+            )
+            changed = await client.post(
+                "/user/me/password",
+                json={"old_password": PASSWORD, "new_password": "a brand new password"},
+                headers=old,
+            )
+            assert changed.status_code == 200, changed.text
+            new = {"Authorization": f"Bearer {changed.json()['access_token']}"}
+            after = await asyncio.gather(
+                *(
+                    client.post("/llm/message", json={"message": "hi"}, headers=old)
+                    for _ in range(24)
+                ),
+                *(client.get("/user/me", headers=old) for _ in range(24)),
+            )
+            fresh = await asyncio.gather(
+                *(
+                    client.post("/llm/message", json={"message": "hi"}, headers=new)
+                    for _ in range(8)
+                )
+            )
+            return (
+                [r.status_code for r in warm],
+                [r.status_code for r in after],
+                [r.status_code for r in fresh],
+            )
+
+    env = {"SIMPLECHAT_BURST_LIMIT": "100", "SIMPLECHAT_DAILY_LIMIT": "1000"}
+    with serve(mongo_uri, database_name, tmp_path, **env) as base:
+        warm, after, fresh = asyncio.run(scenario(base))
+    assert warm == [200] * 24, warm
+    assert after == [401] * 48, after
+    assert fresh == [200] * 8, fresh
+
+
+def test_the_account_login_throttle_is_exact_across_workers(
+    mongo_uri: str, database_name: str, tmp_path: Path
+) -> None:
+    """24 parallel guesses at one account from a new place, on two workers: exactly the
+    account's 5 attempts reach the password check, the rest get 429 login_limit."""
+
+    async def scenario(base: str) -> list[httpx.Response]:
+        async with many_connections(base, 24) as client:
+            await client.post("/user/", json={"username": "eric", "password": PASSWORD})
+            return await asyncio.gather(
+                *(
+                    client.post("/token", data={"username": "eric", "password": f"guess-{i}"})
+                    for i in range(24)
+                )
+            )
+
+    env = {"SIMPLECHAT_IP_LIMIT": "1000/minute", "SIMPLECHAT_LOGIN_ACCOUNT_LIMIT": "5/hour"}
+    with serve(mongo_uri, database_name, tmp_path, **env) as base:
+        responses = asyncio.run(scenario(base))
+    statuses = [r.status_code for r in responses]
+    assert statuses.count(401) == 5, statuses
+    assert statuses.count(429) == 19, statuses
+    assert {r.json()["code"] for r in responses if r.status_code == 429} == {"login_limit"}

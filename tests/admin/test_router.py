@@ -193,8 +193,12 @@ class TestOneUser:
         # the password reset revoked eric's refresh tokens; the new password works
         stale = await client.post("/token/refresh", json={"refresh_token": old_refresh})
         assert_error(stale, 401, "invalid_refresh_token")
-        assert (await log_in(client, "eric", "reset by alice"))["Authorization"]
-        # the lowered daily limit holds (access tokens stay valid until they expire)
+        # and so every access token from before: the old one is refused at once
+        revoked = await client.post("/llm/message", json={"message": "m"}, headers=eric)
+        assert_error(revoked, 401, "not_authenticated")
+        assert (await client.get("/user/status", headers=eric)).status_code == 401
+        eric = await log_in(client, "eric", "reset by alice")
+        # the lowered daily limit holds
         statuses = [
             (await client.post("/llm/message", json={"message": f"m{i}"}, headers=eric)).status_code
             for i in range(4)
@@ -255,6 +259,9 @@ class TestAdmins:
         assert_error(await client.get("/admin/users", headers=eric), 403, "forbidden")
         promoted = await client.put("/admin/admins/eric", headers=admin)
         assert (promoted.json()["role"], promoted.json()["level"]) == ("admin", 2)
+        # a role change ends every session from before: eric logs in again as an admin
+        assert_error(await client.get("/admin/users", headers=eric), 401, "not_authenticated")
+        eric = await log_in(client, "eric")
         assert (await client.get("/admin/users", headers=eric)).status_code == 200
         me = (await client.get("/user/me", headers=eric)).json()
         assert (me["role"], me["level"]) == ("admin", 2)
@@ -263,7 +270,9 @@ class TestAdmins:
         assert listed["total"] == 2
         demoted = await client.delete("/admin/admins/eric", headers=admin)
         assert demoted.json()["role"] == "user"
-        # at once: no re-login needed for a role change to take effect
+        # at once: the admin's token from before is refused everywhere, on every worker
+        assert_error(await client.get("/admin/users", headers=eric), 401, "not_authenticated")
+        eric = await log_in(client, "eric")
         assert_error(await client.get("/admin/users", headers=eric), 403, "forbidden")
         assert_error(await client.put("/admin/admins/nobody", headers=admin), 404, "not_found")
 
@@ -285,7 +294,7 @@ class TestAdmins:
         await sign_up(client, "bob")
         await client.put("/admin/admins/bob", headers=admin)
         assert (await client.delete("/admin/admins/alice", headers=admin)).json()["role"] == "user"
-        assert_error(await client.get("/admin/users", headers=admin), 403, "forbidden")
+        assert_error(await client.get("/admin/users", headers=admin), 401, "not_authenticated")
 
     async def test_a_disabled_user_cannot_be_promoted(
         self, client: httpx.AsyncClient, admin: dict[str, str]

@@ -16,9 +16,10 @@ from simplechat.billing.errors import (
     CreditsDisabled,
 )
 from simplechat.billing.repository import CodeRepository
-from simplechat.billing.rules import format_code
+from simplechat.billing.rules import code_id, format_code
 from simplechat.billing.service import BillingService
 from simplechat.billing.types import Balance, CodeStatus, EntryKind
+from simplechat.documents.redeem_codes import RedeemCodeDoc
 from simplechat.kit.errors import InvalidInput, RateLimited
 from simplechat.kit.pagination import PageParams
 from tests.billing.conftest import ADMIN, OTHER, T0, USER
@@ -42,6 +43,7 @@ def clock() -> Clock:
 
 async def make(codes: CodeService, credits: int = 100_000) -> str:
     made = await codes.create(credits=credits, count=1, expires=None, note=None, by=ADMIN)
+    assert made[0].code is not None  # shown once, when made
     return made[0].code
 
 
@@ -49,21 +51,26 @@ async def test_create_list_get_and_disable(clock: Clock) -> None:
     _, codes = services(clock)
     made = await codes.create(credits=50_000, count=3, expires=None, note="launch", by=ADMIN)
     assert len({c.code for c in made}) == 3
-    assert all(len(c.code) == 28 and c.status is CodeStatus.UNUSED for c in made)
+    assert all(len(c.code or "") == 28 and c.status is CodeStatus.UNUSED for c in made)
+    assert all(c.id == code_id(c.code or "") and c.prefix == (c.code or "")[:4] for c in made)
     soon = await codes.create(
         credits=1, count=1, expires=T0 + timedelta(days=1), note=None, by=ADMIN
     )
     page = await codes.page(None, PageParams(page=1, page_size=2))
     assert page.total == 4
-    assert [c.code for c in page.items] == [soon[0].code, min(c.code for c in made)]
-    looked_up = await codes.get(format_code(made[0].code).lower())
+    # listed by id and first symbols, never whole (codes of one batch in id order)
+    assert [c.id for c in page.items] == [soon[0].id, min(c.id or "" for c in made)]
+    assert all(c.code is None for c in page.items)
+    first = made[0].code or ""
+    looked_up = await codes.get(format_code(first).lower())
     assert (looked_up.credits, looked_up.note, looked_up.created_by) == (50_000, "launch", ADMIN.id)
-    disabled = await codes.disable(made[0].code, by=ADMIN)
+    assert (await codes.get(made[0].id or "")).credits == 50_000  # by its listed id too
+    disabled = await codes.disable(first, by=ADMIN)
     assert disabled.status is CodeStatus.DISABLED
-    assert (await codes.disable(made[0].code, by=ADMIN)).status is CodeStatus.DISABLED
+    assert (await codes.disable(made[0].id or "", by=ADMIN)).status is CodeStatus.DISABLED
     clock.advance(days=2)
     expired = await codes.page(CodeStatus.EXPIRED, EVERYTHING)
-    assert [c.code for c in expired.items] == [soon[0].code]
+    assert [c.id for c in expired.items] == [soon[0].id]
     assert (await codes.page(CodeStatus.UNUSED, EVERYTHING)).total == 2
     assert (await codes.page(CodeStatus.DISABLED, EVERYTHING)).total == 1
     with pytest.raises(CodeNotFound):
@@ -91,7 +98,7 @@ async def test_redeem_credits_once_and_explains_it(clock: Clock) -> None:
         await codes.disable(code, by=ADMIN)
     entries = (await billing.credits(USER, EVERYTHING)).ledger.items
     assert [(e.kind, e.delta, e.reference) for e in entries] == [
-        (EntryKind.REDEEM, 100_000, format_code(code)),
+        (EntryKind.REDEEM, 100_000, f"{code[:4]}-…"),  # never the code in the ledger
         (EntryKind.SIGNUP, 10_000, None),
     ]
 
@@ -105,7 +112,7 @@ async def test_distinct_errors(clock: Clock) -> None:
     await codes.disable(disabled, by=ADMIN)
     clock.advance(hours=2)
     with pytest.raises(CodeExpired) as expired:
-        await codes.redeem(user_id=USER, username="eric", text=expiring[0].code)
+        await codes.redeem(user_id=USER, username="eric", text=expiring[0].code or "")
     assert expired.value.status_code == 410
     with pytest.raises(CodeDisabled):
         await codes.redeem(user_id=USER, username="eric", text=disabled)
@@ -177,7 +184,9 @@ async def test_a_crash_between_using_a_code_and_crediting_it(clock: Clock) -> No
     code = await make(codes, 30_000)
     await billing.balance(USER)
     # the worker used the code, then died before the credit
-    claimed = await CodeRepository().claim(code, user_id=USER, username="eric", now_ms=0)
+    claimed = await CodeRepository().claim(
+        (code_id(code),), user_id=USER, username="eric", now_ms=0
+    )
     assert claimed is not None
     assert (await billing.balance(USER)).balance == 0
     assert (await billing.sweep()).codes_credited == 1
@@ -192,7 +201,7 @@ async def test_the_next_attempt_at_the_code_finishes_a_crashed_redeem(clock: Clo
     billing, codes = services(clock)
     code = await make(codes, 30_000)
     await billing.balance(USER)
-    await CodeRepository().claim(code, user_id=USER, username="eric", now_ms=0)
+    await CodeRepository().claim((code_id(code),), user_id=USER, username="eric", now_ms=0)
     with pytest.raises(CodeUsed):
         await codes.redeem(user_id=OTHER, username="mallory", text=code)
     assert (await billing.balance(USER)).balance == 30_000
@@ -206,3 +215,42 @@ async def test_credits_off(clock: Clock) -> None:
         await codes.create(credits=1, count=1, expires=None, note=None, by=ADMIN)
     with pytest.raises(CreditsDisabled):
         await codes.redeem(user_id=USER, username="eric", text="Z" * 28)
+
+
+async def test_a_code_is_stored_as_its_hash_and_first_symbols(clock: Clock) -> None:
+    _, codes = services(clock)
+    code = await make(codes)
+    stored = await RedeemCodeDoc.get_pymongo_collection().find().to_list()
+    assert [(d["_id"], d["prefix"]) for d in stored] == [(code_id(code), code[:4])]
+    assert code not in str(stored)
+
+
+async def test_a_code_made_before_codes_were_hashed_keeps_working(clock: Clock) -> None:
+    """Not migrated: its plaintext id is found beside the hash, and never shown whole."""
+    billing, codes = services(clock)
+    legacy = "K7Q29XMB4RTAH3VZ0PCNW8EJ6DFS"
+    await RedeemCodeDoc.get_pymongo_collection().insert_one(
+        {
+            "_id": legacy,
+            "credits": 20_000,
+            "status": "unused",
+            "note": None,
+            "created_at": T0,
+            "created_ms": 0,
+            "created_by": ADMIN.id,
+            "expires_ms": 253_402_300_799_000,
+            "credit_due": False,
+        }
+    )
+    found = await codes.get(format_code(legacy))
+    assert (found.id, found.prefix, found.code) == (code_id(legacy), "K7Q2", None)
+    assert found.credits == 20_000
+    listed = (await codes.page(None, EVERYTHING)).items
+    assert [(c.id, c.prefix, c.code) for c in listed] == [(code_id(legacy), "K7Q2", None)]
+    assert (await codes.get(code_id(legacy))).prefix == "K7Q2"  # by its listed id too
+    redeemed = await codes.redeem(user_id=USER, username="eric", text=legacy.lower())
+    assert redeemed.credits == 20_000
+    with pytest.raises(CodeUsed):
+        await codes.redeem(user_id=OTHER, username="mallory", text=legacy)
+    entries = (await billing.credits(USER, EVERYTHING)).ledger.items
+    assert [e.reference for e in entries if e.kind is EntryKind.REDEEM] == ["K7Q2-…"]

@@ -109,13 +109,18 @@ async def test_an_admin_makes_codes_and_a_user_redeems_one(
     assert (looked_up["status"], looked_up["used_by_name"]) == ("used", "eric")
     assert looked_up["used_at"]
     listed = (await on.get("/admin/codes?status=used", headers=admin)).json()
-    assert [c["code"] for c in listed["items"]] == [first["code"]]
+    # stored hashed: listed by its id and first symbols, never whole again
+    assert [(c["id"], c["code"]) for c in listed["items"]] == [
+        (first["id"], first["code"][:4] + "-…")
+    ]
+    by_id = (await on.get(f"/admin/codes/{first['id']}", headers=admin)).json()
+    assert by_id["status"] == "used"
     assert (listed["total"], listed["page"], listed["page_size"]) == (1, 1, 20)
     unused = (await on.get("/admin/codes?status=unused&page_size=1", headers=admin)).json()
     assert (unused["total"], len(unused["items"])) == (2, 1)
     ledger = (await on.get("/user/credits", headers=eric)).json()["ledger"]["items"]
     assert [(e["kind"], e["delta"], e["reference"]) for e in ledger] == [
-        ("redeem", "2.5000", first["code"]),
+        ("redeem", "2.5000", first["code"][:4] + "-…"),
         ("signup", "10.0000", None),
     ]
 
@@ -129,7 +134,7 @@ async def test_redeem_errors_are_distinct(
     assert (gone.status_code, gone.json()["status"]) == (200, "disabled")
     client: MongoClient[dict[str, Any]] = MongoClient(mongo_uri)
     client[database_name].redeem_codes.update_one(
-        {"_id": expired["code"].replace("-", "")}, {"$set": {"expires_ms": 1}}
+        {"_id": expired["id"]}, {"$set": {"expires_ms": 1}}
     )
     client.close()
     cases = [
@@ -146,7 +151,7 @@ async def test_redeem_errors_are_distinct(
     assert (limited.status_code, limited.json()["code"]) == (429, "redeem_limit")
     assert limited.headers["Retry-After"]
     listed = (await on.get("/admin/codes?status=expired", headers=admin)).json()
-    assert [c["code"] for c in listed["items"]] == [expired["code"]]
+    assert [c["id"] for c in listed["items"]] == [expired["id"]]
     bad = await on.get("/admin/codes?status=lost", headers=admin)
     assert bad.status_code == 422
 

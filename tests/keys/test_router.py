@@ -1,5 +1,6 @@
-"""Personal API keys through the ASGI app: created once, stored hashed, accepted wherever a
-user token is, refused clearly when expired, disabled, deleted or used outside their caps."""
+"""Personal API keys through the ASGI app: created once, stored hashed, accepted on the model
+routes (and nowhere that manages the account: tests/keys/test_scopes.py), refused clearly
+when expired, disabled, deleted or used outside their caps."""
 
 import asyncio
 import time
@@ -134,7 +135,6 @@ class TestKeyAuth:
             "/v1/models",
             "/user/history/10",
             "/conversations",
-            "/user/keys",
             "/user/status",
         ):
             assert (await client.get(path, headers=headers)).status_code == 200, path
@@ -164,7 +164,7 @@ class TestKeyAuth:
             other = await client.post("/llm/message", json={"message": "x"}, headers=bearer(key))
             assert other.status_code == 401
             assert other.json()["code"] == "invalid_api_key"
-            assert (await client.get("/user/keys", headers=bearer(key))).status_code == 401
+            assert (await client.get("/v1/models", headers=bearer(key))).status_code == 401
         again = await client.patch(
             f"/user/keys/{disabled['id']}", json={"enabled": True}, headers=auth_headers
         )

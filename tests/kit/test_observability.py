@@ -206,6 +206,18 @@ class TestMetrics:
         async with app_client(with_settings(settings, metrics_enabled=False)) as client:
             assert (await client.get("/metrics")).status_code == 404
 
+    async def test_a_metrics_token_closes_them(self, settings: Settings) -> None:
+        token = "scrape-" + "x" * 32
+        async with app_client(with_settings(settings, metrics_token=token)) as client:
+            for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": token}):
+                refused = await client.get("/metrics", headers=headers)
+                assert refused.status_code == 401, headers
+                assert refused.json()["code"] == "not_authenticated"
+                assert refused.headers["WWW-Authenticate"] == "Bearer"
+            allowed = await client.get("/metrics", headers={"Authorization": f"Bearer {token}"})
+            assert allowed.status_code == 200
+            assert "simplechat_http_requests_total" in allowed.text
+
 
 def test_two_workers_report_the_same_totals(
     mongo_uri: str, database_name: str, tmp_path: Path

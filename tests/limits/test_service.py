@@ -12,7 +12,7 @@ from simplechat.documents.users import UserDoc
 from simplechat.kit.db import open_database
 from simplechat.kit.errors import InvalidInput, NotAuthenticated, NotFound, RateLimited
 from simplechat.limits.repository import LimitRepository
-from simplechat.limits.rules import LimitPolicy, to_ms
+from simplechat.limits.rules import LimitPolicy, LimitState, to_ms
 from simplechat.limits.service import Admission, LimitService
 
 USER = "6b01b59ab1945f3903016ee2"
@@ -144,7 +144,7 @@ class TestDailyLimit:
         assert await admitted(limits, T0)
         assert not await admitted(limits, T0)  # refused by the day
         state = await LimitRepository().read(user_id=USER, slots=2)
-        assert state is not None
+        assert isinstance(state, LimitState)
         assert sorted(state.slots) == [0, to_ms(T0)]
 
     async def test_deleted_user_is_not_admitted(self) -> None:

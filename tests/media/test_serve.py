@@ -2,12 +2,18 @@
 real local engines: exactly the quota is admitted, whichever worker answers."""
 
 import asyncio
+import json
+import os
 import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.media.conftest import FIXTURES
 from tests.test_serve import serve
@@ -57,6 +63,8 @@ def test_picture_and_speech_quotas_hold_across_two_workers(
         "SIMPLECHAT_DAILY_PICTURES": "3",
         "SIMPLECHAT_DAILY_SPEECH_SECONDS": "5",
         "SIMPLECHAT_MEDIA_QUEUE_SECONDS": "120",
+        # all 12 may land on one worker: room to decode them all (the bound has its own test)
+        "SIMPLECHAT_DECODE_QUEUE": "64",
     }
     with serve(mongo_uri, database_name, tmp_path, **env) as base:
         *pictures, quota = asyncio.run(parallel_posts(base, "/media/ocr", ENGLISH, "image/png"))
@@ -116,6 +124,7 @@ def test_credits_for_three_pictures_pay_for_exactly_three_across_two_workers(
         "SIMPLECHAT_MODELS_FILE": str(models),
         "SIMPLECHAT_DAILY_PICTURES": "100",
         "SIMPLECHAT_MEDIA_QUEUE_SECONDS": "120",
+        "SIMPLECHAT_DECODE_QUEUE": "64",  # as above
     }
     with serve(mongo_uri, database_name, tmp_path, **env) as base:
         responses, seen = asyncio.run(credits_run(base))
@@ -141,3 +150,36 @@ def test_credits_for_three_pictures_pay_for_exactly_three_across_two_workers(
     assert [(m["model"], m["replies"], m["cost"]) for m in usage["by_model"]] == [
         ("rapidocr", 3, "1.5000")
     ]
+
+
+def test_an_upload_over_the_limit_gets_a_413_every_client_reads(
+    mongo_uri: str, database_name: str, tmp_path: Path
+) -> None:
+    """30 MB to /media/speech (limit 25 MB): the server reads the rest of the body before it
+    answers, so a client that writes all of it before reading (urllib, with Connection: close)
+    gets the 413 JSON, not a reset or broken pipe; a keep-alive client's connection goes on."""
+    oversize = os.urandom(30 * 1024 * 1024)
+    with serve(mongo_uri, database_name, tmp_path) as base:
+        httpx.post(f"{base}/user/", json={"username": "eric", "password": "password123"})
+        token = httpx.post(
+            f"{base}/token", data={"username": "eric", "password": "password123"}
+        ).json()["access_token"]
+        auth = {"Authorization": f"Bearer {token}", "Content-Type": "audio/wav"}
+        for attempt in range(3):
+            request = urllib.request.Request(f"{base}/media/speech", data=oversize, headers=auth)
+            with pytest.raises(urllib.error.HTTPError) as refused:
+                urllib.request.urlopen(request, timeout=60)
+            assert refused.value.code == 413, attempt
+            assert json.loads(refused.value.read())["code"] == "payload_too_large"
+
+        def chunks() -> Iterator[bytes]:
+            for start in range(0, len(oversize), 1 << 16):
+                yield oversize[start : start + (1 << 16)]
+
+        with httpx.Client(base_url=base, timeout=60) as client:
+            for content in (oversize, chunks()):  # with Content-Length, then chunked
+                response = client.post("/media/speech", content=content, headers=auth)
+                assert response.status_code == 413, response.text
+                assert response.json()["code"] == "payload_too_large"
+            # the same connection answers the next request
+            assert client.get("/media/quota", headers=auth).status_code == 200

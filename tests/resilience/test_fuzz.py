@@ -1,14 +1,18 @@
 """Fuzzing: schemathesis generates requests for every operation of the app's own OpenAPI
-schema, valid ones and invalid ones, sent authenticated to the app in process. No response may
-be a 5xx, and none may break its own schema (status, content type, headers, body).
+schema, valid ones and invalid ones, sent to the app in process by each kind of caller. No
+response may be a 5xx, and none may break its own schema (status, content type, headers, body).
 
-The fuzzing user is an admin, so the admin area is fuzzed past its door; WeChat login goes to
-the fake WeChat server.
+The callers (`CALLERS`): an admin, so the admin area is fuzzed past its door; a normal user; a
+personal API key (403 key_not_allowed wherever it may not go must be documented as such); and
+an anonymous caller (every 401 documented). A new kind of caller is one more entry there and in
+`Caller.log_in`. WeChat login goes to the fake WeChat server.
 
-Bounded: a few examples per operation and generation mode, so it runs in well under a minute.
+Bounded: a few examples per operation and generation mode, so each caller's run takes well under
+a minute.
 """
 
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +45,8 @@ CHECKS = [
     response_schema_conformance,
 ]
 USER = {"username": "fuzzer", "password": "fuzzing-password"}
+FORM = "application/x-www-form-urlencoded"
+CALLERS = ("admin", "user", "key", "anonymous")
 
 
 @pytest.fixture
@@ -61,6 +67,9 @@ def fuzz_settings(mongo_uri: str, database_name: str, tmp_path: Path) -> Iterato
             signup_credits="10",
             redeem_ip_limit="100000/minute",
             redeem_attempts=100_000,
+            login_account_limit="100000/minute",
+            password_check_limit="100000/minute",
+            avatar_upload_limit="100000/minute",
             # The tasks' sweeper runs every third of a lease in the app's thread; its queries
             # move the global `random` state (pymongo's server selection) while Hypothesis
             # draws, which Hypothesis reports as a flaky failure. A long lease keeps it asleep.
@@ -77,15 +86,48 @@ def schema(fuzz_settings: Settings) -> Iterator[Any]:
         shutdown_lifespans()  # the app's lifespan runs in schemathesis' own event loop thread
 
 
-def bearer(schema: Any, settings: Settings) -> dict[str, str]:
-    """The fuzzing user, an admin."""
-    signed_up = schema["/user/"]["POST"].Case(body=USER, media_type="application/json").call()
-    assert signed_up.status_code == 201, signed_up.text
-    promote_in_database(settings, USER["username"])
-    form = "application/x-www-form-urlencoded"
-    token = schema["/token"]["POST"].Case(body=USER, media_type=form).call()
-    assert token.status_code == 200, token.text
-    return {"Authorization": f"Bearer {token.json()['access_token']}"}
+@dataclass
+class Caller:
+    """Who sends the fuzzed requests, and their Authorization header. Some requests end the
+    caller's own session (a log out everywhere, a password change...): `headers` logs in again
+    when the last one no longer works, so every operation is fuzzed as this caller."""
+
+    kind: str
+    schema: Any
+    settings: Settings
+    current: dict[str, str] = field(default_factory=dict)
+
+    def headers(self) -> dict[str, str]:
+        if self.kind == "anonymous":
+            return {}
+        probe = "/v1/models" if self.kind == "key" else "/user/me"
+        if not self.current or self.schema[probe]["GET"].Case().call(
+            headers=self.current
+        ).status_code in (401, 403):
+            self.current = self.log_in()
+        return self.current
+
+    def log_in(self) -> dict[str, str]:
+        signed_up = self.schema["/user/"]["POST"].Case(body=USER, media_type="application/json")
+        response = signed_up.call()
+        assert response.status_code in (201, 409), response.text
+        if self.kind == "admin" and response.status_code == 201:
+            promote_in_database(self.settings, USER["username"])
+        token = self.schema["/token"]["POST"].Case(body=USER, media_type=FORM).call()
+        assert token.status_code == 200, token.text
+        headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
+        if self.kind != "key":
+            return headers
+        made = (
+            self.schema["/user/keys"]["POST"].Case(body={"name": "fuzzing"}).call(headers=headers)
+        )
+        assert made.status_code == 201, made.text
+        return {"Authorization": f"Bearer {made.json()['key']}"}
+
+
+@pytest.fixture(params=CALLERS)
+def caller(request: pytest.FixtureRequest, schema: Any, fuzz_settings: Settings) -> Caller:
+    return Caller(request.param, schema, fuzz_settings)
 
 
 def operations(schema: Any) -> list[Any]:
@@ -116,7 +158,6 @@ def fuzz(operation: Any, mode: GenerationMode, headers: dict[str, str]) -> None:
 
 # Valid requests that random generation rarely builds (the schema accepts more than the server
 # does, see the report), so the success responses, streams included, are checked every run.
-FORM = "application/x-www-form-urlencoded"
 EXPLICIT: list[tuple[str, str, dict[str, Any]]] = [
     ("/user/", "POST", {"body": {"username": "valid.user", "password": "long-enough-1"}}),
     ("/user/", "POST", {"body": {"username": "valid.user", "password": "long-enough-1"}}),
@@ -175,12 +216,11 @@ def documents_event_stream(schema: Any, path: str) -> bool:
     return "text/event-stream" in content
 
 
-def test_valid_requests_answer_within_their_schema(schema: Any, fuzz_settings: Settings) -> None:
-    headers = bearer(schema, fuzz_settings)
+def test_valid_requests_answer_within_their_schema(schema: Any, caller: Caller) -> None:
     failures = []
     for path, method, fields in EXPLICIT:
         case = schema[path][method].Case(**fields)
-        response = case.call(headers=headers)
+        response = case.call(headers=caller.headers())
         assert response.status_code < 500, response.text
         checks = CHECKS
         content_type = response.headers.get("content-type", [""])  # values are lists here
@@ -198,13 +238,12 @@ def test_openai_stream_is_documented(schema: Any) -> None:
     assert documents_event_stream(schema, "/v1/chat/completions")
 
 
-def test_every_operation_answers_within_its_schema(schema: Any, fuzz_settings: Settings) -> None:
-    headers = bearer(schema, fuzz_settings)
+def test_every_operation_answers_within_its_schema(schema: Any, caller: Caller) -> None:
     failures = []
     for operation in operations(schema):
         for mode in EXAMPLES:
             try:
-                fuzz(operation, mode, headers)
+                fuzz(operation, mode, caller.headers())
             except Unsatisfiable:
                 # nothing to make invalid: the operation takes no parameters and no body
                 assert mode is GenerationMode.NEGATIVE, operation.label

@@ -9,7 +9,7 @@ import pytest
 
 from simplechat.config import Settings
 from simplechat.kit.logs import logging_config
-from tests.factories import app_client
+from tests.factories import app_client, sign_up_admin
 from tests.fakes.openrouter import FakeOpenRouter
 from tests.fakes.upstream import TEST_API_KEY
 
@@ -81,3 +81,34 @@ def test_library_loggers_stay_at_warning_even_in_debug() -> None:
     config = logging_config("debug", "json")
     assert config["root"]["level"] == "WARNING"
     assert all(name.startswith(("simplechat", "uvicorn")) for name in config["loggers"])
+
+
+async def test_no_redeem_code_or_key_in_any_log(
+    settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    """GET and DELETE /admin/codes/{code} carry the code in their path: the access log shows
+    its first symbols only; neither does a personal or provider key reach a log."""
+    caplog.set_level(logging.DEBUG, logger="simplechat")
+    values = settings.model_dump()
+    values.update(credits=True)
+    configured = Settings(_env_file=None, **values)  # type: ignore[call-arg]
+    async with app_client(configured) as client:
+        admin = await sign_up_admin(client, configured, "alice")
+        made = await client.post("/admin/codes", json={"credits": "1", "count": 2}, headers=admin)
+        first, second = (c["code"] for c in made.json()["codes"])
+        assert (await client.get(f"/admin/codes/{first}", headers=admin)).status_code == 200
+        compact = second.replace("-", "")
+        assert (await client.delete(f"/admin/codes/{compact}", headers=admin)).status_code == 200
+        spaced = first.lower().replace("-", " ")
+        assert (await client.get(f"/admin/codes/{spaced}", headers=admin)).status_code == 200
+        key = (await client.post("/user/keys", json={"name": "k"}, headers=admin)).json()["key"]
+        await client.get(f"/user/keys/{key}", headers={"Authorization": f"Bearer {key}"})
+        provider = "sk-or-v1-" + "0123456789abcdef" * 4
+        await client.put(
+            "/user/provider-keys/openrouter", json={"api_key": provider}, headers=admin
+        )
+    texts = record_texts(caplog.records)
+    assert any("/admin/codes/" in text for text in texts), "the access log shows the route"
+    for secret in (first, first.replace("-", ""), second, compact, spaced, key, provider):
+        leaks = [text for text in texts if secret in text or secret[8:] in text]
+        assert not leaks, f"{secret[:8]}... appears in the logs: {leaks[:2]}"

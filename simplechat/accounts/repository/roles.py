@@ -7,7 +7,9 @@ the user, and gives the count back if the user was no admin after all. Making an
 the user first, then adds to the count. A crash between the two steps leaves the count low,
 which only ever refuses a demotion, never allows the last one.
 
-Admins are never disabled (demote first), so every counted admin can log in.
+Admins are never disabled (demote first), so every counted admin can log in. A role change
+moves the user to a new token epoch (every access token issued before stops working: a demoted
+admin's session does not keep the admin's token).
 """
 
 from enum import Enum
@@ -37,7 +39,7 @@ class RoleRepository:
         """Make an enabled normal user an admin; False when there is no such user."""
         result = await users().update_one(
             {"_id": oid(user_id), "role": Role.USER.value, "disabled": False},
-            {"$set": {"role": Role.ADMIN.value}},
+            {"$set": {"role": Role.ADMIN.value}, "$inc": {"token_epoch": 1}},
         )
         if result.matched_count != 1:
             return False
@@ -45,7 +47,9 @@ class RoleRepository:
         return True
 
     async def demote(self, user_id: str) -> Removal:
-        return await self._remove_admin(user_id, {"$set": {"role": Role.USER.value}})
+        return await self._remove_admin(
+            user_id, {"$set": {"role": Role.USER.value}, "$inc": {"token_epoch": 1}}
+        )
 
     async def retire(self, user_id: str) -> Removal:
         """Demote and disable an admin in one step, before their account is deleted."""

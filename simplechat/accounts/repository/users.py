@@ -29,6 +29,7 @@ _FIELDS = {
     "password_hash": 1,
     "active_ms": 1,
     "token_epoch": 1,
+    "login_tags": 1,
 }
 _SORTS: dict[UserSort, list[tuple[str, int]]] = {
     UserSort.CREATED: [("created_at", ASCENDING), ("_id", ASCENDING)],
@@ -44,7 +45,8 @@ WECHAT_CREATE_ATTEMPTS = 5  # each round reads first, so a won insert is found b
 class Credentials:
     user: User
     password_hash: str  # "" when the account has none
-    epoch: int  # the token epoch: refresh tokens of another epoch are revoked
+    epoch: int  # the token epoch: access and refresh tokens of another epoch are revoked
+    login_tags: tuple[str, ...] = ()  # where the last successful logins came from (hashed)
 
 
 def oid(user_id: str) -> PydanticObjectId | None:
@@ -70,7 +72,12 @@ def to_user(doc: dict[str, Any]) -> User:
 
 
 def _credentials(doc: dict[str, Any]) -> Credentials:
-    return Credentials(to_user(doc), str(doc.get("password_hash") or ""), doc.get("token_epoch", 0))
+    return Credentials(
+        to_user(doc),
+        str(doc.get("password_hash") or ""),
+        int(doc.get("token_epoch", 0)),
+        tuple(str(tag) for tag in doc.get("login_tags") or ()),
+    )
 
 
 def users() -> AsyncCollection[dict[str, Any]]:
@@ -161,6 +168,18 @@ class UserRepository:
             return_document=ReturnDocument.AFTER,
         )
         return int(doc["token_epoch"]) if doc else None
+
+    async def revoke_tokens(self, user_id: str) -> bool:
+        """Move to a new token epoch: every access and refresh token issued before stops
+        working ("log out everywhere"). False when the user is gone or disabled."""
+        result = await users().update_one(
+            {"_id": oid(user_id), "disabled": False}, {"$inc": {"token_epoch": 1}}
+        )
+        return result.matched_count == 1
+
+    async def remember_login(self, user_id: str, tags: tuple[str, ...]) -> None:
+        """Where the account's last successful logins came from (see accounts/throttles.py)."""
+        await users().update_one({"_id": oid(user_id)}, {"$set": {"login_tags": list(tags)}})
 
     async def set_disabled(self, user_id: str, disabled: bool) -> bool:
         """Disable or enable a normal user (admins are never disabled: demote them first).

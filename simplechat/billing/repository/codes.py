@@ -1,5 +1,10 @@
-"""Redeem codes. Using one is a single conditional update from unused to used (keyed by the
-code), so of any number of parallel attempts exactly one matches."""
+"""Redeem codes, stored by their SHA-256 (`billing.rules.code_id`) with their first symbols.
+Using one is a single conditional update from unused to used (keyed by the code's id), so of
+any number of parallel attempts exactly one matches.
+
+A code is looked up by the ids it may be stored under (`code_refs`: its hash, and for codes
+made before codes were stored hashed, the code itself) in one `$in` on `_id`, so those keep
+working without a migration."""
 
 import asyncio
 from dataclasses import dataclass
@@ -8,6 +13,7 @@ from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
 
+from simplechat.billing.rules import CODE_SHOWN, code_id, is_legacy_code
 from simplechat.billing.types import CodeStatus
 from simplechat.documents.redeem_codes import RedeemCodeDoc
 from simplechat.kit.pagination import Paged, PageParams
@@ -15,7 +21,8 @@ from simplechat.kit.pagination import Paged, PageParams
 
 @dataclass(frozen=True, slots=True)
 class StoredCode:
-    code: str
+    id: str  # the code's SHA-256 (a code made before: the code itself)
+    prefix: str  # its first symbols, to tell codes apart
     credits: int
     status: str  # unused | used | disabled (expired is derived)
     note: str | None
@@ -27,10 +34,21 @@ class StoredCode:
     used_ms: int | None
     credit_due: bool
 
+    @property
+    def legacy(self) -> bool:
+        """Stored as the code itself (made before codes were stored hashed)."""
+        return is_legacy_code(self.id)
+
+    @property
+    def public_id(self) -> str:
+        """The id lists show and lookups take: the code's SHA-256, whatever it is stored by."""
+        return code_id(self.id) if self.legacy else self.id
+
 
 @dataclass(frozen=True, slots=True)
 class NewCode:
-    code: str
+    id: str  # billing.rules.code_id of the code
+    prefix: str
     credits: int
     note: str | None
     created_at: datetime
@@ -39,8 +57,10 @@ class NewCode:
 
 
 def _stored(doc: dict[str, Any]) -> StoredCode:
+    stored_id = str(doc["_id"])
     return StoredCode(
-        code=doc["_id"],
+        id=stored_id,
+        prefix=str(doc.get("prefix") or stored_id[:CODE_SHOWN]),
         credits=int(doc["credits"]),
         status=doc["status"],
         note=doc.get("note"),
@@ -69,7 +89,8 @@ class CodeRepository:
         await RedeemCodeDoc.get_pymongo_collection().insert_many(
             [
                 {
-                    "_id": c.code,
+                    "_id": c.id,
+                    "prefix": c.prefix,
                     "credits": c.credits,
                     "status": "unused",
                     "note": c.note,
@@ -84,12 +105,12 @@ class CodeRepository:
         )
 
     async def claim(
-        self, code: str, *, user_id: str, username: str, now_ms: int
+        self, refs: tuple[str, ...], *, user_id: str, username: str, now_ms: int
     ) -> StoredCode | None:
-        """Use the code for `user_id` if it is unused and unexpired (the credit is then due);
-        None when it is not (any more)."""
+        """Use the code stored under one of `refs` for `user_id` if it is unused and unexpired
+        (the credit is then due); None when it is not (any more)."""
         doc = await RedeemCodeDoc.get_pymongo_collection().find_one_and_update(
-            {"_id": code, "status": "unused", "expires_ms": {"$gt": now_ms}},
+            {"_id": {"$in": list(refs)}, "status": "unused", "expires_ms": {"$gt": now_ms}},
             {
                 "$set": {
                     "status": "used",
@@ -103,13 +124,23 @@ class CodeRepository:
         )
         return None if doc is None else _stored(doc)
 
-    async def find(self, code: str) -> StoredCode | None:
-        doc = await RedeemCodeDoc.get_pymongo_collection().find_one({"_id": code})
+    async def find(self, refs: tuple[str, ...]) -> StoredCode | None:
+        doc = await RedeemCodeDoc.get_pymongo_collection().find_one({"_id": {"$in": list(refs)}})
         return None if doc is None else _stored(doc)
 
-    async def mark_credited(self, code: str) -> None:
+    async def legacy_by_hash(self, hashed: str) -> StoredCode | None:
+        """The code made before codes were stored hashed whose SHA-256 is `hashed` (an admin
+        looking it up by its listed id). Those codes lack `prefix`; they are few and only
+        ever fewer, and this is the admins' lookup, never a redemption."""
+        cursor = RedeemCodeDoc.get_pymongo_collection().find({"prefix": {"$exists": False}})
+        async for doc in cursor:
+            if code_id(str(doc["_id"])) == hashed:
+                return _stored(doc)
+        return None
+
+    async def mark_credited(self, code_id: str) -> None:
         await RedeemCodeDoc.get_pymongo_collection().update_one(
-            {"_id": code, "credit_due": True}, {"$set": {"credit_due": False}}
+            {"_id": code_id, "credit_due": True}, {"$set": {"credit_due": False}}
         )
 
     async def due(self, *, used_before_ms: int, limit: int) -> list[StoredCode]:
@@ -119,10 +150,10 @@ class CodeRepository:
         )
         return [_stored(doc) async for doc in cursor]
 
-    async def disable(self, code: str, *, by: str, now_ms: int) -> StoredCode | None:
+    async def disable(self, code_id: str, *, by: str, now_ms: int) -> StoredCode | None:
         """Disable an unused code (expired or not); None when it is not unused."""
         doc = await RedeemCodeDoc.get_pymongo_collection().find_one_and_update(
-            {"_id": code, "status": "unused"},
+            {"_id": code_id, "status": "unused"},
             {"$set": {"status": "disabled", "disabled_by": by, "disabled_ms": now_ms}},
             return_document=ReturnDocument.AFTER,
         )

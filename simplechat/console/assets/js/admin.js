@@ -289,7 +289,8 @@ function codesSection() {
     state.page = page;
     return fill(results, codesTable);
   };
-  const rows = (codes) => [['code', 'credits', 'status', 'note', 'created_at', 'expires_at', 'used_by_name', 'used_at'], ...codes.map((c) => [c.code, c.credits, c.status, c.note, c.created_at, c.expires_at, c.used_by_name, c.used_at])];
+  // `code`: whole only in the answer that made them (they are stored hashed); elsewhere `K7Q2-…`
+  const rows = (codes) => [['code', 'id', 'credits', 'status', 'note', 'created_at', 'expires_at', 'used_by_name', 'used_at'], ...codes.map((c) => [c.code, c.id, c.credits, c.status, c.note, c.created_at, c.expires_at, c.used_by_name, c.used_at])];
 
   async function codesTable() {
     let found;
@@ -316,7 +317,7 @@ function codesSection() {
               if (c.status !== 'unused' && c.status !== 'expired') return '';
               const button = h('button', { type: 'button', class: 'small danger' }, 'Disable');
               button.addEventListener('click', () => busy(button, async () => {
-                await api.del(`admin/codes/${encodeURIComponent(c.code)}`);
+                await api.del(`admin/codes/${encodeURIComponent(c.id)}`); // listed codes show only their first symbols
                 await reload(state.page);
               }, errors));
               return button;
