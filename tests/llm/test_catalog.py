@@ -9,8 +9,8 @@ import pytest
 
 from simplechat.config import Settings
 from simplechat.llm.catalog import BUILTIN_MODELS, load_catalog, load_media_prices
-from simplechat.llm.pricing import MediaPrice, Price, Tier
 from simplechat.llm.dashscope import DASHSCOPE_PARAMETERS
+from simplechat.llm.pricing import MediaPrice, Price, Tier
 from simplechat.llm.types import CHAT_PARAMETERS, EMBEDDING_PARAMETERS, ModelKind, ModelSpec
 
 LOCAL_MODEL = {
@@ -66,7 +66,8 @@ def test_builtin_capabilities() -> None:
 
     assert catalog["mistralai/mistral-7b-instruct"].tools
     assert not catalog["openchat/openchat-7b"].tools
-    assert catalog["qwen-plus"].reasoning and catalog["qwen-plus"].structured_outputs
+    assert catalog["qwen-plus"].reasoning
+    assert catalog["qwen-plus"].structured_outputs
     assert not catalog["qwen-max"].reasoning
     assert catalog["qwen-max"].json_output
     assert catalog["mock"].supported_parameters == CHAT_PARAMETERS  # the mock takes anything
