@@ -84,7 +84,7 @@ class ProviderRegistry:
             problem = (
                 f"Unknown model {name!r}"
                 if spec is None
-                else f"Model {name!r} is an {spec.kind.value} model, not a {kind.value} model"
+                else f"Model {name!r} is {_a(spec.kind)} model, not {_a(kind)} model"
             )
             raise InvalidInput(
                 f"{problem}. Available {kind.value} models: {names}.",
@@ -146,6 +146,10 @@ class ProviderRegistry:
         log.warning("provider.registry.default_model_unavailable configured=%s using=%s",
                     default_model, fallback)  # fmt: skip
         return fallback
+
+
+def _a(kind: ModelKind) -> str:
+    return ("an " if kind.value[0] in "aeiou" else "a ") + kind.value
 
 
 def build_registry(settings: Settings, session: aiohttp.ClientSession) -> ProviderRegistry:

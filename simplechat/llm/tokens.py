@@ -144,3 +144,8 @@ def _decode_whole_chars(data: bytes) -> str | None:
 def default_counter() -> TiktokenCounter:
     """The shared cl100k_base counter; the encoding is loaded once per process."""
     return TiktokenCounter()
+
+
+def decode_tokens(tokens: Sequence[int]) -> str:
+    """`TiktokenCounter.decode` with the shared counter (embeddings' token-id inputs)."""
+    return default_counter().decode(tokens)
