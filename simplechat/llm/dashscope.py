@@ -63,6 +63,7 @@ from simplechat.llm.retry import (
     stream_failures,
     transport_failures,
 )
+from simplechat.llm.streams import chunk_without_reasoning, hides_reasoning, without_reasoning
 from simplechat.llm.types import (
     ChatMessage,
     Completion,
@@ -126,7 +127,8 @@ class DashScopeProvider:
         completion = parse_completion(body, model) if body is not None else None
         if completion is None:
             raise bad_response(self.name, self.label, "no choices in the output")
-        return replace(completion, model=model.upstream_id)
+        completion = replace(completion, model=model.upstream_id)
+        return without_reasoning(completion) if hides_reasoning(params) else completion
 
     async def stream(
         self, model: ModelSpec, messages: Sequence[ChatMessage], params: GenerationParams
@@ -138,10 +140,13 @@ class DashScopeProvider:
             responses, first = await call_with_retry(
                 self._retry, self.name, lambda: self._open_stream(model, messages, params)
             )
+        hidden = hides_reasoning(params)
         async with aclosing(responses), aclosing(self._read_chunks(first, responses)) as chunks:
             with stream_failures(self.name, self.label), self._sdk_failures():
                 async for chunk in chunks:
-                    yield chunk
+                    shown = chunk_without_reasoning(chunk) if hidden else chunk
+                    if shown is not None:
+                        yield shown
 
     async def embed(
         self, model: ModelSpec, inputs: Sequence[str], params: EmbeddingParams

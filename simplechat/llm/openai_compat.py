@@ -40,6 +40,7 @@ from simplechat.llm.retry import (
     stream_failures,
     transport_failures,
 )
+from simplechat.llm.streams import chunk_without_reasoning, hides_reasoning, without_reasoning
 from simplechat.llm.types import (
     ChatMessage,
     Completion,
@@ -104,7 +105,7 @@ class OpenAICompatProvider:
         completion = parse_completion(body, model)
         if completion is None:
             raise bad_response(self.name, self.label, "no message in the first choice")
-        return completion
+        return without_reasoning(completion) if hides_reasoning(params) else completion
 
     async def stream(
         self, model: ModelSpec, messages: Sequence[ChatMessage], params: GenerationParams
@@ -120,10 +121,13 @@ class OpenAICompatProvider:
             response = await call_with_retry(
                 self._retry, self.name, lambda: self._open(payload, headers)
             )
+        hidden = hides_reasoning(params)
         async with response, aclosing(self._read_chunks(response)) as chunks:
             with stream_failures(self.name, self.label):
                 async for chunk in chunks:
-                    yield chunk
+                    shown = chunk_without_reasoning(chunk) if hidden else chunk
+                    if shown is not None:
+                        yield shown
 
     async def embed(
         self, model: ModelSpec, inputs: Sequence[str], params: EmbeddingParams

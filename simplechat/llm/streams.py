@@ -25,11 +25,12 @@ given (what a stream stores once it ends).
 import json
 import secrets
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from simplechat.llm.types import (
     Completion,
+    GenerationParams,
     StreamChunk,
     TokenLogprob,
     ToolCall,
@@ -40,6 +41,29 @@ from simplechat.llm.types import (
 TOOL_CALL_ID_PREFIX = "call_"
 TOOL_CALL_ID_HEX_BYTES = 12
 TOOL_CALLS_FINISH = "tool_calls"
+
+
+def hides_reasoning(params: GenerationParams) -> bool:
+    """Whether the caller asked to think without seeing it (`reasoning.exclude`): a vendor
+    that cannot hide it itself gets its reasoning dropped here."""
+    reasoning = params.options.reasoning
+    return reasoning is not None and reasoning.exclude
+
+
+def without_reasoning(completion: Completion) -> Completion:
+    return replace(
+        completion,
+        reasoning=None,
+        more=tuple(replace(choice, reasoning=None) for choice in completion.more),
+    )
+
+
+def chunk_without_reasoning(chunk: StreamChunk) -> StreamChunk | None:
+    """The chunk without its reasoning; None when nothing else is left in it."""
+    if not chunk.reasoning:
+        return chunk
+    rest = replace(chunk, reasoning="")
+    return None if rest == StreamChunk(index=chunk.index) else rest
 
 
 def new_tool_call_id() -> str:

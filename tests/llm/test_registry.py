@@ -11,6 +11,7 @@ import pytest
 from simplechat.config import Settings
 from simplechat.kit.errors import InvalidInput
 from simplechat.llm.capacity import GatedProvider
+from simplechat.llm.catalog import load_catalog
 from simplechat.llm.dashscope import DashScopeProvider
 from simplechat.llm.mock import MockProvider
 from simplechat.llm.openai_compat import OpenAICompatProvider
@@ -236,3 +237,24 @@ async def test_http_session_has_explicit_timeouts_and_no_hidden_cap() -> None:
 def test_registry_requires_the_default_in_the_catalog() -> None:
     with pytest.raises(ValueError, match="not in the model catalog"):
         ProviderRegistry({}, {"mock": MockProvider()}, "anything")
+
+
+async def test_models_are_resolved_by_kind(session: aiohttp.ClientSession) -> None:
+    registry = build_registry(make_settings(), session)
+
+    spec, provider = registry.resolve("mock-embedding", ModelKind.EMBEDDING)
+    assert spec.kind is ModelKind.EMBEDDING
+    assert provider.name == "mock"
+    with pytest.raises(InvalidInput, match="'mock-embedding' is an embedding model, not a chat"):
+        registry.resolve("mock-embedding")
+    with pytest.raises(InvalidInput, match="'mock' is a chat model, not an embedding") as caught:
+        registry.resolve("mock", ModelKind.EMBEDDING)
+    assert "mock" not in caught.value.extra["available_models"]
+    assert "mock-embedding" in caught.value.extra["available_models"]
+    assert all(m.kind is ModelKind.CHAT for m in registry.models(ModelKind.CHAT))
+
+
+def test_the_default_model_must_chat() -> None:
+    catalog = {spec.name: spec for spec in load_catalog(None).values()}
+    with pytest.raises(ValueError, match="not a chat model"):
+        ProviderRegistry(catalog, {"mock": MockProvider()}, "mock-embedding")

@@ -351,3 +351,16 @@ async def test_n_choices_where_the_vendor_gives_them(up: Upstream) -> None:
     else:
         assert [c.index for c in completion.choices] == [0, 1]
         assert completion.choices[1].text == completion.text
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["json", "stream"])
+async def test_excluded_reasoning_is_never_shown(up: Upstream, stream: bool) -> None:
+    """OpenRouter hides it itself; for the others the provider drops what comes."""
+    hidden = GenerationOptions(reasoning=Reasoning(effort="high", exclude=True))
+
+    completion = await ask(up, QUESTION, params(hidden), stream=stream)
+
+    assert completion.reasoning is None
+    assert completion.text.startswith("Hello")
+    if up.name == "openrouter":
+        assert sent(up)["reasoning"] == {"effort": "high", "exclude": True}
