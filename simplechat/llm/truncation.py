@@ -6,8 +6,9 @@ a 400 at OpenAI and most providers), and a unit cut to fit shortens its messages
 fairly, never its calls.
 """
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from itertools import accumulate
 
 from simplechat.llm.tokens import TokenCounter, fixed_tokens, message_tokens, tools_tokens
 from simplechat.llm.types import ChatMessage, Role, ToolSpec
@@ -112,19 +113,28 @@ def middle_out(
     if total <= budget:
         return Truncated(msgs, total + schemas, 0, 0, 0, schemas)
 
-    units = [[(msgs[i], sizes[i]) for i in range(start, end)] for start, end in _unit_bounds(msgs)]
+    bounds = _unit_bounds(msgs)
+    if len(bounds) == len(msgs):  # no tool calls: every unit is one message
+        costs = [size + MESSAGE_OVERHEAD for size in sizes]
+    else:
+        prefix = [0, *accumulate(sizes)]
+        costs = [prefix[e] - prefix[b] + MESSAGE_OVERHEAD * (e - b) for b, e in bounds]
+
+    def unit(k: int) -> Unit:
+        return [(msgs[i], sizes[i]) for i in range(*bounds[k])]
+
     if keep_first is None:
         n_keep = _count_leading_systems(msgs[:-1])
     else:
         n_keep = max(0, min(keep_first, len(msgs) - 1))
-    n_kept_units = _units_reaching(units, n_keep)
-    ends = [*units[:n_kept_units], units[-1]]
-    room = budget - sum(_cost(unit) for unit in ends)
+    n_kept = _units_reaching(bounds, n_keep)
+    last = len(bounds) - 1
+    room = budget - sum(costs[:n_kept]) - costs[last]
     if room >= 0:
-        history = _trim_history(units[n_kept_units:-1], room, counter)
-        kept = [*ends[:-1], *history, ends[-1]]
+        history = _trim_history(costs[n_kept:last], room, counter, lambda k: unit(n_kept + k))
+        kept = [*map(unit, range(n_kept)), *history, unit(last)]
     else:
-        kept = _cut_ends(ends, budget, counter)
+        kept = _cut_ends([*map(unit, range(n_kept)), unit(last)], budget, counter)
 
     flat = [sized for unit in kept for sized in unit]
     originals = {id(m) for m in msgs}
@@ -154,6 +164,8 @@ def _content_tokens(message: ChatMessage, counter: TokenCounter) -> int:
 def _unit_bounds(messages: Sequence[ChatMessage]) -> list[tuple[int, int]]:
     """(start, end) of each unit: an assistant message with tool calls takes the tool
     results right after it."""
+    if not any(m.tool_calls for m in messages):
+        return [(i, i + 1) for i in range(len(messages))]
     bounds = []
     start = 0
     while start < len(messages):
@@ -166,22 +178,17 @@ def _unit_bounds(messages: Sequence[ChatMessage]) -> list[tuple[int, int]]:
     return bounds
 
 
-def _units_reaching(units: Sequence[Unit], n_messages: int) -> int:
+def _units_reaching(bounds: Sequence[tuple[int, int]], n_messages: int) -> int:
     """How many leading units hold the first `n_messages` messages (a unit the count reaches
     into is kept whole), never the last unit."""
-    seen = count = 0
-    while count < len(units) - 1 and seen < n_messages:
-        seen += len(units[count])
+    count = 0
+    while count < len(bounds) - 1 and bounds[count][0] < n_messages:
         count += 1
     return count
 
 
 def _size(unit: Unit) -> int:
     return sum(size for _, size in unit)
-
-
-def _cost(unit: Unit) -> int:
-    return _size(unit) + MESSAGE_OVERHEAD * len(unit)
 
 
 def _count_leading_systems(messages: Sequence[ChatMessage]) -> int:
@@ -191,28 +198,30 @@ def _count_leading_systems(messages: Sequence[ChatMessage]) -> int:
     return n
 
 
-def _trim_history(history: Sequence[Unit], room: int, counter: TokenCounter) -> list[Unit]:
-    """Keep the head (HEAD_SHARE_PERCENT of `room`) and the tail (the rest) of `history`,
-    with at most one unit cut in the gap; overheads included. Called only when the whole
-    history does not fit `room`."""
-    costs = [_cost(unit) for unit in history]
+def _trim_history(
+    costs: Sequence[int], room: int, counter: TokenCounter, unit: Callable[[int], Unit]
+) -> list[Unit]:
+    """Keep the head (HEAD_SHARE_PERCENT of `room`) and the tail (the rest) of the history
+    whose units cost `costs` (`unit(k)` is its k-th), with at most one unit cut in the gap;
+    overheads included. Called only when the whole history does not fit `room`."""
     head_room = room * HEAD_SHARE_PERCENT // 100
-    head_end, head_used = 0, 0  # history[:head_end] is the head
-    while head_end < len(history) and head_used + costs[head_end] <= head_room:
+    head_end, head_used = 0, 0  # units [0, head_end) are the head
+    while head_end < len(costs) and head_used + costs[head_end] <= head_room:
         head_used += costs[head_end]
         head_end += 1
     # Room for a fragment left in the head's share stays the head's (see middle_out, 2.).
     head_keeps_room = head_room - head_used >= MIN_FRAGMENT_TOKENS + MESSAGE_OVERHEAD
     tail_room = room - (head_room if head_keeps_room else head_used)
-    tail_start, tail_used = len(history), 0  # history[tail_start:] is the tail
+    tail_start, tail_used = len(costs), 0  # units [tail_start, end) are the tail
     while tail_start > head_end and tail_used + costs[tail_start - 1] <= tail_room:
         tail_start -= 1
         tail_used += costs[tail_start]
 
-    head, tail = list(history[:head_end]), list(history[tail_start:])
+    head = [unit(k) for k in range(head_end)]
+    tail = [unit(k) for k in range(tail_start, len(costs))]
     if tail_start == head_end:
         return head + tail
-    edge = history[head_end if head_keeps_room else tail_start - 1]
+    edge = unit(head_end if head_keeps_room else tail_start - 1)
     limit = room - head_used - tail_used - MESSAGE_OVERHEAD * len(edge)
     if limit < MIN_FRAGMENT_TOKENS + _fixed(edge, counter):
         return head + tail
