@@ -13,6 +13,7 @@ from simplechat.billing import router as billing_router
 from simplechat.chat import conversation_router, openai_router
 from simplechat.chat import router as chat_router
 from simplechat.config import Settings, get_settings
+from simplechat.console import router as console_router
 from simplechat.embeddings import router as embeddings_router
 from simplechat.keys import router as keys_router
 from simplechat.kit.docs import install_docs
@@ -94,6 +95,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         billing_router.router,
         admin_router.router,
         health.router,
+        console_router.router,
     ):
         app.include_router(router)
     install_docs(app)

@@ -49,6 +49,9 @@ def test_spacefile_runs_the_cli_and_presets_every_setting() -> None:
     routes = micro["public_routes"]
     for route in ("/docs", "/redoc", "/openapi.json", "/healthz", "/token", "/user/*", "/llm/*"):
         assert route in routes
+    # The web console and every API it calls (simplechat checks its own tokens).
+    for route in ("/", "/ui", "/ui/*", "/conversations/*", "/presets", "/tasks/*", "/admin/*"):
+        assert route in routes
     assert not any(route.startswith("/metrics") or route == "/*" for route in routes)
 
 

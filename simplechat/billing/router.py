@@ -111,6 +111,24 @@ async def read_usage(
 
 
 # --- admins ---
+@router.get(
+    "/admin/usage",
+    tags=["admin"],
+    response_model=UsageResponse,
+    summary="Everyone's replies, tokens and cost per day and per model",
+    responses=error_responses(401, 403, 422),
+)
+async def read_usage_of_everyone(
+    admin: AdminUser,
+    billing: BillingServiceDep,
+    start: Annotated[date | None, Query(alias="from", description="First day")] = None,
+    end: Annotated[date | None, Query(alias="to", description="Last day (today)")] = None,
+) -> UsageResponse:
+    """`/user/usage` summed over every user: replies (speech and picture requests under their
+    engine's name), tokens and cost per day and per model, `from` to `to` inclusive."""
+    return UsageResponse.from_domain(await billing.usage_of_everyone(start, end))
+
+
 @router.post(
     "/admin/codes",
     tags=["admin"],

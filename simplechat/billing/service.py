@@ -325,13 +325,24 @@ class BillingService:
     async def usage(self, user_id: str, start: date | None, end: date | None) -> UsageReport:
         """Tokens and cost per day and per model, `start` to `end` inclusive (`end` defaults
         to today, `start` to 29 days before `end`)."""
+        start, end = self._usage_range(start, end)
+        rows = await self._usage.totals(user_id, start, end)
+        return UsageReport(start, end, bucket_usage(rows))
+
+    async def usage_of_everyone(self, start: date | None, end: date | None) -> UsageReport:
+        """`usage` summed over every user (for admins): replies, tokens and cost per day and
+        per model."""
+        start, end = self._usage_range(start, end)
+        rows = await self._usage.totals_of_everyone(start, end)
+        return UsageReport(start, end, bucket_usage(rows))
+
+    def _usage_range(self, start: date | None, end: date | None) -> tuple[date, date]:
         end = end or self._clock().astimezone(self._policy.timezone).date()
         start = start or default_usage_range(end, USAGE_DEFAULT_DAYS)[0]
         problem = usage_range_problem(start, end, USAGE_MAX_DAYS)
         if problem:
             raise InvalidInput(problem)
-        rows = await self._usage.totals(user_id, start, end)
-        return UsageReport(start, end, bucket_usage(rows))
+        return start, end
 
     # --- the sweeper ---
     async def sweep(self, now: datetime | None = None) -> SweepReport:

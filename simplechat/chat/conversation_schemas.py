@@ -4,13 +4,14 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from simplechat.billing.types import to_credits
 from simplechat.chat.schemas import CapabilitiesPublic
 from simplechat.chat.types import Conversation, PresetSnapshot, StoredMessage
 from simplechat.kit.http import RequestModel
 from simplechat.kit.pagination import Page
+from simplechat.llm.pricing import Price
 from simplechat.llm.types import ContentPart, ModelSpec, PartType
 
 ID_EXAMPLE = "6b01b59ab1945f3903016ee2"
@@ -213,6 +214,39 @@ class ConversationDeleted(BaseModel):
     messages_deleted: int = Field(description="How many messages went with it")
 
 
+class PriceTierPublic(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    from_tokens: int = Field(alias="from", description="Prompts of at least this many tokens")
+    to_tokens: int | None = Field(alias="to", description="and fewer than this (null: open)")
+    input: Decimal = Field(description="Credits per 1,000 prompt tokens", examples=["0.8"])
+    output: Decimal = Field(description="Credits per 1,000 output tokens", examples=["2"])
+
+
+class PricePublic(BaseModel):
+    input: Decimal = Field(
+        description="Credits per 1,000 prompt tokens (a tiered price: its first tier's)",
+        examples=["0.8"],
+    )
+    output: Decimal = Field(
+        description="Credits per 1,000 output tokens (a tiered price: its first tier's)",
+        examples=["2"],
+    )
+    tiers: list[PriceTierPublic] = Field(description="Every tier, by prompt tokens")
+
+    @classmethod
+    def from_domain(cls, price: Price | None) -> "PricePublic | None":
+        if price is None:
+            return None
+        tiers = [
+            PriceTierPublic(
+                from_tokens=t.from_tokens, to_tokens=t.to_tokens, input=t.input, output=t.output
+            )
+            for t in price.tiers
+        ]
+        return cls(input=tiers[0].input, output=tiers[0].output, tiers=tiers)
+
+
 class ModelPublic(BaseModel):
     name: str = Field(examples=["mistralai/mistral-7b-instruct"])
     provider: str = Field(examples=["openrouter"])
@@ -234,6 +268,9 @@ class ModelPublic(BaseModel):
     )
     default: bool = Field(description="Used when a request names no model")
     description: str
+    price: PricePublic | None = Field(
+        default=None, description="What it costs, in credits (SIMPLECHAT_MODELS_FILE); null: free"
+    )
 
     @classmethod
     def from_domain(cls, spec: ModelSpec, default: str) -> "ModelPublic":
@@ -249,4 +286,5 @@ class ModelPublic(BaseModel):
             dimensions=spec.dimensions,
             default=spec.name == default,
             description=spec.description,
+            price=PricePublic.from_domain(spec.price),
         )

@@ -2,9 +2,10 @@
 so recording a turn twice keeps one), for `GET /user/usage`.
 
 `user_bucket` ("<user>:<day>|<model>") selects a user's days as a range of one index;
-`bucket` ("<day>|<model>") is what usage is grouped on (the embedded server has neither
-$dateToString nor compound $group keys). Days are local days in the configured timezone,
-computed in Python when the turn is recorded.
+`bucket` ("<day>|<model>") selects everyone's days (GET /admin/usage) as a range of another, and
+is what usage is grouped on (the embedded server has neither $dateToString nor compound $group
+keys). Days are local days in the configured timezone, computed in Python when the turn is
+recorded.
 """
 
 from datetime import datetime
@@ -28,4 +29,7 @@ class UsageRecordDoc(Document):
 
     class Settings:
         name = "usage_records"
-        indexes = [IndexModel([("user_bucket", ASCENDING)], name="user_bucket")]
+        indexes = [
+            IndexModel([("user_bucket", ASCENDING)], name="user_bucket"),
+            IndexModel([("bucket", ASCENDING)], name="bucket"),  # every user's days (admins)
+        ]

@@ -544,6 +544,7 @@ async def test_models_are_listed_with_the_default_marked(client: httpx.AsyncClie
         "dimensions": None,
         "default": False,
         "description": "OpenChat 7B through OpenRouter.",
+        "price": None,
     }
     assert by_name["mock"]["takes_images"] is True
     assert by_name["qwen-plus"]["capabilities"]["reasoning"] is True

@@ -814,6 +814,28 @@ async def test_usage_groups_on_one_stored_bucket_key(db: Db) -> None:
     assert grouped == {"2026-11-21|a": (2, 5), "2026-11-21|b": (1, 4)}
 
 
+async def test_everyones_usage_is_a_range_of_the_bucket_key(db: Db) -> None:
+    """GET /admin/usage: every user's (day, model) buckets of a period, a range of the single-
+    field `bucket` index ("<day>|<model>" sorts by day first), grouped like one user's."""
+    await db.usage_records.create_index([("bucket", ASCENDING)], name="bucket")
+    rows = [("u", "2026-11-20", "a", 1), ("u", "2026-11-21", "a", 2), ("v", "2026-11-21", "a", 3),
+            ("v", "2026-11-21", "b", 4), ("u", "2026-11-22", "a", 5)]  # fmt: skip
+    await db.usage_records.insert_many(
+        [
+            {"user_bucket": f"{user}:{day}|{model}", "bucket": f"{day}|{model}", "cost": cost}
+            for user, day, model, cost in rows
+        ]
+    )
+    cursor = await db.usage_records.aggregate(
+        [
+            {"$match": {"bucket": {"$gte": "2026-11-21", "$lt": "2026-11-22"}}},
+            {"$group": {"_id": "$bucket", "n": {"$sum": 1}, "cost": {"$sum": "$cost"}}},
+        ]
+    )
+    grouped = {r["_id"]: (r["n"], r["cost"]) for r in await cursor.to_list()}
+    assert grouped == {"2026-11-21|a": (2, 5), "2026-11-21|b": (1, 4)}
+
+
 async def test_stale_holds_by_age_and_deleted_when_closed(db: Db) -> None:
     await db.holds.create_index("created_ms")
     await db.holds.insert_many([{"_id": f"h{i}", "created_ms": 1000 * i} for i in range(10)])

@@ -2,6 +2,7 @@
 
 import contextlib
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from pymongo.errors import DuplicateKeyError
 
@@ -51,6 +52,15 @@ class UsageRepository:
                 "$lt": f"{user_id}:{after_end}",
             }
         }
+        return await self._grouped(match)
+
+    async def totals_of_everyone(self, start: date, end: date) -> list[tuple[str, UsageTotals]]:
+        """(bucket, totals) for each (day, model) of every user: a range of the `bucket`
+        index ("<day>|<model>" sorts by day first)."""
+        after_end = (end + timedelta(days=1)).isoformat()
+        return await self._grouped({"bucket": {"$gte": start.isoformat(), "$lt": after_end}})
+
+    async def _grouped(self, match: dict[str, Any]) -> list[tuple[str, UsageTotals]]:
         rows = await (
             await UsageRecordDoc.get_pymongo_collection().aggregate(
                 [
