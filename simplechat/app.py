@@ -14,6 +14,7 @@ from simplechat.chat import conversation_router, openai_router
 from simplechat.chat import router as chat_router
 from simplechat.config import Settings, get_settings
 from simplechat.console import router as console_router
+from simplechat.embeddings import router as embeddings_router
 from simplechat.keys import router as keys_router
 from simplechat.kit.docs import install_docs
 from simplechat.kit.http import add_error_handlers
@@ -86,6 +87,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         tasks_router.router,
         presets_router.router,
         openai_router.router,
+        embeddings_router.router,
         limits_router.router,
         media_router.router,
         media_openai_router.router,

@@ -99,6 +99,9 @@ class Settings(BaseSettings):
     history_max_entries: int = Field(default=100, ge=1, le=1000)  # chat.router.HISTORY_CEILING
     stream_keepalive_seconds: float = Field(default=15.0, gt=0, le=300)
     stream_first_chunk_wait_seconds: float = Field(default=10.0, ge=0, le=300)
+    # A parameter the model cannot take (tools, n, response_format...): dropped instead of a
+    # 400 unsupported_parameter (LiteLLM's drop_params, for lenient clients).
+    drop_unsupported_params: bool = False
 
     # --- limits ---
     daily_limit: int = Field(default=20, ge=0)

@@ -41,6 +41,7 @@ from simplechat.chat.repository.messages import MessageRepository
 from simplechat.chat.service import ChatService
 from simplechat.chat.types import Persona
 from simplechat.config import Settings
+from simplechat.embeddings.service import EmbeddingService
 from simplechat.keys.repository import ApiKeyRepository, ProviderKeyRepository
 from simplechat.keys.service import KeyService, ProviderKeyService
 from simplechat.keys.types import ByokMode
@@ -50,7 +51,7 @@ from simplechat.limits.rules import LimitPolicy
 from simplechat.limits.service import LimitService
 from simplechat.llm.media_engines import MediaEngines
 from simplechat.llm.registry import ProviderRegistry
-from simplechat.llm.tokens import TokenCounter
+from simplechat.llm.tokens import TokenCounter, decode_tokens
 from simplechat.media.quota import DailyQuota
 from simplechat.media.repository import MediaRepository
 from simplechat.media.rules import QuotaPolicy
@@ -75,6 +76,7 @@ class Services:
     billing: BillingService
     redeem_codes: CodeService
     chat: ChatService
+    embeddings: EmbeddingService
     tasks: TaskService
     conversations: ConversationService
     presets: PresetService
@@ -144,6 +146,15 @@ def build_services(
         stream_first_chunk_wait=settings.stream_first_chunk_wait_seconds,
         stream_keepalive=settings.stream_keepalive_seconds,
     )
+    embeddings = EmbeddingService(
+        registry=registry,
+        limits=limits,
+        keys=api_keys,
+        provider_keys=provider_keys,
+        counter=counter,
+        decode=decode_tokens,
+        drop_unsupported=settings.drop_unsupported_params,
+    )
     conversations = ConversationService(
         conversations=conversation_repo, messages=messages, presets=presets, registry=registry
     )
@@ -189,6 +200,7 @@ def build_services(
         billing=billing,
         redeem_codes=redeem_codes,
         chat=chat,
+        embeddings=embeddings,
         tasks=tasks,
         conversations=conversations,
         presets=presets,

@@ -7,6 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from simplechat.billing.types import to_credits
+from simplechat.chat.schemas import CapabilitiesPublic
 from simplechat.chat.types import Conversation, PresetSnapshot, StoredMessage
 from simplechat.kit.http import RequestModel
 from simplechat.kit.pagination import Page
@@ -249,9 +250,22 @@ class PricePublic(BaseModel):
 class ModelPublic(BaseModel):
     name: str = Field(examples=["mistralai/mistral-7b-instruct"])
     provider: str = Field(examples=["openrouter"])
+    kind: Literal["chat", "embedding"] = Field(
+        examples=["chat"],
+        description="chat: /llm and /v1/chat/completions; embedding: /v1/embeddings",
+    )
     context_window: int = Field(examples=[32768])
-    max_output_tokens: int = Field(examples=[4096])
+    max_output_tokens: int = Field(examples=[4096], description="0 for embedding models")
     takes_images: bool = Field(description="Reads image parts in messages")
+    capabilities: CapabilitiesPublic
+    supported_parameters: list[str] = Field(
+        examples=[["max_tokens", "stop", "temperature", "tools", "top_p"]],
+        description="The request parameters it takes (OpenRouter's names); another is a 400 "
+        "unsupported_parameter, or dropped with drop_params",
+    )
+    dimensions: int | None = Field(
+        default=None, examples=[None], description="An embedding model's vector size"
+    )
     default: bool = Field(description="Used when a request names no model")
     description: str
     price: PricePublic | None = Field(
@@ -263,9 +277,13 @@ class ModelPublic(BaseModel):
         return cls(
             name=spec.name,
             provider=spec.provider,
+            kind=spec.kind.value,
             context_window=spec.context_window,
             max_output_tokens=spec.max_output_tokens,
             takes_images=spec.takes_images,
+            capabilities=CapabilitiesPublic.from_domain(spec),
+            supported_parameters=sorted(spec.supported_parameters),
+            dimensions=spec.dimensions,
             default=spec.name == default,
             description=spec.description,
             price=PricePublic.from_domain(spec.price),

@@ -1,12 +1,13 @@
 """An OpenAI-compatible API: point any OpenAI client at /v1 with your simplechat token."""
 
 import time
+from dataclasses import replace
 from typing import Any
 
 from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 
-from simplechat.chat.dependencies import ChatServiceDep
+from simplechat.chat.dependencies import ChatServiceDep, DropUnsupported
 from simplechat.chat.events import openai_events
 from simplechat.chat.openai_schemas import (
     AssistantMessage,
@@ -20,7 +21,9 @@ from simplechat.chat.openai_schemas import (
 from simplechat.chat.schemas import UsagePublic
 from simplechat.chat.types import ChatRequest, Persona, Sampling
 from simplechat.keys.dependencies import CurrentCaller, KnownCaller
+from simplechat.kit.errors import UnsupportedParameter
 from simplechat.kit.sse import sse_response
+from simplechat.llm.types import ChatMessage, GenerationOptions, Role
 
 router = APIRouter(prefix="/v1", tags=["openai-compatible"])
 
@@ -51,27 +54,31 @@ COMPLETION_RESPONSES: dict[int | str, dict[str, Any]] = {
     responses=COMPLETION_RESPONSES,
 )
 async def create_chat_completion(
-    body: ChatCompletionRequest, caller: CurrentCaller, chat: ChatServiceDep
+    body: ChatCompletionRequest, caller: CurrentCaller, chat: ChatServiceDep, drop: DropUnsupported
 ) -> ChatCompletion | StreamingResponse:
     """OpenAI's chat completions, JSON or streamed, stored in a conversation (`conversation_id`,
-    else your default one); middle-out and limits apply."""
+    else your default one); middle-out and limits apply. A parameter the model cannot take is
+    a 400 `unsupported_parameter` naming it (`drop_params: true` drops it instead)."""
     request = ChatRequest(
         persona=Persona.OPENAI,
-        messages=body.to_domain(),
+        messages=_messages(body),
         model=body.model,
         sampling=Sampling(
             max_tokens=body.max_completion_tokens or body.max_tokens,
             temperature=body.temperature,
             top_p=body.top_p,
+            options=_options(body),
+            drop_unsupported=bool(body.drop_params) or drop,
         ),
         conversation_id=body.conversation_id,
     )
     if body.stream:
         stream = await chat.stream(caller.user_id, request, caller.key, epoch=caller.epoch)
-        include_usage = bool(body.stream_options and body.stream_options.include_usage)
         return sse_response(
             openai_events(
-                stream, completion_id=completion_id(stream.message_id), include_usage=include_usage
+                stream,
+                completion_id=completion_id(stream.message_id),
+                include_usage=body.include_usage,
             )
         )
     reply = await chat.send(caller.user_id, request, caller.key, epoch=caller.epoch)
@@ -90,6 +97,32 @@ def completion_id(message_id: str) -> str:
     return f"chatcmpl-{message_id}"
 
 
+# Until the chat path stores and answers tool calls (issue 25, phase B), only the options
+# whose answer is text reach the model; tools, n and logprobs are left out as before, and
+# messages carrying tool calls or results are refused. Phase B passes `body.to_options()`
+# and `body.to_domain()` whole and deletes these two functions.
+def _options(body: ChatCompletionRequest) -> GenerationOptions:
+    return replace(
+        body.to_options(),
+        tools=(),
+        tool_choice=None,
+        parallel_tool_calls=None,
+        n=1,
+        logprobs=False,
+        top_logprobs=None,
+    )
+
+
+def _messages(body: ChatCompletionRequest) -> list[ChatMessage]:
+    messages = body.to_domain()
+    if any(m.tool_calls or m.role is Role.TOOL for m in messages):
+        raise UnsupportedParameter(
+            "Tool calls and tool results in messages are not supported on this server yet.",
+            param="messages",
+        )
+    return messages
+
+
 @router.get(
     "/models",
     response_model=ModelList,
@@ -97,15 +130,6 @@ def completion_id(message_id: str) -> str:
     responses=OPENAI_ERRORS,
 )
 async def list_models(caller: KnownCaller, chat: ChatServiceDep) -> ModelList:
-    """The models you can use here (an API key: those it allows), in OpenAI's list format."""
-    return ModelList(
-        data=[
-            ModelCard(
-                id=spec.name,
-                owned_by=spec.provider,
-                context_window=spec.context_window,
-                max_output_tokens=spec.max_output_tokens,
-            )
-            for spec in chat.models(caller.key)
-        ]
-    )
+    """The models you can use here (an API key: those it allows), in OpenAI's list format,
+    chat and embedding models, each with what it can do."""
+    return ModelList(data=[ModelCard.from_domain(spec) for spec in chat.models(caller.key)])

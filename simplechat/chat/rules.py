@@ -13,6 +13,7 @@ from simplechat.chat.types import (
     Sampling,
 )
 from simplechat.kit.errors import InvalidInput
+from simplechat.llm.parameters import screen
 from simplechat.llm.types import ChatMessage, GenerationParams, ModelSpec, Role
 
 TITLE_CHARS = 50
@@ -47,15 +48,20 @@ def prompt_budget(model: ModelSpec, max_tokens: int, safety_margin: int) -> int:
 
 def generation_params(model: ModelSpec, *samplings: Sampling) -> GenerationParams:
     """The first value given by `samplings` (the request's, then the conversation's) for each
-    parameter; max_tokens never above the model's maximum output."""
+    parameter; max_tokens never above the model's maximum output; the first sampling's
+    options. What the model cannot take (`llm.parameters`) is refused with
+    UnsupportedParameter, or dropped when the first sampling says so."""
     max_tokens = next((s.max_tokens for s in samplings if s.max_tokens is not None), None)
     temperature = next((s.temperature for s in samplings if s.temperature is not None), None)
     top_p = next((s.top_p for s in samplings if s.top_p is not None), None)
-    return GenerationParams(
+    first = samplings[0] if samplings else Sampling()
+    params = GenerationParams(
         max_tokens=min(max_tokens or model.max_output_tokens, model.max_output_tokens),
         temperature=temperature,
         top_p=top_p,
+        options=first.options,
     )
+    return screen(model, params, drop=first.drop_unsupported)
 
 
 def preamble(preset: PresetSnapshot | None, persona_prompt: str) -> tuple[ChatMessage, ...]:

@@ -5,7 +5,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from simplechat.kit.http import RequestModel
-from simplechat.llm.types import ContentPart, PartType, Usage
+from simplechat.llm.types import ContentPart, ModelSpec, PartType, Usage
 
 # An image is a web address or the picture itself as a data: URL (OpenAI's two forms).
 IMAGE_URL_PATTERN = r"^(https?://\S+|data:image/[a-zA-Z0-9.+-]+;base64,[A-Za-z0-9+/=\s]+)$"
@@ -114,6 +114,26 @@ class TaskCreated(BaseModel):
         description="Shown once: resumes the task's stream (GET /tasks/{id}/stream with "
         "?stream_token= or X-Stream-Token, and Last-Event-ID) after a dropped connection",
     )
+
+
+class CapabilitiesPublic(BaseModel):
+    """What a model can do (its `supported_parameters` say it in detail)."""
+
+    tools: bool = Field(description="Calls tools (tools, tool_choice)")
+    vision: bool = Field(description="Reads image parts in messages")
+    json_output: bool = Field(description="Answers JSON (response_format json_object)")
+    structured_outputs: bool = Field(description="Follows a JSON Schema (json_schema)")
+    reasoning: bool = Field(description="Thinks first (reasoning_effort, reasoning)")
+
+    @classmethod
+    def from_domain(cls, spec: ModelSpec) -> "CapabilitiesPublic":
+        return cls(
+            tools=spec.tools,
+            vision=spec.takes_images,
+            json_output=spec.json_output,
+            structured_outputs=spec.structured_outputs,
+            reasoning=spec.reasoning,
+        )
 
 
 class UsagePublic(BaseModel):

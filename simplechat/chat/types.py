@@ -8,7 +8,14 @@ from enum import StrEnum
 
 from simplechat.kit.pagination import Paged
 from simplechat.llm.truncation import Truncated
-from simplechat.llm.types import ChatMessage, ContentPart, Role, Usage
+from simplechat.llm.types import (
+    NO_OPTIONS,
+    ChatMessage,
+    ContentPart,
+    GenerationOptions,
+    Role,
+    Usage,
+)
 from simplechat.presets.types import PresetMessage
 
 
@@ -20,11 +27,16 @@ class Persona(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Sampling:
-    """What an OpenAI-style client may ask for; None means the model's defaults."""
+    """What an OpenAI-style client may ask for; None means the model's defaults.
+
+    `options`: what a request asks beyond sampling (a conversation's stored sampling has
+    none); `drop_unsupported`: what the model cannot take of it is dropped, not refused."""
 
     max_tokens: int | None = None
     temperature: float | None = None
     top_p: float | None = None
+    options: GenerationOptions = NO_OPTIONS
+    drop_unsupported: bool = False
 
 
 @dataclass(frozen=True, slots=True)

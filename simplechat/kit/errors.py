@@ -10,6 +10,8 @@ status (OpenAI's shape under /v1).
     │   ├── UnknownModel (400)        media: /v1/audio/transcriptions names no model here
     │   ├── ProviderKeyRefused (400)  the provider refused the caller's own key (BYOK)
     │   ├── ProviderKeyMissing (400)  keys: BYOK required and the user has no key for it
+    │   ├── UnsupportedParameter (400)  the model cannot take a parameter asked for (`param`
+    │   │                             names it; llm/parameters.py decides)
     │   └── InvalidInput (422)
     │       ├── ModelTakesNoImages (422)  chat/errors.py: image parts to a text-only model
     │       ├── CorruptMedia (422)    media: a corrupt, truncated or empty file; odd-length PCM
@@ -128,6 +130,16 @@ class ProviderKeyRefused(BadRequest):
     """The provider refused the caller's own API key (not the server's: that is a 502)."""
 
     code = "provider_key_refused"
+
+
+class UnsupportedParameter(BadRequest):
+    """A parameter the model cannot take (tools to a model without tool use, `n` > 1 to a
+    vendor that answers once...): `extra["param"]` names it, as OpenAI's `param` does."""
+
+    code = "unsupported_parameter"
+
+    def __init__(self, message: str, *, param: str) -> None:
+        super().__init__(message, extra={"param": param})
 
 
 class InvalidInput(BadRequest):

@@ -96,7 +96,7 @@ def openai_error_body(error: SimpleChatError, status: int | None = None) -> dict
             "message": error.message,
             "type": _openai_type(status or error.status_code, code),
             "code": code,
-            "param": None,
+            "param": error.extra.get("param"),
             **({"request_id": rid} if rid else {}),
         }
     }

@@ -14,7 +14,16 @@ import aiohttp
 
 from simplechat.config import Settings
 from simplechat.llm.retry import RetryPolicy
-from simplechat.llm.types import ChatMessage, Completion, GenerationParams, ModelSpec, StreamChunk
+from simplechat.llm.types import (
+    CHAT_PARAMETERS,
+    ChatMessage,
+    Completion,
+    EmbeddingParams,
+    Embeddings,
+    GenerationParams,
+    ModelSpec,
+    StreamChunk,
+)
 
 
 class Provider(Protocol):
@@ -30,6 +39,12 @@ class Provider(Protocol):
         self, model: ModelSpec, messages: Sequence[ChatMessage], params: GenerationParams
     ) -> AsyncGenerator[StreamChunk, None]: ...
 
+    async def embed(
+        self, model: ModelSpec, inputs: Sequence[str], params: EmbeddingParams
+    ) -> Embeddings:
+        """One vector per input, for a model of kind embedding."""
+        ...
+
     async def aclose(self) -> None: ...
 
 
@@ -44,6 +59,9 @@ class Vendor:
     describe: Callable[[Settings], str]  # what it uses, or what to set
     build: Callable[[Settings, aiohttp.ClientSession, RetryPolicy], Provider]
     sends_images: bool = False  # its adapter sends OpenAI-style image parts
+    # What a model of the models file takes when its entry does not say
+    # (`supported_parameters`): the parameters this vendor's API accepts.
+    chat_parameters: frozenset[str] = CHAT_PARAMETERS
     # Built without a server key, when users bring their own (SIMPLECHAT_BYOK) and the server
     # has none for it: every call then carries the user's key (chat refuses a call without).
     build_byok: Callable[[Settings, aiohttp.ClientSession, RetryPolicy], Provider] | None = None

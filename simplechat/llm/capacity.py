@@ -17,7 +17,15 @@ from contextlib import aclosing, contextmanager
 from simplechat.kit.errors import UpstreamCapacity
 from simplechat.kit.telemetry import record_upstream_in_flight, record_upstream_refusal
 from simplechat.llm.base import Provider
-from simplechat.llm.types import ChatMessage, Completion, GenerationParams, ModelSpec, StreamChunk
+from simplechat.llm.types import (
+    ChatMessage,
+    Completion,
+    EmbeddingParams,
+    Embeddings,
+    GenerationParams,
+    ModelSpec,
+    StreamChunk,
+)
 
 
 class UpstreamGate:
@@ -72,6 +80,12 @@ class GatedProvider:
             async with aclosing(self.inner.stream(model, messages, params)) as chunks:
                 async for chunk in chunks:
                     yield chunk
+
+    async def embed(
+        self, model: ModelSpec, inputs: Sequence[str], params: EmbeddingParams
+    ) -> Embeddings:
+        with self._gate.slot(self.name):
+            return await self.inner.embed(model, inputs, params)
 
     async def aclose(self) -> None:
         await self.inner.aclose()

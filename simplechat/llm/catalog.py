@@ -46,33 +46,69 @@ from typing import Any, Self
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from simplechat.llm.pricing import MediaPrice, Price, Tier, tier_problems
-from simplechat.llm.types import ModelSpec
-from simplechat.llm.vendors import IMAGE_PROVIDER_NAMES, PROVIDER_NAMES
+from simplechat.llm.types import (
+    CHAT_PARAMETERS,
+    EMBEDDING_PARAMETERS,
+    ModelKind,
+    ModelSpec,
+)
+from simplechat.llm.vendors import CHAT_PARAMETER_DEFAULTS, IMAGE_PROVIDER_NAMES, PROVIDER_NAMES
+
+# What the built-in models take (OpenRouter's `supported_parameters` and DashScope's docs).
+_SAMPLING = frozenset({"temperature", "top_p", "max_tokens", "stop", "seed", "presence_penalty"})
+_TOOLS = frozenset({"tools", "tool_choice", "parallel_tool_calls"})
+MISTRAL_7B = _SAMPLING | _TOOLS | {"frequency_penalty", "response_format"}
+OPENCHAT_7B = _SAMPLING | {"frequency_penalty", "logit_bias"}
+QWEN = _SAMPLING | _TOOLS | {"response_format", "n", "logprobs", "top_logprobs"}
+EMBED = ModelKind.EMBEDDING
 
 BUILTIN_MODELS: tuple[ModelSpec, ...] = (
     ModelSpec(
         "mistralai/mistral-7b-instruct", "openrouter", "mistralai/mistral-7b-instruct",
         32768, 4096, "Mistral 7B Instruct through OpenRouter (the default).",
+        supported_parameters=MISTRAL_7B,
     ),
     ModelSpec(
         "openchat/openchat-7b", "openrouter", "openchat/openchat-7b",
-        8192, 1024, "OpenChat 7B through OpenRouter.",
+        8192, 1024, "OpenChat 7B through OpenRouter.", supported_parameters=OPENCHAT_7B,
     ),
     ModelSpec(
         "qwen-turbo", "dashscope", "qwen-turbo",
         1_000_000, 16384, "Qwen Turbo through DashScope: fast, very long context.",
+        supported_parameters=QWEN | {"reasoning"},
     ),
     ModelSpec(
         "qwen-plus", "dashscope", "qwen-plus",
         131072, 16384, "Qwen Plus through DashScope: balanced.",
+        supported_parameters=QWEN | {"reasoning", "structured_outputs"},
     ),
     ModelSpec(
         "qwen-max", "dashscope", "qwen-max",
-        32768, 8192, "Qwen Max through DashScope: the strongest Qwen.",
+        32768, 8192, "Qwen Max through DashScope: the strongest Qwen.", supported_parameters=QWEN,
     ),
     ModelSpec(
         "mock", "mock", "mock",
         8192, 1024, "A built-in mock that echoes you; no network, no key.", takes_images=True,
+    ),
+    ModelSpec(
+        "text-embedding-v4", "dashscope", "text-embedding-v4", 8192, 0,
+        "Qwen3 text embeddings through DashScope (64 to 2048 dimensions).",
+        kind=EMBED, supported_parameters=EMBEDDING_PARAMETERS, dimensions=1024,
+    ),
+    ModelSpec(
+        "text-embedding-v3", "dashscope", "text-embedding-v3", 8192, 0,
+        "Text embeddings through DashScope (64 to 1024 dimensions).",
+        kind=EMBED, supported_parameters=EMBEDDING_PARAMETERS, dimensions=1024,
+    ),
+    ModelSpec(
+        "openai/text-embedding-3-small", "openrouter", "openai/text-embedding-3-small", 8191, 0,
+        "OpenAI's small text embeddings through OpenRouter.",
+        kind=EMBED, supported_parameters=EMBEDDING_PARAMETERS, dimensions=1536,
+    ),
+    ModelSpec(
+        "mock-embedding", "mock", "mock-embedding", 8192, 0,
+        "A built-in mock that embeds by hashing words; no network, no key.",
+        kind=EMBED, supported_parameters=EMBEDDING_PARAMETERS, dimensions=256,
     ),
 )  # fmt: skip
 
@@ -131,6 +167,15 @@ class ModelEntry(BaseModel):
     description: str | None = None
     takes_images: bool | None = None
     price: PriceEntry | None = None
+    kind: ModelKind | None = None
+    supported_parameters: list[str] | None = None
+    replays_reasoning: bool | None = None
+    dimensions: int | None = Field(default=None, gt=0)
+
+    @field_validator("kind", mode="before")
+    @classmethod
+    def _kind(cls, value: Any) -> Any:
+        return ModelKind(value) if isinstance(value, str) and value in set(ModelKind) else value
 
     @field_validator("provider")
     @classmethod
@@ -150,23 +195,52 @@ class ModelSpecEntry(BaseModel):
     provider: str
     upstream_id: str
     context_window: int
-    max_output_tokens: int
+    max_output_tokens: int | None = None
     description: str = ""
     takes_images: bool = False
     price: PriceEntry | None = None
+    kind: ModelKind = ModelKind.CHAT
+    supported_parameters: list[str] | None = None  # None: the provider's defaults
+    replays_reasoning: bool = False
+    dimensions: int | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
-        if self.max_output_tokens > self.context_window:
+        if self.kind is ModelKind.CHAT:
+            if self.max_output_tokens is None:
+                raise ValueError("a chat model needs max_output_tokens")
+            if self.dimensions is not None:
+                raise ValueError("dimensions is for embedding models")
+        elif self.takes_images or self.replays_reasoning:
+            raise ValueError("an embedding model takes neither images nor reasoning")
+        if (self.max_output_tokens or 0) > self.context_window:
             raise ValueError("max_output_tokens exceeds context_window")
         if self.takes_images and self.provider not in IMAGE_PROVIDER_NAMES:
             known = ", ".join(sorted(IMAGE_PROVIDER_NAMES))
             raise ValueError(f"takes_images needs one of the providers {known}")
+        known_parameters = CHAT_PARAMETERS if self.kind is ModelKind.CHAT else EMBEDDING_PARAMETERS
+        if unknown := sorted(set(self.supported_parameters or ()) - known_parameters):
+            raise ValueError(
+                f"unknown supported_parameters for {self.kind.value} models: "
+                f"{', '.join(unknown)} (known: {', '.join(sorted(known_parameters))})"
+            )
         return self
 
     def to_domain(self) -> ModelSpec:
-        fields = self.model_dump(exclude={"price"})
-        return ModelSpec(**fields, price=self.price.to_domain() if self.price else None)
+        fields = self.model_dump(exclude={"price", "supported_parameters", "max_output_tokens"})
+        return ModelSpec(
+            **fields,
+            max_output_tokens=self.max_output_tokens or 0,
+            price=self.price.to_domain() if self.price else None,
+            supported_parameters=self._parameters(),
+        )
+
+    def _parameters(self) -> frozenset[str]:
+        if self.supported_parameters is not None:
+            return frozenset(self.supported_parameters)
+        if self.kind is ModelKind.EMBEDDING:
+            return EMBEDDING_PARAMETERS
+        return CHAT_PARAMETER_DEFAULTS.get(self.provider, CHAT_PARAMETERS)
 
 
 class MediaPriceEntry(BaseModel):
@@ -243,6 +317,7 @@ def _models_file(models_file: Path) -> ModelsFile:
 def _fields(spec: ModelSpec) -> dict[str, Any]:
     """A catalog model as the fields of an entry (its price as a PriceEntry)."""
     fields = asdict(spec)
+    fields["supported_parameters"] = sorted(spec.supported_parameters)
     if spec.price is not None:
         tiers = [TierEntry(**asdict(tier)) for tier in spec.price.tiers]
         fields["price"] = PriceEntry(tiers=tiers)

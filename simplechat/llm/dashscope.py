@@ -19,12 +19,24 @@ shared session of its own. What the SDK (2.0.2) does that this module works arou
 Streams ask for `incremental_output=True`: each chunk carries only new text, and every chunk
 carries running usage totals, so the last one wins. `finish_reason` is the string "null" until
 the final chunk.
+
+Tools, reasoning (`enable_thinking`) and the other options go through the SDK's own arguments
+with `result_format="message"`; answers are read as OpenAI's shape (`dashscope_wire`), so tool
+calls, streamed argument fragments, `reasoning_content` and logprobs come out as every other
+vendor's do.
+
+Embeddings: `TextEmbedding`'s own request (its task and `texts` input, `dimension`), at most
+EMBEDDING_BATCH texts per request (DashScope's limit for v3/v4), sent through the SDK's async
+API (`BaseAioApi`, over the application's session): `TextEmbedding.call` itself is only
+synchronous.
 """
 
 import inspect
 import sys
 from collections.abc import AsyncGenerator, AsyncIterator, Iterator, Mapping, Sequence
 from contextlib import aclosing, contextmanager
+from dataclasses import replace
+from functools import partial
 from typing import Any
 
 import aiohttp
@@ -32,6 +44,13 @@ import aiohttp
 from simplechat.config import Settings
 from simplechat.kit.secrets import mask_secret
 from simplechat.llm.base import Vendor
+from simplechat.llm.dashscope_wire import (
+    embedding_vectors,
+    openai_body,
+    sdk_messages,
+    sdk_options,
+)
+from simplechat.llm.openai_wire import ChunkReader, parse_completion
 from simplechat.llm.retry import (
     RetryPolicy,
     bad_response,
@@ -44,9 +63,12 @@ from simplechat.llm.retry import (
     stream_failures,
     transport_failures,
 )
+from simplechat.llm.streams import chunk_without_reasoning, hides_reasoning, without_reasoning
 from simplechat.llm.types import (
     ChatMessage,
     Completion,
+    EmbeddingParams,
+    Embeddings,
     GenerationParams,
     ModelSpec,
     StreamChunk,
@@ -56,11 +78,20 @@ from simplechat.llm.types import (
 DASHSCOPE_NAME = "dashscope"
 DASHSCOPE_LABEL = "DashScope"
 RESULT_FORMAT = "message"
-STILL_GENERATING = "null"  # DashScope's finish_reason on every stream chunk but the last
+EMBEDDING_BATCH = 10
+EMBEDDING_TASK_GROUP = "embeddings"
+EMBEDDING_FUNCTION = "text-embedding"
+EMBEDDING_INPUT_KEY = "texts"
 CODE_STATUSES = {"InvalidApiKey": 401, "ModelUnavailable": 503}
 THROTTLING_PREFIX = "Throttling"
 THROTTLING_STATUS = 429
 DEFAULT_REQUEST_TIMEOUT_SECONDS = 120.0
+# What `Generation.call` takes (no frequency_penalty, no logit_bias).
+DASHSCOPE_PARAMETERS: frozenset[str] = frozenset(
+    {"temperature", "top_p", "max_tokens", "stop", "seed", "presence_penalty", "tools"}
+    | {"tool_choice", "parallel_tool_calls", "response_format", "structured_outputs", "n"}
+    | {"logprobs", "top_logprobs", "reasoning"}
+)
 
 
 class DashScopeProvider:
@@ -92,27 +123,50 @@ class DashScopeProvider:
             response = await call_with_retry(
                 self._retry, self.name, lambda: self._generate(model, messages, params)
             )
-        text, finish = self._choice(response)
-        return Completion(
-            text=text,
-            model=model.upstream_id,
-            finish_reason=finish or "stop",
-            usage=parse_usage(response),
-        )
+        body = openai_body(response, key="message")
+        completion = parse_completion(body, model) if body is not None else None
+        if completion is None:
+            raise bad_response(self.name, self.label, "no choices in the output")
+        completion = replace(completion, model=model.upstream_id)
+        return without_reasoning(completion) if hides_reasoning(params) else completion
 
     async def stream(
         self, model: ModelSpec, messages: Sequence[ChatMessage], params: GenerationParams
     ) -> AsyncGenerator[StreamChunk, None]:
-        """Text deltas, then one chunk with the finish reason and usage. A mid-stream error
-        (e.g. output moderation) raises after the chunks already yielded."""
+        """Text, reasoning and tool-call deltas, then one chunk with the finish reason and
+        usage. A mid-stream error (e.g. output moderation) raises after the chunks already
+        yielded."""
         with own_key_refusals(params.api_key, self.name, self.label):
             responses, first = await call_with_retry(
                 self._retry, self.name, lambda: self._open_stream(model, messages, params)
             )
+        hidden = hides_reasoning(params)
         async with aclosing(responses), aclosing(self._read_chunks(first, responses)) as chunks:
             with stream_failures(self.name, self.label), self._sdk_failures():
                 async for chunk in chunks:
-                    yield chunk
+                    shown = chunk_without_reasoning(chunk) if hidden else chunk
+                    if shown is not None:
+                        yield shown
+
+    async def embed(
+        self, model: ModelSpec, inputs: Sequence[str], params: EmbeddingParams
+    ) -> Embeddings:
+        """One vector per input, EMBEDDING_BATCH inputs per request, one after another."""
+        vectors: list[tuple[float, ...]] = []
+        tokens = 0
+        with own_key_refusals(params.api_key, self.name, self.label):
+            for start in range(0, len(inputs), EMBEDDING_BATCH):
+                batch = list(inputs[start : start + EMBEDDING_BATCH])
+                response = await call_with_retry(
+                    self._retry, self.name, partial(self._embed_batch, model, batch, params)
+                )
+                got = embedding_vectors(getattr(response, "output", None), len(batch))
+                if got is None:
+                    raise bad_response(self.name, self.label, "not one embedding per input")
+                vectors.extend(got)
+                usage = getattr(response, "usage", None) or {}
+                tokens += int(usage.get("total_tokens") or usage.get("input_tokens") or 0)
+        return Embeddings(tuple(vectors), model.upstream_id, Usage(tokens, 0))
 
     async def aclose(self) -> None:
         """Close the SDK's shared session, should any part of the SDK have opened one."""
@@ -134,17 +188,16 @@ class DashScopeProvider:
     ) -> Any:
         import dashscope  # imported on first use: the SDK takes about half a second to import
 
-        options: dict[str, Any] = {}
+        options: dict[str, Any] = sdk_options(params.options)
         if params.temperature is not None:
             options["temperature"] = params.temperature
         if params.top_p is not None:
             options["top_p"] = params.top_p
         if stream:
             options.update(stream=True, incremental_output=True)
-        sdk_messages: Any = [{"role": m.role.value, "content": m.content} for m in messages]
         return await dashscope.AioGeneration.call(
             model=model.upstream_id,
-            messages=sdk_messages,
+            messages=sdk_messages(messages, model),  # type: ignore[arg-type]
             api_key=params.api_key or self._api_key,  # the caller's own key first
             base_address=self._base_url,
             result_format=RESULT_FORMAT,
@@ -153,6 +206,31 @@ class DashScopeProvider:
             session=self._session,
             **options,
         )
+
+    async def _embed_batch(
+        self, model: ModelSpec, batch: list[str], params: EmbeddingParams
+    ) -> Any:
+        from dashscope.client.base_api import BaseAioApi
+        from dashscope.embeddings.text_embedding import TextEmbedding
+
+        options: dict[str, Any] = {}
+        if params.dimensions is not None:
+            options["dimension"] = params.dimensions
+        with transport_failures(self.name, self.label), self._sdk_failures():
+            response = await BaseAioApi.call(
+                model=model.upstream_id,
+                input={EMBEDDING_INPUT_KEY: batch},
+                task_group=EMBEDDING_TASK_GROUP,
+                task=TextEmbedding.task,
+                function=EMBEDDING_FUNCTION,
+                api_key=params.api_key or self._api_key,
+                base_address=self._base_url,
+                request_timeout=self._request_timeout,
+                session=self._session,
+                **options,
+            )
+        self._check(response, retryable=True)
+        return response
 
     async def _generate(
         self, model: ModelSpec, messages: Sequence[ChatMessage], params: GenerationParams
@@ -178,19 +256,20 @@ class DashScopeProvider:
     async def _read_chunks(
         self, first: Any, rest: AsyncIterator[Any]
     ) -> AsyncGenerator[StreamChunk, None]:
-        finish: str | None = None
-        usage: Usage | None = None
+        reader = ChunkReader()
         response = first
         while response is not None:
             self._check(response, retryable=False)
-            text, finish = self._choice(response)
-            usage = parse_usage(response) or usage
-            if text:
-                yield StreamChunk(delta=text)
+            chunk = openai_body(response, key="delta")
+            if chunk is None:
+                raise bad_response(self.name, self.label, "no choices in the output")
+            for piece in reader.read(chunk):
+                yield piece
             response = await anext(rest, None)
-        if finish is None:
+        if not reader.finished:
             raise stream_cut(self.name, self.label)
-        yield StreamChunk(finish_reason=finish, usage=usage)
+        for piece in reader.end():
+            yield piece
 
     # --- vendor responses ---
     def _check(self, response: Any, *, retryable: bool) -> None:
@@ -209,17 +288,6 @@ class DashScopeProvider:
             raise failure_for_status(*args, error_type=code, retry_after=retry_after)
         raise error_for_status(*args, error_type=code)
 
-    def _choice(self, response: Any) -> tuple[str, str | None]:
-        """(text, finish reason or None while generating) of a message- or text-format reply."""
-        output = getattr(response, "output", None) or {}
-        choices = output.get("choices")
-        if choices:
-            message = choices[0].get("message") or {}
-            return str(message.get("content") or ""), _finish(choices[0].get("finish_reason"))
-        if output.get("text") is not None:
-            return str(output["text"]), _finish(output.get("finish_reason"))
-        raise bad_response(self.name, self.label, "no choices in the output")
-
     @contextmanager
     def _sdk_failures(self) -> Iterator[None]:
         """The SDK parses replies itself; a malformed one surfaces as one of these."""
@@ -227,17 +295,6 @@ class DashScopeProvider:
             yield
         except (aiohttp.ContentTypeError, ValueError, TypeError, KeyError) as exc:
             raise bad_response(self.name, self.label, type(exc).__name__) from exc
-
-
-def parse_usage(response: Any) -> Usage | None:
-    usage = getattr(response, "usage", None)
-    if not usage or usage.get("input_tokens") is None:
-        return None
-    return Usage(int(usage["input_tokens"]), int(usage.get("output_tokens") or 0))
-
-
-def _finish(value: Any) -> str | None:
-    return None if value in (None, "", STILL_GENERATING) else str(value)
 
 
 def _header(response: Any, name: str) -> str | None:
@@ -284,4 +341,5 @@ VENDOR = Vendor(
     describe=_describe,
     build=_build,
     build_byok=_build_byok,
+    chat_parameters=DASHSCOPE_PARAMETERS,
 )

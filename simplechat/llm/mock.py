@@ -3,16 +3,24 @@ benchmarks measure simplechat rather than an upstream.
 
 Every reply starts with "[mock] ", echoes the user's last message and says why the mock answered.
 Usage is a word count (`len(text.split())`), so it is deterministic. The answer is cut to
-`params.max_tokens` words, with finish reason "length" when that happens.
+`params.max_tokens` words, with finish reason "length" when that happens. The options of a
+request (tools, response format, ...) are accepted and change nothing.
+
+Embeddings hash each word into one of the vector's places (signed) and normalise the sum, so
+texts sharing words are near: enough to try a document search without any upstream.
 """
 
 import asyncio
+import hashlib
+import math
 import re
 from collections.abc import AsyncGenerator, Sequence
 
 from simplechat.llm.types import (
     ChatMessage,
     Completion,
+    EmbeddingParams,
+    Embeddings,
     GenerationParams,
     ModelSpec,
     Role,
@@ -29,6 +37,7 @@ NO_KEY_NOTE = (
 )
 MOCK_MODEL_NOTE = "This is the built-in mock model; choose another model for real answers."
 WORD_PIECE = re.compile(r"\S+\s*")
+DEFAULT_DIMENSIONS = 256
 
 
 class MockProvider:
@@ -62,6 +71,14 @@ class MockProvider:
             yield StreamChunk(delta=piece)
         yield StreamChunk(finish_reason=finish, usage=self._usage(messages, text))
 
+    async def embed(
+        self, model: ModelSpec, inputs: Sequence[str], params: EmbeddingParams
+    ) -> Embeddings:
+        size = params.dimensions or model.dimensions or DEFAULT_DIMENSIONS
+        vectors = tuple(hashed_vector(text, size) for text in inputs)
+        usage = Usage(prompt_tokens=sum(len(text.split()) for text in inputs), completion_tokens=0)
+        return Embeddings(vectors=vectors, model=model.name, usage=usage)
+
     async def aclose(self) -> None:
         """Nothing to release."""
 
@@ -86,3 +103,14 @@ class MockProvider:
     def _usage(messages: Sequence[ChatMessage], text: str) -> Usage:
         prompt = sum(len(m.content.split()) for m in messages)
         return Usage(prompt_tokens=prompt, completion_tokens=len(text.split()))
+
+
+def hashed_vector(text: str, size: int) -> tuple[float, ...]:
+    """A unit vector of `size` from the words of `text` (all zeros for no words)."""
+    values = [0.0] * size
+    for word in text.lower().split():
+        digest = hashlib.blake2b(word.encode(), digest_size=8).digest()
+        place = int.from_bytes(digest[:4], "little") % size
+        values[place] += 1.0 if digest[4] & 1 else -1.0
+    norm = math.sqrt(sum(v * v for v in values))
+    return tuple(v / norm for v in values) if norm else tuple(values)

@@ -19,6 +19,15 @@ import aiohttp
 from simplechat.config import Settings
 from simplechat.kit.secrets import mask_url
 from simplechat.llm.base import Vendor
+from simplechat.llm.openai_wire import (
+    OPENAI_DIALECT,
+    ChunkReader,
+    WireDialect,
+    embeddings_payload,
+    parse_completion,
+    parse_embeddings,
+    to_payload,
+)
 from simplechat.llm.retry import (
     RetryPolicy,
     bad_response,
@@ -31,20 +40,21 @@ from simplechat.llm.retry import (
     stream_failures,
     transport_failures,
 )
+from simplechat.llm.streams import chunk_without_reasoning, hides_reasoning, without_reasoning
 from simplechat.llm.types import (
     ChatMessage,
     Completion,
+    EmbeddingParams,
+    Embeddings,
     GenerationParams,
     ModelSpec,
-    PartType,
     StreamChunk,
-    Usage,
 )
 
 CHAT_PATH = "/chat/completions"
+EMBEDDINGS_PATH = "/embeddings"
 SSE_DONE = "[DONE]"
 SSE_DATA = "data:"
-DEFAULT_FINISH_REASON = "stop"
 MIDSTREAM_DEFAULT_STATUS = 502
 OPENAI_NAME = "openai"
 OPENAI_LABEL = "OpenAI-compatible server"
@@ -68,11 +78,14 @@ class OpenAICompatProvider:
         extra_headers: Mapping[str, str] | None = None,
         retry: RetryPolicy | None = None,
         timeout: aiohttp.ClientTimeout | None = None,
+        dialect: WireDialect = OPENAI_DIALECT,
     ) -> None:
         self.name = name
         self.label = label or name
         self._session = session
         self._url = base_url.rstrip("/") + CHAT_PATH
+        self._embeddings_url = base_url.rstrip("/") + EMBEDDINGS_PATH
+        self._dialect = dialect
         self._headers = dict(extra_headers or {})
         if api_key:
             self._headers["Authorization"] = f"Bearer {api_key}"
@@ -83,46 +96,70 @@ class OpenAICompatProvider:
         self, model: ModelSpec, messages: Sequence[ChatMessage], params: GenerationParams
     ) -> Completion:
         """One whole answer. Retries 429/5xx/transport failures per the retry policy."""
-        payload = to_payload(model, messages, params, stream=False)
-        headers = self._headers_for(params)
+        payload = to_payload(model, messages, params, stream=False, dialect=self._dialect)
+        headers = self._headers_for(params.api_key)
         with own_key_refusals(params.api_key, self.name, self.label):
             body = await call_with_retry(
-                self._retry, self.name, lambda: self._post(payload, headers)
+                self._retry, self.name, lambda: self._post(self._url, payload, headers)
             )
-        return self._parse_completion(body, model)
+        completion = parse_completion(body, model)
+        if completion is None:
+            raise bad_response(self.name, self.label, "no message in the first choice")
+        return without_reasoning(completion) if hides_reasoning(params) else completion
 
     async def stream(
         self, model: ModelSpec, messages: Sequence[ChatMessage], params: GenerationParams
     ) -> AsyncGenerator[StreamChunk, None]:
-        """Text deltas, then one last chunk with the finish reason and usage (if sent).
+        """Text, reasoning and tool-call deltas, then one last chunk with the finish reason
+        and usage (if sent); see `openai_wire.ChunkReader`.
 
         Retries happen only while opening the stream; once a chunk was yielded, a failure raises.
         """
-        payload = to_payload(model, messages, params, stream=True)
-        headers = self._headers_for(params)
+        payload = to_payload(model, messages, params, stream=True, dialect=self._dialect)
+        headers = self._headers_for(params.api_key)
         with own_key_refusals(params.api_key, self.name, self.label):
             response = await call_with_retry(
                 self._retry, self.name, lambda: self._open(payload, headers)
             )
+        hidden = hides_reasoning(params)
         async with response, aclosing(self._read_chunks(response)) as chunks:
             with stream_failures(self.name, self.label):
                 async for chunk in chunks:
-                    yield chunk
+                    shown = chunk_without_reasoning(chunk) if hidden else chunk
+                    if shown is not None:
+                        yield shown
+
+    async def embed(
+        self, model: ModelSpec, inputs: Sequence[str], params: EmbeddingParams
+    ) -> Embeddings:
+        """One vector per input (`POST /embeddings`, floats asked for). Retried like a call."""
+        payload = embeddings_payload(model, inputs, params)
+        headers = self._headers_for(params.api_key)
+        with own_key_refusals(params.api_key, self.name, self.label):
+            body = await call_with_retry(
+                self._retry, self.name, lambda: self._post(self._embeddings_url, payload, headers)
+            )
+        embeddings = parse_embeddings(body, model, len(inputs))
+        if embeddings is None:
+            raise bad_response(self.name, self.label, "not one embedding per input")
+        return embeddings
 
     async def aclose(self) -> None:
         """Nothing to release: the shared session belongs to the application."""
 
     # --- transport ---
-    def _headers_for(self, params: GenerationParams) -> dict[str, str]:
+    def _headers_for(self, api_key: str | None) -> dict[str, str]:
         """The headers of one call: the caller's own key, when given, replaces the server's."""
-        if params.api_key is None:
+        if api_key is None:
             return self._headers
-        return {**self._headers, "Authorization": f"Bearer {params.api_key}"}
+        return {**self._headers, "Authorization": f"Bearer {api_key}"}
 
-    async def _post(self, payload: dict[str, Any], headers: Mapping[str, str]) -> dict[str, Any]:
+    async def _post(
+        self, url: str, payload: dict[str, Any], headers: Mapping[str, str]
+    ) -> dict[str, Any]:
         with transport_failures(self.name, self.label):
             async with self._session.post(
-                self._url, json=payload, headers=headers, **self._request_options
+                url, json=payload, headers=headers, **self._request_options
             ) as response:
                 text = await response.text()
                 if response.status != 200:
@@ -148,8 +185,7 @@ class OpenAICompatProvider:
     async def _read_chunks(
         self, response: aiohttp.ClientResponse
     ) -> AsyncGenerator[StreamChunk, None]:
-        finish: str | None = None
-        usage: Usage | None = None
+        reader = ChunkReader()
         done = False
         async for data in sse_data(response.content):
             if data == SSE_DONE:
@@ -158,15 +194,12 @@ class OpenAICompatProvider:
             chunk = self._decode(data)
             if "error" in chunk:
                 self._raise_error_object(chunk["error"], retryable=False)
-            usage = parse_usage(chunk.get("usage")) or usage
-            choice = first_choice(chunk)
-            delta = (choice.get("delta") or {}).get("content")
-            if delta:
-                yield StreamChunk(delta=str(delta))
-            finish = choice.get("finish_reason") or finish
-        if finish is None and not done:
+            for piece in reader.read(chunk):
+                yield piece
+        if not reader.finished and not done:
             raise stream_cut(self.name, self.label)
-        yield StreamChunk(finish_reason=finish or DEFAULT_FINISH_REASON, usage=usage)
+        for piece in reader.end():
+            yield piece
 
     # --- vendor JSON ---
     def _decode(self, text: str) -> dict[str, Any]:
@@ -177,18 +210,6 @@ class OpenAICompatProvider:
         if not isinstance(body, dict):
             raise bad_response(self.name, self.label, "not a JSON object")
         return body
-
-    def _parse_completion(self, body: dict[str, Any], model: ModelSpec) -> Completion:
-        choice = first_choice(body)
-        message = choice.get("message")
-        if not isinstance(message, dict):
-            raise bad_response(self.name, self.label, "no message in the first choice")
-        return Completion(
-            text=str(message.get("content") or ""),
-            model=str(body.get("model") or model.upstream_id),
-            finish_reason=str(choice.get("finish_reason") or DEFAULT_FINISH_REASON),
-            usage=parse_usage(body.get("usage")),
-        )
 
     def _raise_status(self, status: int, text: str, headers: Mapping[str, str]) -> NoReturn:
         message, error_type = error_details(text)
@@ -205,49 +226,6 @@ class OpenAICompatProvider:
         if retryable:
             raise failure_for_status(self.name, self.label, status, message, error_type=error_type)
         raise error_for_status(self.name, self.label, status, message, error_type=error_type)
-
-
-def to_payload(
-    model: ModelSpec, messages: Sequence[ChatMessage], params: GenerationParams, *, stream: bool
-) -> dict[str, Any]:
-    payload: dict[str, Any] = {
-        "model": model.upstream_id,
-        "messages": [{"role": m.role.value, "content": wire_content(m)} for m in messages],
-        "max_tokens": params.max_tokens,
-    }
-    if params.temperature is not None:
-        payload["temperature"] = params.temperature
-    if params.top_p is not None:
-        payload["top_p"] = params.top_p
-    if stream:
-        payload["stream"] = True
-        payload["stream_options"] = {"include_usage": True}
-    return payload
-
-
-def wire_content(message: ChatMessage) -> str | list[dict[str, Any]]:
-    """The text, or OpenAI's content parts when the message has images."""
-    if message.parts is None:
-        return message.content
-    return [
-        {"type": "text", "text": part.text}
-        if part.type is PartType.TEXT
-        else {"type": "image_url", "image_url": {"url": part.url}}
-        for part in message.parts
-    ]
-
-
-def first_choice(body: dict[str, Any]) -> dict[str, Any]:
-    choices = body.get("choices")
-    if isinstance(choices, list) and choices and isinstance(choices[0], dict):
-        return choices[0]
-    return {}
-
-
-def parse_usage(raw: Any) -> Usage | None:
-    if not isinstance(raw, dict) or "prompt_tokens" not in raw:
-        return None
-    return Usage(int(raw.get("prompt_tokens") or 0), int(raw.get("completion_tokens") or 0))
 
 
 def error_details(text: str) -> tuple[str, str | None]:

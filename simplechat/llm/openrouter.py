@@ -2,6 +2,11 @@
 
 `HTTP-Referer` identifies the app; `X-OpenRouter-Title` names it (`X-Title` is the older spelling,
 still sent for backward compatibility). OpenRouter ignores the title without the referer.
+
+Its wire is OpenAI's with OpenRouter's reasoning: asked for with the `reasoning` object
+(`effort`, `max_tokens`, `enabled`, `exclude`), answered as `message.reasoning` and streamed
+as `delta.reasoning` (`openai_wire.OPENROUTER_DIALECT`). Embeddings: `POST /api/v1/embeddings`
+in OpenAI's shape.
 """
 
 import aiohttp
@@ -10,7 +15,12 @@ from simplechat.config import Settings
 from simplechat.kit.secrets import mask_secret
 from simplechat.llm.base import Vendor
 from simplechat.llm.openai_compat import OpenAICompatProvider
+from simplechat.llm.openai_wire import OPENROUTER_DIALECT
 from simplechat.llm.retry import RetryPolicy
+from simplechat.llm.types import CHAT_PARAMETERS
+
+# OpenRouter passes these on (and ignores those a model lacks); it answers one choice only.
+OPENROUTER_PARAMETERS = CHAT_PARAMETERS - {"n"}
 
 OPENROUTER_NAME = "openrouter"
 OPENROUTER_LABEL = "OpenRouter"
@@ -43,6 +53,7 @@ class OpenRouterProvider(OpenAICompatProvider):
             extra_headers=attribution_headers(referer, title),
             retry=retry,
             timeout=timeout,
+            dialect=OPENROUTER_DIALECT,
         )
 
 
@@ -88,4 +99,5 @@ VENDOR = Vendor(
     build=_build,
     sends_images=True,
     build_byok=_build_byok,
+    chat_parameters=OPENROUTER_PARAMETERS,
 )

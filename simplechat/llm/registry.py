@@ -34,7 +34,7 @@ from simplechat.llm.capacity import GatedProvider, UpstreamGate
 from simplechat.llm.catalog import load_catalog
 from simplechat.llm.mock import MOCK_MODEL_NOTE, MOCK_NAME, NO_KEY_NOTE, MockProvider
 from simplechat.llm.retry import RetryPolicy
-from simplechat.llm.types import ModelSpec
+from simplechat.llm.types import ModelKind, ModelSpec
 from simplechat.llm.vendors import VENDORS
 
 DNS_CACHE_SECONDS = 300
@@ -57,6 +57,8 @@ class ProviderRegistry:
     ) -> None:
         if default_model not in catalog:
             raise ValueError(f"The default model {default_model!r} is not in the model catalog")
+        if catalog[default_model].kind is not ModelKind.CHAT:
+            raise ValueError(f"The default model {default_model!r} is not a chat model")
         self._catalog = dict(catalog)
         self._providers = dict(providers)
         self._byok = dict(byok or {})  # keyless: for callers who bring their own key
@@ -65,19 +67,28 @@ class ProviderRegistry:
         self.default_model = self._usable_default(default_model)
         self.gate = gate
 
-    def resolve(self, model_name: str | None) -> tuple[ModelSpec, Provider]:
-        """The spec and provider for `model_name` (None: the default model).
+    def resolve(
+        self, model_name: str | None, kind: ModelKind = ModelKind.CHAT
+    ) -> tuple[ModelSpec, Provider]:
+        """The spec and provider for `model_name` (None: the default model) of `kind`.
 
-        Raises InvalidInput for an unknown name, or for a model whose provider is not
-        configured while some real provider is (with none configured, the mock answers);
-        UpstreamCapacity when the provider's requests already fill this worker's gate.
+        Raises InvalidInput for an unknown name, a model of another kind (an embedding model
+        asked to chat, or the reverse), or a model whose provider is not configured while
+        some real provider is (with none configured, the mock answers); UpstreamCapacity
+        when the provider's requests already fill this worker's gate.
         """
         name = model_name or self.default_model
         spec = self._catalog.get(name)
-        if spec is None:
+        if spec is None or spec.kind is not kind:
+            names = self._names(kind)
+            problem = (
+                f"Unknown model {name!r}"
+                if spec is None
+                else f"Model {name!r} is {_a(spec.kind)} model, not {_a(kind)} model"
+            )
             raise InvalidInput(
-                f"Unknown model {name!r}. Available models: {self._names()}.",
-                extra={"available_models": [m.name for m in self.models()]},
+                f"{problem}. Available {kind.value} models: {names}.",
+                extra={"available_models": [m.name for m in self.models(kind)]},
             )
         provider = self._providers.get(spec.provider)
         if provider is None and not self.using_mock:  # the mock answers for every vendor
@@ -90,8 +101,8 @@ class ProviderRegistry:
             return spec, self._providers[MOCK_NAME]
         raise InvalidInput(
             f"Model {name!r} needs the {spec.provider} provider, which is not configured on "
-            f"this server. Available models: {self._names()}.",
-            extra={"available_models": [m.name for m in self.models()]},
+            f"this server. Available {kind.value} models: {self._names(kind)}.",
+            extra={"available_models": [m.name for m in self.models(kind)]},
         )
 
     def has_server_key(self, provider: str) -> bool:
@@ -99,9 +110,14 @@ class ProviderRegistry:
         mock standing in)."""
         return self.using_mock or provider in self._providers
 
-    def models(self) -> list[ModelSpec]:
-        """The models this server can answer, in catalog order."""
-        return [m for m in self._catalog.values() if self._answerable(m)]
+    def models(self, kind: ModelKind | None = None) -> list[ModelSpec]:
+        """The models this server can answer (of `kind`; None: every kind), in catalog
+        order."""
+        return [
+            m
+            for m in self._catalog.values()
+            if self._answerable(m) and (kind is None or m.kind is kind)
+        ]
 
     async def aclose(self) -> None:
         for provider in (*self._providers.values(), *self._byok.values()):
@@ -110,8 +126,8 @@ class ProviderRegistry:
     def _answerable(self, spec: ModelSpec) -> bool:
         return self.using_mock or spec.provider in self._providers or spec.provider in self._byok
 
-    def _names(self) -> str:
-        return ", ".join(m.name for m in self.models())
+    def _names(self, kind: ModelKind) -> str:
+        return ", ".join(m.name for m in self.models(kind))
 
     def _usable_default(self, default_model: str) -> str:
         """The configured default, or else the first model a configured real provider serves
@@ -119,7 +135,7 @@ class ProviderRegistry:
         spec = self._catalog[default_model]
         if self._answerable(spec) and self.has_server_key(spec.provider):
             return default_model
-        real_models = [m for m in self.models() if m.provider != MOCK_NAME]
+        real_models = [m for m in self.models(ModelKind.CHAT) if m.provider != MOCK_NAME]
         served = [m.name for m in real_models if self.has_server_key(m.provider)]
         if not served and self._answerable(spec):
             return default_model  # only users' own keys answer: the configured one is fine
@@ -130,6 +146,10 @@ class ProviderRegistry:
         log.warning("provider.registry.default_model_unavailable configured=%s using=%s",
                     default_model, fallback)  # fmt: skip
         return fallback
+
+
+def _a(kind: ModelKind) -> str:
+    return ("an " if kind.value[0] in "aeiou" else "a ") + kind.value
 
 
 def build_registry(settings: Settings, session: aiohttp.ClientSession) -> ProviderRegistry:

@@ -5,6 +5,7 @@ them, and check-config describes them."""
 from simplechat.llm import dashscope, openai_compat, openrouter
 from simplechat.llm.base import Vendor
 from simplechat.llm.mock import MOCK_NAME
+from simplechat.llm.types import CHAT_PARAMETERS
 
 VENDORS: tuple[Vendor, ...] = (openrouter.VENDOR, dashscope.VENDOR, openai_compat.VENDOR)
 # What a model's `provider` may be: a vendor, or the built-in mock.
@@ -13,3 +14,8 @@ PROVIDER_NAMES: frozenset[str] = frozenset({v.name for v in VENDORS} | {MOCK_NAM
 IMAGE_PROVIDER_NAMES: frozenset[str] = frozenset(
     {v.name for v in VENDORS if v.sends_images} | {MOCK_NAME}
 )
+# What a chat model takes by default, by provider (a models file entry may say otherwise).
+CHAT_PARAMETER_DEFAULTS: dict[str, frozenset[str]] = {
+    **{v.name: v.chat_parameters for v in VENDORS},
+    MOCK_NAME: CHAT_PARAMETERS,
+}

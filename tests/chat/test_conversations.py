@@ -520,14 +520,37 @@ async def test_models_are_listed_with_the_default_marked(client: httpx.AsyncClie
     assert by_name["openchat/openchat-7b"] == {
         "name": "openchat/openchat-7b",
         "provider": "openrouter",
+        "kind": "chat",
         "context_window": 8192,
         "max_output_tokens": 1024,
         "takes_images": False,
+        "capabilities": {
+            "tools": False,
+            "vision": False,
+            "json_output": False,
+            "structured_outputs": False,
+            "reasoning": False,
+        },
+        "supported_parameters": [
+            "frequency_penalty",
+            "logit_bias",
+            "max_tokens",
+            "presence_penalty",
+            "seed",
+            "stop",
+            "temperature",
+            "top_p",
+        ],
+        "dimensions": None,
         "default": False,
         "description": "OpenChat 7B through OpenRouter.",
         "price": None,
     }
     assert by_name["mock"]["takes_images"] is True
+    assert by_name["qwen-plus"]["capabilities"]["reasoning"] is True
+    assert by_name["mistralai/mistral-7b-instruct"]["capabilities"]["tools"] is True
+    assert by_name["text-embedding-v4"]["kind"] == "embedding"
+    assert by_name["text-embedding-v4"]["dimensions"] == 1024
     assert (await client.get("/llm/models")).status_code == 401
 
 

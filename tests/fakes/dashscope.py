@@ -3,13 +3,23 @@
     async with FakeDashScope() as fake:
         provider = DashScopeProvider(session, api_key=TEST_API_KEY, base_url=fake.base_url)
 
-Route: `POST /api/v1/services/aigc/text-generation/generation`. The reply is JSON, or SSE when the
-request has `X-DashScope-SSE: enable` (as the SDK sends for `stream=True`). SSE events are
-`id:N` / `event:result` / `:HTTP_STATUS/200` / `data:{...}` with no `[DONE]`; each carries only
-the new text when `parameters.incremental_output` is true, else the whole text so far, plus
-running usage totals. `parameters.result_format == "text"` gives `output.text`.
+Routes: `POST /api/v1/services/aigc/text-generation/generation` and
+`POST /api/v1/services/embeddings/text-embedding/text-embedding`. The reply is JSON, or SSE
+when the request has `X-DashScope-SSE: enable` (as the SDK sends for `stream=True`). SSE
+events are `id:N` / `event:result` / `:HTTP_STATUS/200` / `data:{...}` with no `[DONE]`; each
+carries only the new text when `parameters.incremental_output` is true, else the whole text
+so far, plus running usage totals. `parameters.result_format == "text"` gives `output.text`.
 Errors are `{"code", "message", "request_id"}` with the HTTP status. Requests land in
 `fake.requests`.
+
+The model behind it is `tests.fakes.answers` (`fake.script` steers it), in DashScope's
+shape: `parameters.tools` calls come as `message.tool_calls` (OpenAI's shape, with `index`),
+streamed as fragments whose later ones repeat `"id": ""` and `"type": "function"`, ending
+with an empty `{"function": {}}` one, finish_reason "tool_calls"; `enable_thinking` gives
+`message.reasoning_content` (and `usage.output_tokens_details.reasoning_tokens`). The
+embedding route answers `output.embeddings` (`text_index`, `embedding`) and
+`usage.total_tokens`, and refuses more than 10 texts, as DashScope does.
+`fake.replay_next(data)` makes the next stream exactly those recorded bytes.
 
 Scripted failures, consumed one per request: `fake.fail_next(kind, times=1, **opts)`:
 - "status": status=int, code=str, message=str, retry_after=seconds (sent as `Retry-After`)
@@ -26,22 +36,27 @@ Scripted failures, consumed one per request: `fake.fail_next(kind, times=1, **op
 
 import asyncio
 import json
+from collections import deque
 from typing import Any, ClassVar
 
 from aiohttp import web
 
+from tests.fakes.answers import Answer, Script, answer, embedding, prompt_tokens
+from tests.fakes.openrouter import ARGUMENT_PIECES, fragments, word_logprob
 from tests.fakes.upstream import (
     TEST_API_KEY,
     Failure,
     FakeUpstream,
     count_words,
     cut_connection,
-    default_reply,
     drop_connection,
     word_pieces,
 )
 
 GENERATION_PATH = "/services/aigc/text-generation/generation"
+EMBEDDING_PATH = "/services/embeddings/text-embedding/text-embedding"
+EMBEDDING_BATCH_LIMIT = 10
+EMBEDDING_SIZE = 1024
 REQUEST_ID = "fake-request-id"
 CONTEXT_MESSAGE = "Range of input length should be [1, 30720]"
 THROTTLE_MESSAGE = "Requests rate limit exceeded, please try again later."
@@ -72,10 +87,54 @@ class FakeDashScope(FakeUpstream):
 
     def __init__(self, api_key: str = TEST_API_KEY, reply: str | None = None) -> None:
         super().__init__(api_key)
-        self.reply = reply  # None: greet by name (see default_reply)
+        self.script = Script(reply=reply)
+        self._replays: deque[bytes] = deque()
+
+    @property
+    def reply(self) -> str | None:
+        return self.script.reply
+
+    @reply.setter
+    def reply(self, value: str | None) -> None:
+        self.script.reply = value
+
+    def replay_next(self, data: bytes) -> None:
+        """Make the next streamed generation exactly `data` (a recorded stream)."""
+        self._replays.append(data)
 
     def routes(self) -> list[web.RouteDef]:
-        return [web.post(self.API_PREFIX + GENERATION_PATH, self.generation)]
+        return [
+            web.post(self.API_PREFIX + GENERATION_PATH, self.generation),
+            web.post(self.API_PREFIX + EMBEDDING_PATH, self.embedding),
+        ]
+
+    async def embedding(self, request: web.Request) -> web.Response:
+        body = await self.record(request)
+        key = self.bearer_key(request)
+        if not self.accepts(key):
+            return web.json_response(error_body("InvalidApiKey", "Invalid API-key provided."),
+                                     status=401)  # fmt: skip
+        failure = self.take_failure()
+        if failure is not None:
+            early = await self._fail_early(request, failure, False)
+            if early is not None:
+                return early
+        texts = (body.get("input") or {}).get("texts") or []
+        if not texts or len(texts) > EMBEDDING_BATCH_LIMIT:
+            message = (
+                f"batch size is invalid, it should not be larger than {EMBEDDING_BATCH_LIMIT}."
+            )
+            return web.json_response(error_body("InvalidParameter", message), status=400)
+        size = int((body.get("parameters") or {}).get("dimension") or EMBEDDING_SIZE)
+        items = [{"text_index": i, "embedding": embedding(t, size)} for i, t in enumerate(texts)]
+        tokens = sum(count_words(t) for t in texts)
+        return web.json_response(
+            {
+                "output": {"embeddings": items},
+                "usage": {"total_tokens": tokens},
+                "request_id": REQUEST_ID,
+            }
+        )
 
     async def generation(self, request: web.Request) -> web.StreamResponse:
         body = await self.record(request)
@@ -92,12 +151,29 @@ class FakeDashScope(FakeUpstream):
             failure = None
         messages = body.get("input", {}).get("messages") or []
         parameters = body.get("parameters") or {}
-        text = self.reply if self.reply is not None else default_reply(messages)
-        input_tokens = sum(count_words(str(m.get("content", ""))) for m in messages)
+        if stream and self._replays:
+            return await self._replay(request, self._replays.popleft())
+        asked = {"messages": messages, **parameters}
+        thinking = bool(parameters.get("enable_thinking"))
+        replies = [
+            answer(asked, self.script, thinking=thinking, exclude=False)
+            for _ in range(int(parameters.get("n") or 1))
+        ]
+        input_tokens = prompt_tokens(messages)
         if stream:
-            return await self._stream(request, text, input_tokens, parameters, failure)
-        output = self._output(text, "stop", parameters)
-        return web.json_response(self._result(output, input_tokens, count_words(text)))
+            return await self._stream(request, replies[0], input_tokens, parameters, failure)
+        choices = [self._choice(r, r.finish_reason, i, parameters) for i, r in enumerate(replies)]
+        output: dict[str, Any] = {"choices": choices}
+        if parameters.get("result_format") == "text":
+            output = {"text": replies[0].text, "finish_reason": replies[0].finish_reason}
+        return web.json_response(self._result(output, input_tokens, replies))
+
+    async def _replay(self, request: web.Request, data: bytes) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream;charset=UTF-8"})
+        await response.prepare(request)
+        await response.write(data)
+        await response.write_eof()
+        return response
 
     async def _fail_early(
         self, request: web.Request, failure: Failure, stream: bool
@@ -123,40 +199,97 @@ class FakeDashScope(FakeUpstream):
         return None
 
     @staticmethod
-    def _output(text: str, finish: str, parameters: dict[str, Any]) -> dict[str, Any]:
-        if parameters.get("result_format") == "text":
-            return {"text": text, "finish_reason": finish}
-        message = {"role": "assistant", "content": text}
-        return {"choices": [{"finish_reason": finish, "message": message}]}
+    def _choice(
+        reply: Answer, finish: str, index: int, parameters: dict[str, Any]
+    ) -> dict[str, Any]:
+        message: dict[str, Any] = {"role": "assistant", "content": reply.text}
+        if reply.reasoning:
+            message["reasoning_content"] = reply.reasoning
+        if reply.calls:
+            message["tool_calls"] = [
+                {
+                    "index": i,
+                    "id": c.id,
+                    "type": "function",
+                    "function": {"name": c.name, "arguments": c.arguments},
+                }
+                for i, c in enumerate(reply.calls)
+            ]
+        choice: dict[str, Any] = {"finish_reason": finish, "message": message}
+        if index:
+            choice["index"] = index
+        if parameters.get("logprobs"):
+            choice["logprobs"] = {"content": [word_logprob(w) for w in word_pieces(reply.text)]}
+        return choice
 
     @staticmethod
-    def _result(output: dict[str, Any], input_tokens: int, output_tokens: int) -> dict[str, Any]:
-        usage = {
+    def _result(
+        output: dict[str, Any], input_tokens: int, replies: list[Answer] | int
+    ) -> dict[str, Any]:
+        if isinstance(replies, int):
+            output_tokens, reasoning = replies, 0
+        else:
+            output_tokens = sum(r.completion_tokens for r in replies)
+            reasoning = sum(r.reasoning_tokens for r in replies)
+        usage: dict[str, Any] = {
             "input_tokens": input_tokens,
             "output_tokens": output_tokens,
             "total_tokens": input_tokens + output_tokens,
         }
+        if reasoning:
+            usage["output_tokens_details"] = {"reasoning_tokens": reasoning}
         return {"output": output, "usage": usage, "request_id": REQUEST_ID}
+
+    @staticmethod
+    def _message_pieces(reply: Answer) -> list[dict[str, Any]]:
+        """The incremental messages of a stream: reasoning, text, then each call's fragments
+        (the first with its id and name; later ones `"id": ""`), then the empty closing one."""
+        out: list[dict[str, Any]] = []
+        for piece in word_pieces(reply.reasoning) if reply.reasoning else ():
+            out.append({"role": "assistant", "content": "", "reasoning_content": piece})
+        for piece in word_pieces(reply.text) if reply.text or not reply.calls else ():
+            out.append({"role": "assistant", "content": piece})
+        for index, call in enumerate(reply.calls):
+            parts = fragments(call.arguments, ARGUMENT_PIECES)
+            for n, part in enumerate(parts):
+                function = {"name": call.name, "arguments": part} if n == 0 else {"arguments": part}
+                fragment = {"index": index, "id": call.id if n == 0 else "", "type": "function",
+                            "function": function}  # fmt: skip
+                out.append({"role": "assistant", "content": "", "tool_calls": [fragment]})
+        if reply.calls:
+            closing = {"index": len(reply.calls) - 1, "id": "", "type": "function", "function": {}}
+            out.append({"role": "assistant", "content": "", "tool_calls": [closing]})
+        return out
 
     async def _stream(
         self,
         request: web.Request,
-        text: str,
+        reply: Answer,
         input_tokens: int,
         parameters: dict[str, Any],
         failure: Failure | None,
     ) -> web.StreamResponse:
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream;charset=UTF-8"})
         await response.prepare(request)
-        pieces = word_pieces(text)
         incremental = bool(parameters.get("incremental_output"))
+        pieces = self._message_pieces(reply) if incremental else self._cumulative(reply.text)
         stop_after = int(failure.opts.get("after", 2)) if failure else len(pieces)
-        sent = ""
-        for index, piece in enumerate(pieces[:stop_after], start=1):
-            sent += piece
-            finish = "stop" if index == len(pieces) and failure is None else "null"
-            output = self._output(piece if incremental else sent, finish, parameters)
-            result = self._result(output, input_tokens, count_words(sent))
+        sent = 0
+        for index, message in enumerate(pieces[:stop_after], start=1):
+            sent += count_words(str(message.get("content") or ""))
+            sent += count_words(str(message.get("reasoning_content") or ""))
+            last = index == len(pieces) and failure is None
+            finish = reply.finish_reason if last else "null"
+            if parameters.get("result_format") == "text":
+                output: dict[str, Any] = {"text": message["content"], "finish_reason": finish}
+            else:
+                output = {"choices": [{"finish_reason": finish, "message": message}]}
+            tokens = reply.completion_tokens if last else sent
+            result = self._result(output, input_tokens, tokens)
+            if last and reply.reasoning_tokens:
+                result["usage"]["output_tokens_details"] = {
+                    "reasoning_tokens": reply.reasoning_tokens
+                }
             await response.write(sse_event(index, result))
         if failure is None:
             await response.write_eof()
@@ -178,6 +311,15 @@ class FakeDashScope(FakeUpstream):
         head = f"id:{event_id}\nevent:error\n{status_line}:HTTP_STATUS/400\ndata:"
         await response.write(head.encode() + json.dumps(error_body(code, message)).encode())
         await response.write(b"\n\n")
+
+    @staticmethod
+    def _cumulative(text: str) -> list[dict[str, Any]]:
+        """Without incremental_output: each event holds the whole text so far."""
+        out, sent = [], ""
+        for piece in word_pieces(text):
+            sent += piece
+            out.append({"role": "assistant", "content": sent})
+        return out
 
     async def _malformed_stream(self, request: web.Request) -> web.StreamResponse:
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream;charset=UTF-8"})

@@ -3,8 +3,18 @@
     async with FakeOpenRouter() as fake:
         provider = OpenRouterProvider(session, base_url=fake.base_url, api_key=TEST_API_KEY, ...)
 
-Routes: `POST /api/v1/chat/completions` (JSON, or SSE when the body says `"stream": true`) and
-`GET /api/v1/models`. Every request is kept in `fake.requests` (headers and JSON body).
+Routes: `POST /api/v1/chat/completions` (JSON, or SSE when the body says `"stream": true`),
+`POST /api/v1/embeddings` and `GET /api/v1/models`. Every request is kept in `fake.requests`
+(headers and JSON body).
+
+The model behind it is `tests.fakes.answers` (`fake.script` steers it): it calls offered
+tools (message `tool_calls`, finish_reason "tool_calls"; streamed as OpenAI's deltas: the
+first of a call with index, id, type and name, then argument fragments), answers tool
+results, writes JSON for `response_format`, and thinks when asked (`reasoning` object:
+`message.reasoning` / `delta.reasoning`, counted in
+`usage.completion_tokens_details.reasoning_tokens`; `exclude` hides it). It answers one
+choice whatever `n` says, as OpenRouter does. `logprobs: true` gives a logprob per word.
+`fake.replay_next(data)` makes the next stream exactly those recorded bytes.
 
 Auth: a missing Bearer key gets 401 "No auth credentials found"; a wrong one 401 "User not found.".
 
@@ -22,19 +32,22 @@ Scripted failures, consumed one per chat request: `fake.fail_next(kind, times=1,
 """
 
 import asyncio
+import base64
 import json
+import struct
 import time
+from collections import deque
 from typing import Any, ClassVar
 
 from aiohttp import web
 
+from tests.fakes.answers import Answer, Script, answer, embedding, prompt_tokens
 from tests.fakes.upstream import (
     TEST_API_KEY,
     Failure,
     FakeUpstream,
     count_words,
     cut_connection,
-    default_reply,
     drop_connection,
     word_pieces,
 )
@@ -68,25 +81,109 @@ def error_body(status: int, message: str, metadata: dict[str, Any] | None = None
     return {"error": error}
 
 
+ARGUMENT_PIECES = 3  # a streamed call's arguments come in about this many fragments
+EMBEDDING_SIZE = 1536
+
+
 class FakeOpenRouter(FakeUpstream):
     FAILURE_KINDS: ClassVar[frozenset[str]] = frozenset(
         {"status", "context_length", "malformed_json", "drop", "slow", "cut_stream"}
         | {"midstream_error"}
     )
+    # How this vendor differs from the OpenAI-compatible fake (see openai_compat.py).
+    REASONING_FIELD: ClassVar[str] = "reasoning"
+    KEEPALIVE_FIRST: ClassVar[bool] = True
+    USAGE_ALWAYS: ClassVar[bool] = True  # else only with stream_options.include_usage
+    ANSWERS_N: ClassVar[bool] = False
+    ID_PREFIX: ClassVar[str] = "gen-fake"
 
     def __init__(self, api_key: str = TEST_API_KEY, reply: str | None = None) -> None:
         super().__init__(api_key)
-        self.reply = reply  # None: greet by name (see default_reply)
+        self.script = Script(reply=reply)
         self.keepalive_between_chunks = False
         self.chunk_delay = 0.0  # seconds between delta chunks
         self.aborted_streams = 0  # streams whose client hung up before the end
         self.models = list(DEFAULT_MODELS)
+        self._replays: deque[bytes] = deque()
+
+    @property
+    def reply(self) -> str | None:
+        return self.script.reply
+
+    @reply.setter
+    def reply(self, value: str | None) -> None:
+        self.script.reply = value
+
+    def replay_next(self, data: bytes) -> None:
+        """Make the next streamed chat answer exactly `data` (a recorded stream)."""
+        self._replays.append(data)
 
     def routes(self) -> list[web.RouteDef]:
         return [
             web.post(self.API_PREFIX + "/chat/completions", self.chat),
+            web.post(self.API_PREFIX + "/embeddings", self.embeddings),
             web.get(self.API_PREFIX + "/models", self.list_models),
         ]
+
+    # --- what differs between OpenRouter and other OpenAI-compatible servers ---
+    def thinking(self, body: dict[str, Any]) -> tuple[bool, bool]:
+        """(asked to think, asked to hide it), from OpenRouter's `reasoning` object."""
+        reasoning = body.get("reasoning")
+        if not isinstance(reasoning, dict):
+            return False, False
+        off = reasoning.get("enabled") is False or reasoning.get("effort") == "none"
+        return not off, bool(reasoning.get("exclude"))
+
+    def refusal(self, body: dict[str, Any]) -> web.Response | None:
+        """A 400 for a request this vendor refuses (None: it is fine)."""
+        return None
+
+    def choices_asked(self, body: dict[str, Any]) -> int:
+        return int(body.get("n") or 1) if self.ANSWERS_N else 1
+
+    def stream_usage(self, body: dict[str, Any]) -> bool:
+        options = body.get("stream_options") or {}
+        return self.USAGE_ALWAYS or bool(options.get("include_usage"))
+
+    async def _authorize(self, request: web.Request) -> web.Response | None:
+        key = self.bearer_key(request)
+        if key is None:
+            return web.json_response(error_body(401, "No auth credentials found"), status=401)
+        if not self.accepts(key):
+            return web.json_response(error_body(401, "User not found."), status=401)
+        return None
+
+    async def embeddings(self, request: web.Request) -> web.Response:
+        body = await self.record(request)
+        refused = await self._authorize(request)
+        if refused is not None:
+            return refused
+        failure = self.take_failure()
+        if failure is not None:
+            early = await self._fail_early(request, failure, False)
+            if early is not None:
+                return early
+        texts = body.get("input")
+        texts = [texts] if isinstance(texts, str) else list(texts or [])
+        if not texts or not all(isinstance(t, str) for t in texts):
+            return web.json_response(error_body(400, "input must be text"), status=400)
+        size = int(body.get("dimensions") or EMBEDDING_SIZE)
+        base64_wanted = body.get("encoding_format") == "base64"
+        data = []
+        for index, text in enumerate(texts):
+            vector: Any = embedding(text, size)
+            if base64_wanted:
+                vector = base64.b64encode(struct.pack(f"<{size}f", *vector)).decode()
+            data.append({"object": "embedding", "index": index, "embedding": vector})
+        tokens = sum(count_words(t) for t in texts)
+        return web.json_response(
+            {
+                "object": "list",
+                "data": data,
+                "model": body.get("model"),
+                "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+            }
+        )
 
     async def list_models(self, request: web.Request) -> web.Response:
         await self.record(request)
@@ -98,27 +195,42 @@ class FakeOpenRouter(FakeUpstream):
 
     async def chat(self, request: web.Request) -> web.StreamResponse:
         body = await self.record(request)
-        key = self.bearer_key(request)
-        if key is None:
-            return web.json_response(error_body(401, "No auth credentials found"), status=401)
-        if not self.accepts(key):
-            return web.json_response(error_body(401, "User not found."), status=401)
+        refused = await self._authorize(request) or self.refusal(body)
+        if refused is not None:
+            return refused
         failure = self.take_failure()
         if failure is not None and failure.kind not in {"cut_stream", "midstream_error"}:
             early = await self._fail_early(request, failure, bool(body.get("stream")))
             if early is not None:
                 return early
             failure = None
-        messages = body.get("messages") or []
-        text = self.reply if self.reply is not None else default_reply(messages)
-        usage = {
-            "prompt_tokens": sum(count_words(str(m.get("content", ""))) for m in messages),
-            "completion_tokens": count_words(text),
+        if body.get("stream") and self._replays:
+            return await self._replay(request, self._replays.popleft())
+        thinking, exclude = self.thinking(body)
+        answers = [
+            answer(body, self.script, thinking=thinking, exclude=exclude)
+            for _ in range(self.choices_asked(body))
+        ]
+        completion_tokens = sum(a.completion_tokens for a in answers)
+        usage: dict[str, Any] = {
+            "prompt_tokens": prompt_tokens(body.get("messages") or []),
+            "completion_tokens": completion_tokens,
         }
         usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
+        reasoning_tokens = sum(a.reasoning_tokens for a in answers)
+        if reasoning_tokens:
+            usage["completion_tokens_details"] = {"reasoning_tokens": reasoning_tokens}
+        logprobs = bool(body.get("logprobs"))
         if body.get("stream"):
-            return await self._stream(request, body["model"], text, usage, failure)
-        return web.json_response(self._completion(body["model"], text, usage))
+            return await self._stream(request, body, answers[0], usage, failure)
+        return web.json_response(self._completion(body["model"], answers, usage, logprobs))
+
+    async def _replay(self, request: web.Request, data: bytes) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await response.prepare(request)
+        await response.write(data)
+        await response.write_eof()
+        return response
 
     async def _fail_early(
         self, request: web.Request, failure: Failure, stream: bool
@@ -146,28 +258,50 @@ class FakeOpenRouter(FakeUpstream):
         await asyncio.sleep(float(opts.get("delay", 5.0)))  # "slow"
         return None
 
-    def _completion(self, model: str, text: str, usage: dict[str, int]) -> dict[str, Any]:
-        message = {"role": "assistant", "content": text}
+    def _message(self, reply: Answer) -> dict[str, Any]:
+        message: dict[str, Any] = {"role": "assistant", "content": reply.text or None}
+        if not reply.calls:
+            message["content"] = reply.text
+        if reply.reasoning:
+            message[self.REASONING_FIELD] = reply.reasoning
+        if reply.calls:
+            message["tool_calls"] = [
+                {
+                    "id": call.id,
+                    "type": "function",
+                    "function": {"name": call.name, "arguments": call.arguments},
+                }
+                for call in reply.calls
+            ]
+        return message
+
+    def _completion(
+        self, model: str, answers: list[Answer], usage: dict[str, Any], logprobs: bool
+    ) -> dict[str, Any]:
+        choices = []
+        for index, reply in enumerate(answers):
+            choice: dict[str, Any] = {
+                "index": index,
+                "finish_reason": reply.finish_reason,
+                "native_finish_reason": reply.finish_reason,
+                "message": self._message(reply),
+            }
+            if logprobs:
+                choice["logprobs"] = {"content": [word_logprob(w) for w in word_pieces(reply.text)]}
+            choices.append(choice)
         return {
-            "id": "gen-fake-1",
+            "id": self.ID_PREFIX + "-1",
             "object": "chat.completion",
             "created": int(time.time()),
             "model": model,
             "provider": "FakeProvider",
-            "choices": [
-                {
-                    "index": 0,
-                    "finish_reason": "stop",
-                    "native_finish_reason": "stop",
-                    "message": message,
-                }
-            ],
+            "choices": choices,
             "usage": usage,
         }
 
     def _chunk(self, model: str, **fields: Any) -> bytes:
         chunk = {
-            "id": "gen-fake-1",
+            "id": self.ID_PREFIX + "-1",
             "object": "chat.completion.chunk",
             "created": int(time.time()),
             "model": model,
@@ -176,23 +310,45 @@ class FakeOpenRouter(FakeUpstream):
         }
         return b"data: " + json.dumps(chunk).encode() + b"\n\n"
 
+    def _deltas(self, reply: Answer, logprobs: bool) -> list[dict[str, Any]]:
+        """The answer's streamed pieces as (delta, logprobs) choices, in OpenAI's order:
+        reasoning, text, then each call (its first delta with id, type and name)."""
+        out: list[dict[str, Any]] = []
+        for piece in word_pieces(reply.reasoning) if reply.reasoning else ():
+            out.append({"delta": {"role": "assistant", "content": "", self.REASONING_FIELD: piece}})
+        for piece in word_pieces(reply.text) if reply.text or not reply.calls else ():
+            choice: dict[str, Any] = {"delta": {"role": "assistant", "content": piece}}
+            if logprobs:
+                choice["logprobs"] = {"content": [word_logprob(piece)]}
+            out.append(choice)
+        for index, call in enumerate(reply.calls):
+            start = {"index": index, "id": call.id, "type": "function",
+                     "function": {"name": call.name, "arguments": ""}}  # fmt: skip
+            out.append({"delta": {"role": "assistant", "content": None, "tool_calls": [start]}})
+            for fragment in fragments(call.arguments, ARGUMENT_PIECES):
+                more = {"index": index, "function": {"arguments": fragment}}
+                out.append({"delta": {"tool_calls": [more]}})
+        return out
+
     async def _stream(
         self,
         request: web.Request,
-        model: str,
-        text: str,
-        usage: dict[str, int],
+        body: dict[str, Any],
+        reply: Answer,
+        usage: dict[str, Any],
         failure: Failure | None,
     ) -> web.StreamResponse:
+        model = body["model"]
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
         await response.prepare(request)
-        await response.write(KEEPALIVE)
-        pieces = word_pieces(text)
+        if self.KEEPALIVE_FIRST:
+            await response.write(KEEPALIVE)
+        pieces = self._deltas(reply, bool(body.get("logprobs")))
         stop_after = int(failure.opts.get("after", 2)) if failure else len(pieces)
         try:
             for piece in pieces[:stop_after]:
-                delta = {"role": "assistant", "content": piece}
-                await response.write(self._chunk(model, choices=[self._choice(delta, None)]))
+                choice = {"index": 0, **piece, "finish_reason": None, "native_finish_reason": None}
+                await response.write(self._chunk(model, choices=[choice]))
                 if self.keepalive_between_chunks:
                     await response.write(KEEPALIVE)
                 if self.chunk_delay:
@@ -202,9 +358,10 @@ class FakeOpenRouter(FakeUpstream):
             raise
         if failure is not None:
             return await self._end_stream_early(request, response, model, failure)
-        finish = self._choice({"role": "assistant", "content": ""}, "stop")
+        finish = self._choice({"role": "assistant", "content": ""}, reply.finish_reason)
         await response.write(self._chunk(model, choices=[finish]))
-        await response.write(self._chunk(model, choices=[], usage=usage))
+        if self.stream_usage(body):
+            await response.write(self._chunk(model, choices=[], usage=usage))
         await response.write(b"data: [DONE]\n\n")
         await response.write_eof()
         return response
@@ -238,3 +395,19 @@ class FakeOpenRouter(FakeUpstream):
         await response.write(KEEPALIVE + b'data: {"id": "gen-1", "choices": [\n\n')
         await response.write_eof()
         return response
+
+
+def fragments(text: str, n: int) -> list[str]:
+    """`text` in about `n` pieces whose concatenation is the text."""
+    size = max(1, -(-len(text) // n))
+    return [text[i : i + size] for i in range(0, len(text), size)] or [""]
+
+
+def word_logprob(piece: str) -> dict[str, Any]:
+    token = piece or " "
+    return {
+        "token": token,
+        "logprob": -0.25,
+        "bytes": list(token.encode()),
+        "top_logprobs": [{"token": token, "logprob": -0.25, "bytes": list(token.encode())}],
+    }

@@ -1,5 +1,6 @@
 """load_catalog: built-in models, and models files that extend or override them."""
 
+import dataclasses
 import json
 from decimal import Decimal
 from pathlib import Path
@@ -8,8 +9,9 @@ import pytest
 
 from simplechat.config import Settings
 from simplechat.llm.catalog import BUILTIN_MODELS, load_catalog, load_media_prices
+from simplechat.llm.dashscope import DASHSCOPE_PARAMETERS
 from simplechat.llm.pricing import MediaPrice, Price, Tier
-from simplechat.llm.types import ModelSpec
+from simplechat.llm.types import CHAT_PARAMETERS, EMBEDDING_PARAMETERS, ModelKind, ModelSpec
 
 LOCAL_MODEL = {
     "name": "llama-local",
@@ -36,6 +38,10 @@ def test_builtins() -> None:
         "qwen-plus",
         "qwen-max",
         "mock",
+        "text-embedding-v4",
+        "text-embedding-v3",
+        "openai/text-embedding-3-small",
+        "mock-embedding",
     ]
     assert catalog["mistralai/mistral-7b-instruct"] == ModelSpec(
         "mistralai/mistral-7b-instruct",
@@ -44,6 +50,7 @@ def test_builtins() -> None:
         32768,
         4096,
         catalog["mistralai/mistral-7b-instruct"].description,
+        supported_parameters=catalog["mistralai/mistral-7b-instruct"].supported_parameters,
     )
     limits = {n: (m.provider, m.context_window, m.max_output_tokens) for n, m in catalog.items()}
     assert limits["openchat/openchat-7b"] == ("openrouter", 8192, 1024)
@@ -52,6 +59,83 @@ def test_builtins() -> None:
     assert limits["qwen-max"] == ("dashscope", 32768, 8192)
     assert limits["mock"] == ("mock", 8192, 1024)
     assert all(m.description for m in BUILTIN_MODELS)
+
+
+def test_builtin_capabilities() -> None:
+    catalog = load_catalog(None)
+
+    assert catalog["mistralai/mistral-7b-instruct"].tools
+    assert not catalog["openchat/openchat-7b"].tools
+    assert catalog["qwen-plus"].reasoning
+    assert catalog["qwen-plus"].structured_outputs
+    assert not catalog["qwen-max"].reasoning
+    assert catalog["qwen-max"].json_output
+    assert catalog["mock"].supported_parameters == CHAT_PARAMETERS  # the mock takes anything
+    embedders = [m for m in catalog.values() if m.kind is ModelKind.EMBEDDING]
+    assert {m.name: m.dimensions for m in embedders} == {
+        "text-embedding-v4": 1024,
+        "text-embedding-v3": 1024,
+        "openai/text-embedding-3-small": 1536,
+        "mock-embedding": 256,
+    }
+    assert all(m.supported_parameters == {"dimensions"} for m in embedders)
+    assert all(m.kind is ModelKind.CHAT for m in catalog.values() if m not in embedders)
+
+
+def test_supported_parameters_default_to_the_vendors(tmp_path: Path) -> None:
+    dashscope = {**LOCAL_MODEL, "name": "qwen3", "provider": "dashscope"}
+    narrow = {**LOCAL_MODEL, "name": "tiny", "supported_parameters": ["temperature", "stop"]}
+    path = write(tmp_path, "models.json", json.dumps([LOCAL_MODEL, dashscope, narrow]))
+
+    catalog = load_catalog(path)
+
+    assert catalog["llama-local"].supported_parameters == CHAT_PARAMETERS
+    assert catalog["qwen3"].supported_parameters == DASHSCOPE_PARAMETERS
+    assert "frequency_penalty" not in catalog["qwen3"].supported_parameters
+    assert catalog["tiny"].supported_parameters == {"temperature", "stop"}
+    assert not catalog["tiny"].tools
+
+
+def test_an_override_keeps_the_builtin_capabilities(tmp_path: Path) -> None:
+    path = write(tmp_path, "models.json", json.dumps([{"name": "qwen-max", "description": "x"}]))
+
+    assert load_catalog(path)["qwen-max"] == dataclasses.replace(
+        load_catalog(None)["qwen-max"], description="x"
+    )
+
+
+def test_embedding_models_from_a_file(tmp_path: Path) -> None:
+    text = """
+[[models]]
+name = "nomic"
+kind = "embedding"
+provider = "openai"
+upstream_id = "nomic-embed-text"
+context_window = 2048
+dimensions = 768
+price = {input = "0.01", output = "0"}
+
+[[models]]
+name = "deepseek-reasoner"
+provider = "openai"
+upstream_id = "deepseek-reasoner"
+context_window = 65536
+max_output_tokens = 8192
+supported_parameters = ["max_tokens", "tools", "reasoning"]
+replays_reasoning = true
+"""
+    catalog = load_catalog(write(tmp_path, "models.toml", text))
+
+    nomic = catalog["nomic"]
+    assert (nomic.kind, nomic.dimensions, nomic.max_output_tokens) == (
+        ModelKind.EMBEDDING,
+        768,
+        0,
+    )
+    assert nomic.supported_parameters == EMBEDDING_PARAMETERS
+    assert nomic.price == Price.simple(Decimal("0.01"), Decimal("0"))
+    assert catalog["deepseek-reasoner"].replays_reasoning
+    assert catalog["deepseek-reasoner"].reasoning
 
 
 def test_default_model_is_built_in() -> None:
@@ -134,6 +218,23 @@ max_output_tokens = 64
         ("models.json", '[{"name": "mock", "max_output_tokens": 9000}]', "exceeds context_window"),
         ("models.json", '[{"name": "mock", "takes_images": "yes"}]', "images: Input should be a"),
         ("models.json", '[{"name": "qwen-plus", "takes_images": true}]', "takes_images needs"),
+        (
+            "models.json",
+            '[{"name": "mock", "supported_parameters": ["tools", "teleport"]}]',
+            "unknown supported_parameters for chat models: teleport",
+        ),
+        (
+            "models.json",
+            '[{"name": "mock-embedding", "supported_parameters": ["tools"]}]',
+            "unknown supported_parameters for embedding models: tools",
+        ),
+        ("models.json", '[{"name": "mock", "kind": "vector"}]', "1.kind: Input should be"),
+        ("models.json", '[{"name": "mock", "dimensions": 8}]', "dimensions is for embedding"),
+        (
+            "models.json",
+            '[{"name": "x", "provider": "openai", "upstream_id": "x", "context_window": 9}]',
+            "a chat model needs max_output_tokens",
+        ),
     ],
 )
 def test_invalid_files_name_the_file_and_the_problem(

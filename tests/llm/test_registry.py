@@ -11,19 +11,25 @@ import pytest
 from simplechat.config import Settings
 from simplechat.kit.errors import InvalidInput
 from simplechat.llm.capacity import GatedProvider
+from simplechat.llm.catalog import load_catalog
 from simplechat.llm.dashscope import DashScopeProvider
 from simplechat.llm.mock import MockProvider
 from simplechat.llm.openai_compat import OpenAICompatProvider
 from simplechat.llm.openrouter import OpenRouterProvider
 from simplechat.llm.registry import ProviderRegistry, build_registry, make_http_session
-from simplechat.llm.types import ChatMessage, GenerationParams, Role
+from simplechat.llm.types import ChatMessage, GenerationParams, ModelKind, Role
 from tests.fakes.openrouter import FakeOpenRouter
 from tests.fakes.upstream import TEST_API_KEY
 
 MESSAGES = [ChatMessage(Role.USER, "hi, my name is Eric")]
 PARAMS = GenerationParams(max_tokens=64)
-OPENROUTER_MODELS = {"mistralai/mistral-7b-instruct", "openchat/openchat-7b"}
-DASHSCOPE_MODELS = {"qwen-turbo", "qwen-plus", "qwen-max"}
+OPENROUTER_MODELS = {
+    "mistralai/mistral-7b-instruct",
+    "openchat/openchat-7b",
+    "openai/text-embedding-3-small",
+}
+DASHSCOPE_MODELS = {"qwen-turbo", "qwen-plus", "qwen-max", "text-embedding-v4", "text-embedding-v3"}
+MOCK_MODELS = {"mock", "mock-embedding"}
 
 
 def make_settings(**overrides: Any) -> Settings:
@@ -64,7 +70,8 @@ class TestWithoutKeys:
         assert "No provider is configured" in completion.text
         assert spec.name in completion.text
         assert registry.resolve("qwen-max")[1] is provider
-        assert len(registry.models()) == 6
+        assert len(registry.models()) == 10
+        assert len(registry.models(ModelKind.CHAT)) == 6
 
     async def test_unknown_model_lists_the_available_ones(
         self, session: aiohttp.ClientSession
@@ -92,9 +99,8 @@ class TestWithUsersOwnKeys:
         assert isinstance(provider.inner, OpenRouterProvider)
         assert not registry.has_server_key("openrouter")
         assert registry.has_server_key("dashscope")
-        assert {m.name for m in registry.models()} == OPENROUTER_MODELS | DASHSCOPE_MODELS | {
-            "mock"
-        }
+        names = {m.name for m in registry.models()}
+        assert names == OPENROUTER_MODELS | DASHSCOPE_MODELS | MOCK_MODELS
         assert registry.default_model == "qwen-turbo"  # one the server's own key answers
 
     async def test_allowed_without_any_server_key_is_still_the_mock(
@@ -132,7 +138,7 @@ class TestWithKeys:
         assert isinstance(provider, GatedProvider)
         assert isinstance(provider.inner, OpenRouterProvider)
         assert isinstance(registry.resolve("mock")[1], MockProvider)
-        assert {m.name for m in registry.models()} == OPENROUTER_MODELS | {"mock"}
+        assert {m.name for m in registry.models()} == OPENROUTER_MODELS | MOCK_MODELS
 
     async def test_unconfigured_provider_is_refused(self, session: aiohttp.ClientSession) -> None:
         registry = build_registry(make_settings(openrouter_api_key="sk-or"), session)
@@ -162,7 +168,7 @@ class TestWithKeys:
         assert spec.name == registry.default_model == "qwen-turbo"
         assert isinstance(provider, GatedProvider)
         assert isinstance(provider.inner, DashScopeProvider)
-        assert {m.name for m in registry.models()} == DASHSCOPE_MODELS | {"mock"}
+        assert {m.name for m in registry.models()} == DASHSCOPE_MODELS | MOCK_MODELS
 
     async def test_openai_compatible_server_from_models_file(
         self, session: aiohttp.ClientSession, tmp_path: Path
@@ -231,3 +237,24 @@ async def test_http_session_has_explicit_timeouts_and_no_hidden_cap() -> None:
 def test_registry_requires_the_default_in_the_catalog() -> None:
     with pytest.raises(ValueError, match="not in the model catalog"):
         ProviderRegistry({}, {"mock": MockProvider()}, "anything")
+
+
+async def test_models_are_resolved_by_kind(session: aiohttp.ClientSession) -> None:
+    registry = build_registry(make_settings(), session)
+
+    spec, provider = registry.resolve("mock-embedding", ModelKind.EMBEDDING)
+    assert spec.kind is ModelKind.EMBEDDING
+    assert provider.name == "mock"
+    with pytest.raises(InvalidInput, match="'mock-embedding' is an embedding model, not a chat"):
+        registry.resolve("mock-embedding")
+    with pytest.raises(InvalidInput, match="'mock' is a chat model, not an embedding") as caught:
+        registry.resolve("mock", ModelKind.EMBEDDING)
+    assert "mock" not in caught.value.extra["available_models"]
+    assert "mock-embedding" in caught.value.extra["available_models"]
+    assert all(m.kind is ModelKind.CHAT for m in registry.models(ModelKind.CHAT))
+
+
+def test_the_default_model_must_chat() -> None:
+    catalog = {spec.name: spec for spec in load_catalog(None).values()}
+    with pytest.raises(ValueError, match="not a chat model"):
+        ProviderRegistry(catalog, {"mock": MockProvider()}, "mock-embedding")

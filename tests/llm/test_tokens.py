@@ -1,6 +1,17 @@
 import pytest
 
-from simplechat.llm.tokens import ENCODING_NAME, TiktokenCounter, TokenCounter, default_counter
+from simplechat.llm.tokens import (
+    ENCODING_NAME,
+    IMAGE_TOKENS,
+    TOOL_CALL_OVERHEAD,
+    TOOL_OVERHEAD,
+    TiktokenCounter,
+    TokenCounter,
+    default_counter,
+    message_tokens,
+    tools_tokens,
+)
+from simplechat.llm.types import ChatMessage, ContentPart, PartType, Role, ToolCall, ToolSpec
 
 COUNTER: TokenCounter = default_counter()
 
@@ -86,3 +97,39 @@ def test_cut_inside_a_character_steps_back(text: str, n: int) -> None:
     assert "\ufffd" not in head + tail
     assert text.startswith(head)
     assert text.endswith(tail)
+
+
+def test_a_message_costs_its_text_images_and_tool_calls() -> None:
+    call = ToolCall("call_abc", "get_weather", '{"city": "Paris"}')
+    text = ChatMessage(Role.USER, "hello world")
+    image = ChatMessage(
+        Role.USER,
+        "hello world",
+        parts=(ContentPart(PartType.TEXT, "hello world"), ContentPart(PartType.IMAGE_URL, url="x")),
+    )
+    calling = ChatMessage(Role.ASSISTANT, "", tool_calls=(call, call))
+    result = ChatMessage(Role.TOOL, "sunny", tool_call_id="call_abc")
+
+    assert message_tokens(text, COUNTER) == 2
+    assert message_tokens(image, COUNTER) == 2 + IMAGE_TOKENS
+    one_call = COUNTER.count("get_weather") + COUNTER.count(call.arguments) + TOOL_CALL_OVERHEAD
+    assert message_tokens(calling, COUNTER) == 2 * one_call
+    assert message_tokens(result, COUNTER) == COUNTER.count("sunny") + COUNTER.count("call_abc")
+
+
+def test_tool_schemas_cost_their_json() -> None:
+    small = ToolSpec("f")
+    big = ToolSpec("f", "does f", {"type": "object", "properties": {"x": {"type": "integer"}}})
+
+    assert tools_tokens([], COUNTER) == 0
+    assert tools_tokens([small], COUNTER) == COUNTER.count('{"name": "f"}') + TOOL_OVERHEAD
+    assert tools_tokens([small, big], COUNTER) > 2 * tools_tokens([small], COUNTER)
+
+
+def test_decode_reads_token_arrays_back() -> None:
+    counter = default_counter()
+    tokens = counter._encoding.encode_ordinary("embed this, please")
+
+    assert counter.decode(tokens) == "embed this, please"
+    with pytest.raises(ValueError, match="not a token id"):
+        counter.decode([2**40])

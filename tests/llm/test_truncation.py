@@ -3,7 +3,7 @@ import time
 
 import pytest
 
-from simplechat.llm.tokens import IMAGE_TOKENS, default_counter
+from simplechat.llm.tokens import IMAGE_TOKENS, default_counter, message_tokens, tools_tokens
 from simplechat.llm.truncation import (
     CUT_MARKER,
     MESSAGE_OVERHEAD,
@@ -11,7 +11,7 @@ from simplechat.llm.truncation import (
     Truncated,
     middle_out,
 )
-from simplechat.llm.types import ChatMessage, ContentPart, PartType, Role
+from simplechat.llm.types import ChatMessage, ContentPart, PartType, Role, ToolCall, ToolSpec
 
 OV = MESSAGE_OVERHEAD
 S, U, A = Role.SYSTEM, Role.USER, Role.ASSISTANT
@@ -500,3 +500,127 @@ def test_ten_thousand_stored_messages_trim_fast() -> None:
     assert result.prompt_tokens <= 5000
     assert counter.counted == []
     assert elapsed < 0.25  # typically ~3 ms; generous for slow CI
+
+
+# --- tool calls and their results go together -----------------------------------------------
+
+T = Role.TOOL
+
+
+def call_turn(n_results: int, words: int, tag: str) -> list[ChatMessage]:
+    """An assistant message calling `n_results` tools, then each tool's result."""
+    calls = tuple(ToolCall(f"{tag}c{i}", "lookup", '{"q": "x"}') for i in range(n_results))
+    assistant = ChatMessage(A, "", tokens=0, tool_calls=calls)
+    results = [
+        ChatMessage(
+            T,
+            " ".join(f"{tag}r{i}_{j}" for j in range(words)),
+            tokens=words,
+            tool_call_id=f"{tag}c{i}",
+        )
+        for i in range(n_results)
+    ]
+    return [assistant, *results]
+
+
+def assert_groups_whole(result: Truncated) -> None:
+    """Every tool result follows its call, and every call keeps all its results."""
+    kept = result.messages
+    for i, m in enumerate(kept):
+        if m.role is T:
+            owner = next(k for k in reversed(kept[:i]) if k.role is not T)
+            assert owner.role is A
+            assert m.tool_call_id in {c.id for c in owner.tool_calls}
+        if m.role is A and m.tool_calls:
+            answered = {k.tool_call_id for k in kept[i + 1 : i + 1 + len(m.tool_calls)]}
+            assert answered == {c.id for c in m.tool_calls}
+
+
+@pytest.mark.parametrize("budget", range(40, 400, 7))
+def test_a_tool_call_and_its_results_survive_or_go_together(budget: int) -> None:
+    messages = [
+        msg(S, 3),
+        msg(U, 10, "q0"),
+        *call_turn(2, 12, "a"),
+        msg(A, 10, "a1"),
+        msg(U, 10, "q1"),
+        *call_turn(3, 9, "b"),
+        msg(A, 10, "a2"),
+        msg(U, 10, "q2"),
+    ]
+
+    result = middle_out(messages, budget, WordCounter())
+
+    assert_groups_whole(result)
+    assert result.messages[0] == messages[0]
+    assert result.messages[-1] == messages[-1]
+
+
+def test_the_final_unit_is_the_last_call_with_its_results() -> None:
+    """A tool loop's follow-up ends with the call and its results: they are cut to fit,
+    never split, and the call itself is never cut."""
+    group = call_turn(2, 200, "z")
+    messages = [msg(S, 3), msg(U, 10, "q"), *group]
+    counter = WordCounter()
+
+    result = middle_out(messages, 120, counter)
+
+    assert [m.role for m in result.messages] == [S, A, T, T]
+    assert result.messages[1] == group[0]  # the calls, whole
+    cut = result.messages[2:]
+    assert all(CUT_MARKER.strip() in m.content for m in cut)
+    assert [m.tool_call_id for m in cut] == ["zc0", "zc1"]
+    assert abs(len(cut[0].content.split()) - len(cut[1].content.split())) <= 1  # fair shares
+    assert result.prompt_tokens <= 120
+
+
+def test_a_result_group_in_the_gap_is_cut_as_one() -> None:
+    group = call_turn(1, 300, "g")
+    messages = [msg(S, 3), msg(U, 5, "q0"), *group, *history(6, 10), msg(U, 3)]
+
+    result = middle_out(messages, 200, WordCounter())
+
+    assert_groups_whole(result)
+    assert result.prompt_tokens <= 200
+
+
+def test_orphan_tool_results_are_plain_units() -> None:
+    orphan = ChatMessage(T, "w " * 50, tokens=50, tool_call_id="gone")
+    messages = [msg(S, 3), orphan, *history(6, 10), msg(U, 3)]
+
+    result = middle_out(messages, 80, WordCounter())
+
+    assert result.prompt_tokens <= 80
+
+
+def test_tool_schemas_take_their_share_of_the_budget() -> None:
+    counter = default_counter()
+    tools = [
+        ToolSpec(
+            "get_weather",
+            "The weather in a city",
+            {"type": "object", "properties": {"city": {"type": "string"}}},
+        )
+    ]
+    messages = [ChatMessage(S, "be brief"), ChatMessage(U, "weather in Paris?")]
+    plain = middle_out(messages, 1000, counter)
+
+    with_tools = middle_out(messages, 1000, counter, tools=tools)
+
+    assert with_tools.tools_tokens == tools_tokens(tools, counter) > 0
+    assert with_tools.prompt_tokens == plain.prompt_tokens + with_tools.tools_tokens
+    assert not with_tools.truncated
+    tight = middle_out(messages, plain.prompt_tokens, counter, tools=tools)
+    assert tight.truncated  # the same budget no longer holds both
+    assert middle_out([], 10, counter, tools=tools).prompt_tokens == with_tools.tools_tokens
+
+
+def test_unstored_tool_calls_are_counted() -> None:
+    counter = default_counter()
+    call = ToolCall("call_1", "search", '{"query": "' + "long " * 50 + '"}')
+    assistant = ChatMessage(A, "", tool_calls=(call,))
+
+    result = middle_out([assistant], 10_000, counter)
+
+    assert result.prompt_tokens == message_tokens(assistant, counter) + OV
+    assert message_tokens(assistant, counter) > 50

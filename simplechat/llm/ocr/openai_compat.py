@@ -7,7 +7,7 @@ from typing import Any
 import aiohttp
 
 from simplechat.llm.ocr.base import OcrText, Picture, from_text
-from simplechat.llm.openai_compat import first_choice
+from simplechat.llm.openai_wire import first_choice
 from simplechat.llm.retry import RetryPolicy, bad_response
 from simplechat.llm.upstream_json import JsonEndpoint
 
