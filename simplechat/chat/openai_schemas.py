@@ -176,7 +176,7 @@ class ReasoningIn(BaseModel):
 
     model_config = ConfigDict(extra="allow")
     effort: EFFORTS | None = None
-    max_tokens: int | None = Field(default=None, ge=1)
+    max_tokens: int | None = Field(default=None, ge=1, le=MAX_TOKENS)
     enabled: bool | None = None
     exclude: bool = False
 
@@ -206,7 +206,7 @@ class ChatCompletionRequest(BaseModel):
     parallel_tool_calls: bool | None = None
     response_format: ResponseFormatIn | None = None
     stop: str | list[str] | None = None
-    seed: int | None = None
+    seed: int | None = Field(default=None, ge=-(2**53), le=2**53)  # what JSON carries exactly
     presence_penalty: float | None = Field(default=None, ge=-2, le=2)
     frequency_penalty: float | None = Field(default=None, ge=-2, le=2)
     logit_bias: dict[str, Annotated[float, Field(ge=-100, le=100)]] | None = None

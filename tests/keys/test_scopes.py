@@ -22,6 +22,7 @@ KEY_ROUTES = {
     ("GET", "/llm/models"),
     ("GET", "/user/history/{last_n}"),
     ("POST", "/v1/chat/completions"),
+    ("POST", "/v1/embeddings"),
     ("GET", "/v1/models"),
     ("POST", "/v1/audio/transcriptions"),
     ("POST", "/conversations"),
